@@ -1,0 +1,78 @@
+"""dockyard: reads the stack's settings, wires the components, exports outputs."""
+
+from pathlib import Path
+
+import pulumi
+
+from components.catalog import CATALOG, by_name, enabled_catalog
+from components.docker_env import LocalEnvironment
+from components.images import RegistryCredentials, ServiceImage, git_revision, plan_build
+from components.secrets import StackSecrets
+from components.stack_config import configured_secrets, configured_values, validate
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+config = pulumi.Config("dockyard")
+secret_config = configured_secrets(config)
+settings = validate(pulumi.get_stack(), configured_values(), set(secret_config), PROJECT_DIR)
+catalog = enabled_catalog(CATALOG, settings)
+specs = by_name(catalog)
+
+postgres = specs.get("postgres")
+stack_secrets = StackSecrets(
+    "secrets",
+    postgres_env=postgres.env if postgres else None,
+    postgres_host="postgres",
+    postgres_port=postgres.port if postgres else 5432,
+    external_database_url=secret_config.get("databaseUrl"),
+)
+
+credentials = None
+if settings.images.registry and "registryPassword" in secret_config:
+    credentials = RegistryCredentials(
+        address=settings.images.registry.split("/", 1)[0],
+        username=settings.images.registry_username,
+        password=secret_config["registryPassword"],
+    )
+ca_bundle = None
+if settings.images.ca_bundle:
+    ca_bundle = pulumi.Output.secret((PROJECT_DIR / settings.images.ca_bundle).expanduser().read_text())
+
+revision = git_revision(PROJECT_DIR)
+built: dict[str, ServiceImage] = {}
+if settings.builds_images:
+    for spec in catalog:
+        if spec.build is None:
+            continue
+        plan = plan_build(
+            spec, settings.images, project_dir=PROJECT_DIR, revision=revision,
+            load_into_daemon=settings.runs_docker,
+            dev_stage=settings.dev.hot_reload,
+        )
+        built[spec.name] = ServiceImage(f"{spec.name}-image", plan, credentials=credentials, ca_bundle=ca_bundle)
+
+
+def image_for(spec) -> pulumi.Input[str]:
+    if spec.build is not None:
+        return built[spec.name].ref
+    if spec.image_of is not None:
+        return built[spec.image_of].ref
+    return spec.image
+
+
+if settings.runs_docker:
+    local = LocalEnvironment(
+        "local",
+        settings=settings,
+        catalog=catalog,
+        images={spec.name: image_for(spec) for spec in catalog},
+        secrets=stack_secrets.values,
+        project_dir=PROJECT_DIR,
+    )
+    pulumi.export("network", local.network.name)
+    pulumi.export("urls", local.urls)
+
+pulumi.export("stackKind", settings.kind.value)
+pulumi.export("imageRefs", {name: image.ref for name, image in built.items()})
+pulumi.export("imageDigests", {name: image.digest for name, image in built.items()})
+pulumi.export("images", {name: image.digest_ref for name, image in built.items()})

@@ -1,0 +1,247 @@
+"""`LocalEnvironment`: the catalog as Docker network, volumes and hardened containers.
+
+`container_plan` computes each container from its `ServiceSpec` and the stack
+settings (plain data, tested without Pulumi); the component registers them in
+dependency order, each waiting for what it depends on to be healthy (or, for a
+one-shot service such as migrations, to have exited 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import pulumi
+import pulumi_docker as docker
+
+from components.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec, by_name, start_order
+from components.secrets import render_env_value
+from components.settings import Settings, cpu_cores, memory_bytes
+
+OPT_OUT_LABEL_PREFIX = "opt-out.dockyard.dev/"
+LOOPBACK = "127.0.0.1"
+TMPFS_OPTIONS = "rw,noexec,nosuid,size=64m"
+HEALTH_WAIT_SECONDS = 180
+STOP_GRACE_SECONDS = 30
+LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
+
+
+@dataclass(frozen=True)
+class Published:
+    internal: int
+    external: int
+
+
+@dataclass(frozen=True)
+class ContainerPlan:
+    """Everything about one container except values that are Outputs (image, secrets)."""
+
+    service: str
+    name: str
+    user: str
+    read_only: bool
+    tmpfs: dict[str, str]
+    memory_mb: int
+    cpus: str
+    health_test: tuple[str, ...] | None
+    one_shot: bool
+    published: tuple[Published, ...]
+    volume: str | None
+    data_path: str | None
+    source_bind: tuple[str, str] | None  # (host dir, container dir) for hot reload
+    command: tuple[str, ...] | None
+    labels: dict[str, str] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+
+
+def resource_prefix(settings: Settings) -> str:
+    return f"dockyard-{settings.stack}"
+
+
+def hot_reloading(spec: ServiceSpec, settings: Settings) -> bool:
+    return settings.dev.hot_reload and spec.build is not None
+
+
+def _published_ports(spec: ServiceSpec, settings: Settings) -> tuple[Published, ...]:
+    if spec.port is None:
+        return ()
+    publish = spec.public or (spec.state is not None and settings.dev.publish_databases)
+    if not publish:
+        return ()
+    external = settings.service(spec.name).host_port or spec.port
+    return (Published(internal=spec.port, external=external),)
+
+
+def _labels(spec: ServiceSpec, settings: Settings, opt_outs: Mapping[str, str]) -> dict[str, str]:
+    labels = {
+        "dockyard.dev/stack": settings.stack,
+        "dockyard.dev/service": spec.name,
+        "dockyard.dev/one-shot": str(spec.one_shot).lower(),
+    }
+    labels.update({f"{OPT_OUT_LABEL_PREFIX}{name}": reason for name, reason in opt_outs.items()})
+    return labels
+
+
+def container_plan(spec: ServiceSpec, settings: Settings, project_dir: Path) -> ContainerPlan:
+    prefix = resource_prefix(settings)
+    reload = hot_reloading(spec, settings)
+    opt_outs = dict(spec.opt_outs)
+    if reload:
+        opt_outs[OPT_OUT_READ_ONLY_ROOT] = "dev.hotReload: the dev server writes build caches next to the bind-mounted source"
+    source_bind = None
+    if reload:
+        source_bind = (str(project_dir / spec.build.context / spec.build.source_dir), spec.build.source_mount)
+    return ContainerPlan(
+        service=spec.name,
+        name=f"{prefix}-{spec.name}",
+        user=spec.user,
+        read_only=not reload,
+        tmpfs={path: TMPFS_OPTIONS for path in spec.writable_paths},
+        memory_mb=memory_bytes(spec.resources.memory) // 2**20,
+        cpus=f"{cpu_cores(spec.resources.cpu):g}",
+        health_test=("CMD", *spec.health.command) if spec.health else None,
+        one_shot=spec.one_shot,
+        published=_published_ports(spec, settings),
+        volume=f"{prefix}-{spec.name}-data" if spec.state else None,
+        data_path=spec.state.path if spec.state else None,
+        source_bind=source_bind,
+        command=spec.command,
+        labels=_labels(spec, settings, opt_outs),
+        depends_on=spec.depends_on,
+    )
+
+
+def _health_check(plan: ContainerPlan) -> docker.ContainerHealthcheckArgs | None:
+    if plan.health_test is None:
+        return None
+    return docker.ContainerHealthcheckArgs(
+        tests=list(plan.health_test), interval="10s", timeout="5s", retries=5,
+        start_period="30s", start_interval="2s",
+    )
+
+
+def _volumes(plan: ContainerPlan) -> list[docker.ContainerVolumeArgs]:
+    volumes = []
+    if plan.volume:
+        volumes.append(docker.ContainerVolumeArgs(volume_name=plan.volume, container_path=plan.data_path))
+    if plan.source_bind:
+        host, container = plan.source_bind
+        volumes.append(docker.ContainerVolumeArgs(host_path=host, container_path=container, read_only=True))
+    return volumes
+
+
+def _require_success(service: str):
+    def check(exit_code: int | None) -> int | None:
+        if exit_code not in (None, 0):
+            raise RuntimeError(
+                f"one-shot service {service!r} exited with code {exit_code}; "
+                f"see `docker logs` of its container. Services after it were not started."
+            )
+        return exit_code
+    return check
+
+
+class LocalEnvironment(pulumi.ComponentResource):
+    """The whole stack on the local Docker engine.
+
+    Outputs: `network` (its name), `urls` (service -> http://127.0.0.1:port for
+    published services) and `containers` (service -> container name).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        settings: Settings,
+        catalog: tuple[ServiceSpec, ...],
+        images: Mapping[str, pulumi.Input[str]],
+        secrets: Mapping[str, pulumi.Output[str]],
+        project_dir: Path,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("dockyard:index:LocalEnvironment", name, None, opts)
+        prefix = resource_prefix(settings)
+        child = pulumi.ResourceOptions(parent=self)
+        self.network = docker.Network(
+            f"{name}-network", name=f"{prefix}-net", driver="bridge",
+            labels=[docker.NetworkLabelArgs(label="dockyard.dev/stack", value=settings.stack)],
+            opts=child,
+        )
+        specs = by_name(catalog)
+        hosts = {service: service for service in specs}  # network alias = service name
+        ports = {service: spec.port for service, spec in specs.items() if spec.port}
+        self.containers: dict[str, docker.Container] = {}
+        gates: dict[str, pulumi.Output] = {}  # one-shot service -> its checked exit code
+        for service in start_order(catalog):
+            spec = specs[service]
+            plan = container_plan(spec, settings, project_dir)
+            volume = self._volume(name, plan, settings) if plan.volume else None
+            envs = [
+                pulumi.Output.concat(key, "=", render_env_value(value, hosts, ports, secrets))
+                for key, value in spec.env.items()
+            ]
+            gate_labels = [
+                docker.ContainerLabelArgs(label=f"dockyard.dev/after-{done}", value=gates[done].apply(str))
+                for done in spec.starts_after
+            ]
+            container = docker.Container(
+                f"{name}-{service}",
+                name=plan.name,
+                image=images[service],
+                user=plan.user,
+                read_only=plan.read_only,
+                tmpfs=plan.tmpfs,
+                capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
+                security_opts=["no-new-privileges:true"],
+                memory=plan.memory_mb,
+                memory_swap=plan.memory_mb,  # no swap beyond the limit
+                cpus=plan.cpus,
+                envs=envs,
+                command=list(plan.command) if plan.command else None,
+                networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[service])],
+                ports=[docker.ContainerPortArgs(internal=p.internal, external=p.external, ip=LOOPBACK) for p in plan.published],
+                volumes=_volumes(plan),
+                healthcheck=_health_check(plan),
+                labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in plan.labels.items()] + gate_labels,
+                log_driver="json-file",
+                log_opts=LOG_OPTIONS,
+                stop_timeout=STOP_GRACE_SECONDS,
+                destroy_grace_seconds=STOP_GRACE_SECONDS,
+                **self._lifecycle(plan),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[self.containers[d] for d in plan.depends_on] + ([volume] if volume else []),
+                    delete_before_replace=True,  # fixed container names cannot exist twice
+                ),
+            )
+            if spec.one_shot:
+                gates[service] = container.exit_code.apply(_require_success(service))
+            self.containers[service] = container
+        self.urls = {
+            service: f"http://{LOOPBACK}:{published.external}"
+            for service in specs
+            for published in container_plan(specs[service], settings, project_dir).published
+            if specs[service].public
+        }
+        self.register_outputs({
+            "network": self.network.name,
+            "urls": self.urls,
+            "containers": {service: c.name for service, c in self.containers.items()},
+        })
+
+    @staticmethod
+    def _lifecycle(plan: ContainerPlan) -> dict:
+        if plan.one_shot:
+            # Run to completion during `pulumi up`; its exit code gates what starts after it.
+            return {"attach": True, "must_run": False, "logs": True, "restart": "no", "wait": False}
+        return {"restart": "unless-stopped", "wait": True, "wait_timeout": HEALTH_WAIT_SECONDS, "must_run": True}
+
+    def _volume(self, name: str, plan: ContainerPlan, settings: Settings) -> docker.Volume:
+        # Data outlives containers: replacing postgres keeps its volume.
+        return docker.Volume(
+            f"{name}-{plan.service}-data",
+            name=plan.volume,
+            labels=[docker.VolumeLabelArgs(label="dockyard.dev/stack", value=settings.stack)],
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -1,0 +1,183 @@
+"""`ServiceImage`: one BuildKit build of a catalog service -> `ref`, `digest`, `digest_ref`.
+
+`plan_build` decides everything (tags, labels, build args, cache) from plain data;
+the component only turns that plan into a `pulumi_docker_build.Image`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_docker_build as docker_build
+
+from components.catalog import ServiceSpec
+from components.settings import ImageSettings
+
+SOURCE_URL = "https://example.com/dockyard"  # replaced by your repository's URL in images.source
+CA_BUNDLE_SECRET_ID = "ca_bundle"  # the Dockerfiles mount it with this id
+LOCAL_REPOSITORY_PREFIX = "dockyard"
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What one image build asks BuildKit for."""
+
+    repository: str
+    tags: tuple[str, ...]
+    context: str
+    dockerfile: str
+    target: str
+    build_args: dict[str, str]
+    labels: dict[str, str]
+    platforms: tuple[str, ...]
+    push: bool
+    load: bool
+    builder: str | None
+    registry_cache_ref: str | None  # None: inline cache
+    build_on_preview: bool
+
+
+def git_revision(project_dir: Path) -> str:
+    """The commit being built, or `unknown` outside a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(project_dir), "rev-parse", "HEAD"],
+            capture_output=True, text=True, check=True, timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip() or "unknown"
+
+
+def repository_for(service: str, images: ImageSettings) -> str:
+    registry = images.registry.rstrip("/")
+    return f"{registry}/{service}" if registry else f"{LOCAL_REPOSITORY_PREFIX}/{service}"
+
+
+def tags_for(repository: str, version: str, revision: str) -> tuple[str, ...]:
+    """The version tag, plus one naming the commit so any build traces back to source."""
+    tags = [f"{repository}:{version}"]
+    if revision != "unknown":
+        tags.append(f"{repository}:git-{revision[:12]}")
+    return tuple(tags)
+
+
+def plan_build(
+    spec: ServiceSpec,
+    images: ImageSettings,
+    *,
+    project_dir: Path,
+    revision: str,
+    load_into_daemon: bool,
+    dev_stage: bool,
+) -> BuildPlan:
+    if spec.build is None:
+        raise ValueError(f"service {spec.name!r} is not built from this repository")
+    repository = repository_for(spec.name, images)
+    context = project_dir / spec.build.context
+    base_image = images.base_images.get(spec.name, spec.build.base_image)
+    return BuildPlan(
+        repository=repository,
+        tags=tags_for(repository, images.tag, revision),
+        context=str(context),
+        dockerfile=str(context / "Dockerfile"),
+        target=spec.build.dev_target if dev_stage else spec.build.target,
+        build_args={"BASE_IMAGE": base_image, "APP_VERSION": images.tag},
+        labels={
+            "org.opencontainers.image.title": spec.name,
+            "org.opencontainers.image.source": images_source(images),
+            "org.opencontainers.image.revision": revision,
+            "org.opencontainers.image.version": images.tag,
+            "org.opencontainers.image.base.name": base_image,
+        },
+        platforms=tuple(platform.value for platform in images.platforms),
+        push=images.push,
+        load=load_into_daemon,
+        builder=images.builder or None,
+        registry_cache_ref=f"{repository}:buildcache" if images.builder else None,
+        build_on_preview=images.build_on_preview,
+    )
+
+
+def images_source(images: ImageSettings) -> str:
+    return SOURCE_URL
+
+
+def _cache_args(plan: BuildPlan):
+    """Registry cache (mode max, OCI image manifest) with a buildx builder;
+    inline cache with the default docker driver, which cannot export a registry cache."""
+    if plan.registry_cache_ref:
+        cache_from = [docker_build.CacheFromArgs(registry=docker_build.CacheFromRegistryArgs(ref=plan.registry_cache_ref))]
+        cache_to = [docker_build.CacheToArgs(registry=docker_build.CacheToRegistryArgs(
+            ref=plan.registry_cache_ref,
+            mode=docker_build.CacheMode.MAX,
+            image_manifest=True,
+            oci_media_types=True,
+        ))]
+        return cache_from, cache_to
+    cache_from = [docker_build.CacheFromArgs(registry=docker_build.CacheFromRegistryArgs(ref=plan.tags[0]))] if plan.push else None
+    return cache_from, [docker_build.CacheToArgs(inline=docker_build.CacheToInlineArgs())]
+
+
+@dataclass(frozen=True)
+class RegistryCredentials:
+    address: str
+    username: str
+    password: pulumi.Input[str]
+
+
+class ServiceImage(pulumi.ComponentResource):
+    """One service image built with BuildKit.
+
+    Outputs: `ref` (a tag, or `tag@digest` once pushed), `digest` (empty unless
+    exported to a registry) and `digest_ref` (`repository@sha256:…` when pushed,
+    else `ref`).
+    """
+
+    ref: pulumi.Output[str]
+    digest: pulumi.Output[str]
+    digest_ref: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        plan: BuildPlan,
+        *,
+        credentials: RegistryCredentials | None = None,
+        ca_bundle: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("dockyard:index:ServiceImage", name, None, opts)
+        cache_from, cache_to = _cache_args(plan)
+        image = docker_build.Image(
+            name,
+            context=docker_build.BuildContextArgs(location=plan.context),
+            dockerfile=docker_build.DockerfileArgs(location=plan.dockerfile),
+            target=plan.target,
+            build_args=plan.build_args,
+            labels=plan.labels,
+            tags=list(plan.tags),
+            platforms=[docker_build.Platform(platform) for platform in plan.platforms],
+            push=plan.push,
+            load=plan.load,
+            builder=docker_build.BuilderConfigArgs(name=plan.builder) if plan.builder else None,
+            cache_from=cache_from,
+            cache_to=cache_to,
+            registries=[docker_build.RegistryArgs(
+                address=credentials.address,
+                username=credentials.username,
+                password=credentials.password,
+            )] if credentials else None,
+            secrets={CA_BUNDLE_SECRET_ID: ca_bundle} if ca_bundle is not None else None,
+            build_on_preview=plan.build_on_preview,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.ref = image.ref
+        self.digest = image.digest
+        self.digest_ref = pulumi.Output.all(image.digest, image.ref).apply(
+            lambda parts: f"{plan.repository}@{parts[0]}" if parts[0] else parts[1]
+        )
+        self.register_outputs({"ref": self.ref, "digest": self.digest, "digest_ref": self.digest_ref})

@@ -1,0 +1,207 @@
+"""Runs the real `__main__.py` under Pulumi's mocks and records what it registers.
+
+`run_program("dev")` reads `Pulumi.dev.yaml` (plus overrides), runs the program
+in-process with `pulumi.runtime.set_mocks`, and returns every registered
+resource with its inputs (secrets unwrapped, and which inputs were secret),
+parent, dependencies and the stack's outputs. The provider SDKs still check
+every argument, so a wrong argument name fails here as it would in `pulumi up`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+MAIN = PROJECT_DIR / "__main__.py"
+FAKE_DIGEST = "sha256:" + "ab" * 32
+
+
+@dataclass
+class RegisteredResource:
+    type: str
+    name: str
+    urn: str
+    parent: str
+    inputs: dict[str, Any]
+    secret_inputs: set[str]  # top-level input names that held a secret anywhere inside
+    dependencies: list[str]
+    delete_before_replace: bool
+    custom: bool
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    resources: list[RegisteredResource]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[RegisteredResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> RegisteredResource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}; have: {[r.name for r in self.resources]}")
+        return matches[0]
+
+    def by_urn(self, urn: str) -> RegisteredResource:
+        return next(r for r in self.resources if r.urn == urn)
+
+
+def _contains_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return True
+        return any(_contains_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains_secret(v) for v in value)
+    return False
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return _unwrap(value["value"])
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    """Gives each resource a plausible id and state, like the providers would."""
+
+    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]], new_resource_hook: Callable | None):
+        self.stack_outputs = stack_outputs
+        self.new_resource_hook = new_resource_hook
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        if self.new_resource_hook is not None:
+            result = self.new_resource_hook(args)
+            if result is not None:
+                return result
+        state = dict(args.inputs)
+        if args.typ == "docker-build:index:Image":
+            tags = state.get("tags") or []
+            pushed = bool(state.get("push"))
+            state["digest"] = FAKE_DIGEST if pushed else ""
+            state["ref"] = f"{tags[0]}@{FAKE_DIGEST}" if pushed and tags else (tags[0] if tags else "")
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            state["result"] = "p" * int(state.get("length", 16))
+        elif args.typ == "docker:index/container:Container":
+            state["exitCode"] = 0 if state.get("attach") else None
+        elif args.typ == "pulumi:pulumi:StackReference":
+            name = state.get("name", args.name)
+            if name not in self.stack_outputs:
+                raise Exception(f"unknown stack {name!r}")
+            state["outputs"] = dict(self.stack_outputs[name])
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: _Mocks):
+        super().__init__(mocks)
+        self.registered: list[RegisteredResource] = []
+        self.stack_outputs: dict[str, Any] = {}
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
+            self.registered.append(RegisteredResource(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                parent=request.parent,
+                inputs=_unwrap(raw),
+                secret_inputs={k for k, v in raw.items() if _contains_secret(v)},
+                dependencies=list(request.dependencies),
+                delete_before_replace=request.deleteBeforeReplace,
+                custom=request.custom,
+            ))
+        return response
+
+    def RegisterResourceOutputs(self, request):
+        if "::pulumi:pulumi:Stack::" in request.urn:
+            pulumi_mocks._ensure_event_loop()
+            self.stack_outputs = _unwrap(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
+        return super().RegisterResourceOutputs(request)
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """The `dockyard:` config of Pulumi.<stack>.yaml, keys without the namespace."""
+    path = PROJECT_DIR / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text()) if path.exists() else {}
+    config = (document or {}).get("config") or {}
+    result = {}
+    for key, value in config.items():
+        namespace, _, name = key.partition(":")
+        if namespace == "dockyard":
+            result[name] = value
+    return result
+
+
+def merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge overrides into a copy of base; a value of None deletes the key."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def run_program(
+    stack: str,
+    config: Mapping[str, Any] | None = None,
+    *,
+    secrets: Mapping[str, str] | None = None,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    preview: bool = False,
+    base_config: bool = True,
+    new_resource_hook: Callable | None = None,
+) -> ProgramRun:
+    """Run __main__.py for `stack` under mocks.
+
+    `config` deep-merges into Pulumi.<stack>.yaml's `dockyard:` values;
+    `secrets` are set as secret config; `stack_outputs` answers StackReferences.
+    """
+    values = merge(stack_config(stack) if base_config else {}, config or {})
+    all_config = {f"dockyard:{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in values.items()}
+    all_config.update({f"dockyard:{k}": v for k, v in (secrets or {}).items()})
+    mocks = _Mocks(stack_outputs or {}, new_resource_hook)
+    monitor = _RecordingMonitor(mocks)
+    pulumi.runtime.settings.set_root_resource(None)
+    pulumi.runtime.set_mocks(mocks, project="dockyard", stack=stack, preview=preview, monitor=monitor)
+    # set_mocks registers a stack of its own; the program runs in a fresh one, as under `pulumi up`.
+    pulumi.runtime.settings.set_root_resource(None)
+    pulumi.runtime.set_all_config(all_config, [f"dockyard:{k}" for k in (secrets or {})])
+    saved_env = os.environ.pop("PULUMI_CONFIG", None)
+    sys.path.insert(0, str(PROJECT_DIR))
+    try:
+        _sync_await(run_in_stack(lambda: runpy.run_path(str(MAIN), run_name="__main__")))
+    finally:
+        sys.path.remove(str(PROJECT_DIR))
+        if saved_env is not None:
+            os.environ["PULUMI_CONFIG"] = saved_env
+    return ProgramRun(stack=stack, resources=monitor.registered, outputs=monitor.stack_outputs)
