@@ -107,7 +107,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "k8s-no-literal-secrets-in-env",
         "Secret-looking environment variables (PASSWORD, SECRET, TOKEN, KEY, CREDENTIAL) come from a "
-        "Secret (valueFrom) or a mounted file, never a literal in the manifest and the state.",
+        "Secret (valueFrom) or a mounted file, so credentials never sit in plain text in the manifest or the state.",
         _plain(kubernetes.env_secret_violations),
     ),
     Rule(
