@@ -51,12 +51,23 @@ REPLICATED_TYPES = frozenset([DEPLOYMENT, STATEFUL_SET, REPLICA_SET])
 
 # Pod Security Standards, "restricted" profile (Kubernetes v1.30 docs).
 RESTRICTED_VOLUME_TYPES = frozenset(
-    ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"]
+    [
+        "configMap",
+        "csi",
+        "downwardAPI",
+        "emptyDir",
+        "ephemeral",
+        "persistentVolumeClaim",
+        "projected",
+        "secret",
+    ]
 )
 ALLOWED_ADDED_CAPABILITIES = frozenset(["NET_BIND_SERVICE"])
 ALLOWED_SECCOMP_TYPES = frozenset(["RuntimeDefault", "Localhost"])
 ALLOWED_APPARMOR_TYPES = frozenset(["RuntimeDefault", "Localhost"])
-ALLOWED_SELINUX_TYPES = frozenset(["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"])
+ALLOWED_SELINUX_TYPES = frozenset(
+    ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]
+)
 SAFE_SYSCTLS = frozenset(
     [
         "kernel.shm_rmid_forced",
@@ -100,11 +111,16 @@ def pod_of(resource_type: str, props: Mapping[str, Any]) -> PodView | None:
     if resource_type == POD:
         return PodView(as_map(props.get("spec")), object_annotations)
     template = as_map(dig(props, *TEMPLATE_PATHS[resource_type]))
-    annotations = {**object_annotations, **as_map(dig(template, "metadata", "annotations"))}
+    annotations = {
+        **object_annotations,
+        **as_map(dig(template, "metadata", "annotations")),
+    }
     return PodView(as_map(template.get("spec")), annotations)
 
 
-def containers_of(pod_spec: Mapping[str, Any], *, init: bool = True, ephemeral: bool = True) -> Iterator[ContainerView]:
+def containers_of(
+    pod_spec: Mapping[str, Any], *, init: bool = True, ephemeral: bool = True
+) -> Iterator[ContainerView]:
     kinds = [("containers", "container")]
     if init:
         kinds.append(("initContainers", "initContainer"))
@@ -118,6 +134,7 @@ def containers_of(pod_spec: Mapping[str, Any], *, init: bool = True, ephemeral: 
 
 # --- Pod Security Standard "restricted" -------------------------------------------------------
 
+
 def pod_security_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     """Every field of the `restricted` Pod Security Standard, checked on the pod template."""
     pod = pod_of(resource_type, props)
@@ -129,7 +146,9 @@ def pod_security_violations(resource_type: str, props: Mapping[str, Any]) -> lis
 
     for field in ("hostNetwork", "hostPID", "hostIPC"):
         if spec.get(field) is True:
-            out.append(f"pod spec.{field} must not be true (host namespaces are forbidden)")
+            out.append(
+                f"pod spec.{field} must not be true (host namespaces are forbidden)"
+            )
     out += _volume_violations(spec)
     out += _pod_security_context_violations(pod_sc)
 
@@ -140,7 +159,9 @@ def pod_security_violations(resource_type: str, props: Mapping[str, Any]) -> lis
         out += _container_security_violations(c, sc)
         non_root = sc.get("runAsNonRoot", pod_non_root)
         if non_root is not True:
-            out.append(f"{c.label}: runAsNonRoot must be true (in the container or pod securityContext)")
+            out.append(
+                f"{c.label}: runAsNonRoot must be true (in the container or pod securityContext)"
+            )
         seccomp = dig(sc, "seccompProfile", "type")
         if seccomp is None and pod_seccomp is None:
             out.append(
@@ -160,7 +181,9 @@ def _volume_violations(spec: Mapping[str, Any]) -> list[str]:
                 out.append(f'volume "{name}": hostPath volumes are forbidden')
             elif source not in RESTRICTED_VOLUME_TYPES:
                 allowed = ", ".join(sorted(RESTRICTED_VOLUME_TYPES))
-                out.append(f'volume "{name}": type {source} is not allowed (allowed: {allowed})')
+                out.append(
+                    f'volume "{name}": type {source} is not allowed (allowed: {allowed})'
+                )
     return out
 
 
@@ -172,11 +195,18 @@ def _pod_security_context_violations(pod_sc: Mapping[str, Any]) -> list[str]:
         out.append("pod securityContext.runAsUser must not be 0 (root)")
     seccomp = dig(pod_sc, "seccompProfile", "type")
     if seccomp is not None and seccomp not in ALLOWED_SECCOMP_TYPES:
-        out.append(f"pod securityContext.seccompProfile.type must be RuntimeDefault or Localhost, not {seccomp}")
+        out.append(
+            f"pod securityContext.seccompProfile.type must be RuntimeDefault or Localhost, not {seccomp}"
+        )
     apparmor = dig(pod_sc, "appArmorProfile", "type")
     if apparmor is not None and apparmor not in ALLOWED_APPARMOR_TYPES:
-        out.append(f"pod securityContext.appArmorProfile.type must be RuntimeDefault or Localhost, not {apparmor}")
-    out += [f"pod securityContext.{m}" for m in _selinux_violations(as_map(pod_sc.get("seLinuxOptions")))]
+        out.append(
+            f"pod securityContext.appArmorProfile.type must be RuntimeDefault or Localhost, not {apparmor}"
+        )
+    out += [
+        f"pod securityContext.{m}"
+        for m in _selinux_violations(as_map(pod_sc.get("seLinuxOptions")))
+    ]
     if dig(pod_sc, "windowsOptions", "hostProcess") is True:
         out.append("pod securityContext.windowsOptions.hostProcess must not be true")
     for sysctl in as_list(pod_sc.get("sysctls")):
@@ -196,7 +226,9 @@ def _selinux_violations(options: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _container_security_violations(c: ContainerView, sc: Mapping[str, Any]) -> list[str]:
+def _container_security_violations(
+    c: ContainerView, sc: Mapping[str, Any]
+) -> list[str]:
     out = []
     if sc.get("privileged") is True:
         out.append(f"{c.label}: privileged must not be true")
@@ -207,19 +239,31 @@ def _container_security_violations(c: ContainerView, sc: Mapping[str, Any]) -> l
     caps = as_map(sc.get("capabilities"))
     if "ALL" not in [str(x).upper() for x in as_list(caps.get("drop"))]:
         out.append(f"{c.label}: capabilities.drop must include ALL")
-    added = [str(x) for x in as_list(caps.get("add")) if str(x).upper().removeprefix("CAP_") not in ALLOWED_ADDED_CAPABILITIES]
+    added = [
+        str(x)
+        for x in as_list(caps.get("add"))
+        if str(x).upper().removeprefix("CAP_") not in ALLOWED_ADDED_CAPABILITIES
+    ]
     if added:
-        out.append(f"{c.label}: capabilities.add may only contain NET_BIND_SERVICE, not {', '.join(added)}")
+        out.append(
+            f"{c.label}: capabilities.add may only contain NET_BIND_SERVICE, not {', '.join(added)}"
+        )
     seccomp = dig(sc, "seccompProfile", "type")
     if seccomp is not None and seccomp not in ALLOWED_SECCOMP_TYPES:
-        out.append(f"{c.label}: seccompProfile.type must be RuntimeDefault or Localhost, not {seccomp}")
+        out.append(
+            f"{c.label}: seccompProfile.type must be RuntimeDefault or Localhost, not {seccomp}"
+        )
     apparmor = dig(sc, "appArmorProfile", "type")
     if apparmor is not None and apparmor not in ALLOWED_APPARMOR_TYPES:
-        out.append(f"{c.label}: appArmorProfile.type must be RuntimeDefault or Localhost, not {apparmor}")
+        out.append(
+            f"{c.label}: appArmorProfile.type must be RuntimeDefault or Localhost, not {apparmor}"
+        )
     proc_mount = sc.get("procMount")
     if proc_mount not in (None, "Default"):
         out.append(f"{c.label}: procMount must be Default, not {proc_mount}")
-    out += [f"{c.label}: {m}" for m in _selinux_violations(as_map(sc.get("seLinuxOptions")))]
+    out += [
+        f"{c.label}: {m}" for m in _selinux_violations(as_map(sc.get("seLinuxOptions")))
+    ]
     if dig(sc, "windowsOptions", "hostProcess") is True:
         out.append(f"{c.label}: windowsOptions.hostProcess must not be true")
     for port in as_list(c.spec.get("ports")):
@@ -231,7 +275,10 @@ def _container_security_violations(c: ContainerView, sc: Mapping[str, Any]) -> l
 
 # --- the rest of the per-workload rules ------------------------------------------------------
 
-def read_only_root_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+
+def read_only_root_violations(
+    resource_type: str, props: Mapping[str, Any]
+) -> list[str]:
     """readOnlyRootFilesystem on every container, unless the object names an opt-out with a reason."""
     pod = pod_of(resource_type, props)
     if pod is None or opt_out_reason(pod.annotations, READ_ONLY_ROOT_OPT_OUT):
@@ -272,13 +319,17 @@ def probe_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
         return []  # a bare pod that runs to completion
     out = []
     for c in containers_of(pod.spec, init=False, ephemeral=False):
-        missing = [p for p in ("livenessProbe", "readinessProbe") if not as_map(c.spec.get(p))]
+        missing = [
+            p for p in ("livenessProbe", "readinessProbe") if not as_map(c.spec.get(p))
+        ]
         if missing:
             out.append(f"{c.label}: must define {' and '.join(missing)}")
     return out
 
 
-def image_violations(resource_type: str, props: Mapping[str, Any], require_digests: bool) -> list[str]:
+def image_violations(
+    resource_type: str, props: Mapping[str, Any], require_digests: bool
+) -> list[str]:
     """Images carry an explicit, non-latest tag (or a digest); with require_digests, a sha256 digest."""
     pod = pod_of(resource_type, props)
     if pod is None:
@@ -291,11 +342,15 @@ def image_violations(resource_type: str, props: Mapping[str, Any], require_diges
             continue
         _, tag, digest = split_image_ref(image)
         if digest is None and tag is None:
-            out.append(f"{c.label}: image {image} has no tag (implies latest); pin a version")
+            out.append(
+                f"{c.label}: image {image} has no tag (implies latest); pin a version"
+            )
         elif tag == "latest":
             out.append(f"{c.label}: image {image} uses the latest tag; pin a version")
         if require_digests and not is_sha256_digest(digest):
-            out.append(f"{c.label}: image {image} must be pinned by digest (@sha256:<64 hex>)")
+            out.append(
+                f"{c.label}: image {image} must be pinned by digest (@sha256:<64 hex>)"
+            )
     return out
 
 
@@ -311,22 +366,27 @@ def env_secret_violations(resource_type: str, props: Mapping[str, Any]) -> list[
             value = env.get("value")
             if looks_secret_name(env.get("name")) and isinstance(value, str) and value:
                 out.append(
-                    f'{c.label}: env {env.get("name")} looks secret but has a literal value; '
+                    f"{c.label}: env {env.get('name')} looks secret but has a literal value; "
                     "use valueFrom.secretKeyRef or a mounted file"
                 )
     return out
 
 
-def load_balancer_violations(resource_type: str, props: Mapping[str, Any], allow_load_balancer: bool) -> list[str]:
+def load_balancer_violations(
+    resource_type: str, props: Mapping[str, Any], allow_load_balancer: bool
+) -> list[str]:
     if resource_type != SERVICE or allow_load_balancer:
         return []
     if dig(props, "spec", "type") == "LoadBalancer":
         name = dig(props, "metadata", "name") or "?"
-        return [f'Service "{name}": type LoadBalancer is not allowed on this stack (use an Ingress or ClusterIP)']
+        return [
+            f'Service "{name}": type LoadBalancer is not allowed on this stack (use an Ingress or ClusterIP)'
+        ]
     return []
 
 
 # --- stack-level rules ------------------------------------------------------------------------
+
 
 def _namespace_of(props: Mapping[str, Any]) -> str:
     namespace = dig(props, "metadata", "namespace")
@@ -339,10 +399,14 @@ def _object_name(resource: StackResource) -> str:
     return name if isinstance(name, str) and name else resource.name
 
 
-def service_account_token_violations(resources: Sequence[StackResource]) -> list[Finding]:
+def service_account_token_violations(
+    resources: Sequence[StackResource],
+) -> list[Finding]:
     """automountServiceAccountToken false on each pod spec, or unset there and false on its ServiceAccount."""
     accounts = {
-        (_namespace_of(r.props), _object_name(r)): r.props.get("automountServiceAccountToken")
+        (_namespace_of(r.props), _object_name(r)): r.props.get(
+            "automountServiceAccountToken"
+        )
         for r in resources
         if r.type == SERVICE_ACCOUNT
     }
@@ -354,9 +418,18 @@ def service_account_token_violations(resources: Sequence[StackResource]) -> list
         on_pod = pod.spec.get("automountServiceAccountToken")
         if on_pod is False:
             continue
-        account = pod.spec.get("serviceAccountName") or pod.spec.get("serviceAccount") or "default"
+        account = (
+            pod.spec.get("serviceAccountName")
+            or pod.spec.get("serviceAccount")
+            or "default"
+        )
         if on_pod is True:
-            out.append(Finding(f'{r.type.rsplit(":", 1)[-1]} "{r.name}": automountServiceAccountToken must not be true', r.urn))
+            out.append(
+                Finding(
+                    f'{r.type.rsplit(":", 1)[-1]} "{r.name}": automountServiceAccountToken must not be true',
+                    r.urn,
+                )
+            )
         elif accounts.get((_namespace_of(r.props), account)) is not False:
             out.append(
                 Finding(
@@ -383,7 +456,11 @@ def is_default_deny(props: Mapping[str, Any]) -> bool:
 
 def namespace_isolation_violations(resources: Sequence[StackResource]) -> list[Finding]:
     """Every Namespace: a default-deny NetworkPolicy (ingress and egress) and PSA enforce=restricted."""
-    denied = {_namespace_of(r.props) for r in resources if r.type == NETWORK_POLICY and is_default_deny(r.props)}
+    denied = {
+        _namespace_of(r.props)
+        for r in resources
+        if r.type == NETWORK_POLICY and is_default_deny(r.props)
+    }
     out = []
     for r in resources:
         if r.type != NAMESPACE:
@@ -398,7 +475,12 @@ def namespace_isolation_violations(resources: Sequence[StackResource]) -> list[F
                 )
             )
         if dig(r.props, "metadata", "labels", PSA_ENFORCE_LABEL) != "restricted":
-            out.append(Finding(f'Namespace "{name}": label {PSA_ENFORCE_LABEL} must be "restricted"', r.urn))
+            out.append(
+                Finding(
+                    f'Namespace "{name}": label {PSA_ENFORCE_LABEL} must be "restricted"',
+                    r.urn,
+                )
+            )
     return out
 
 
@@ -409,7 +491,11 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> 
             return False
     for expr in as_list(selector.get("matchExpressions")):
         expr = as_map(expr)
-        key, op, values = expr.get("key"), expr.get("operator"), list(as_list(expr.get("values")))
+        key, op, values = (
+            expr.get("key"),
+            expr.get("operator"),
+            list(as_list(expr.get("values"))),
+        )
         present = key in labels
         if op == "In" and not (present and labels[key] in values):
             return False
@@ -424,13 +510,16 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> 
     return True
 
 
-def pod_disruption_budget_violations(resources: Sequence[StackResource]) -> list[Finding]:
+def pod_disruption_budget_violations(
+    resources: Sequence[StackResource],
+) -> list[Finding]:
     """Every workload with replicas > 1 is selected by a PodDisruptionBudget in its namespace."""
     # policy/v1: a null selector selects no pods, an empty one selects the whole namespace.
     budgets = [
         (_namespace_of(r.props), as_map(dig(r.props, "spec", "selector")))
         for r in resources
-        if r.type == POD_DISRUPTION_BUDGET and dig(r.props, "spec", "selector") is not None
+        if r.type == POD_DISRUPTION_BUDGET
+        and dig(r.props, "spec", "selector") is not None
     ]
     out = []
     for r in resources:
@@ -441,7 +530,14 @@ def pod_disruption_budget_violations(resources: Sequence[StackResource]) -> list
             continue
         namespace = _namespace_of(r.props)
         labels = as_map(dig(r.props, "spec", "template", "metadata", "labels"))
-        if not any(ns == namespace and selector_matches(sel, labels) for ns, sel in budgets):
+        if not any(
+            ns == namespace and selector_matches(sel, labels) for ns, sel in budgets
+        ):
             kind = r.type.rsplit(":", 1)[-1]
-            out.append(Finding(f'{kind} "{r.name}" has {replicas} replicas but no PodDisruptionBudget selects its pods', r.urn))
+            out.append(
+                Finding(
+                    f'{kind} "{r.name}" has {replicas} replicas but no PodDisruptionBudget selects its pods',
+                    r.urn,
+                )
+            )
     return out

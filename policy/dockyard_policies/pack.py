@@ -53,7 +53,14 @@ class Rule:
         if not self.flags:
             return None
         return PolicyConfigSchema(
-            properties={f.name: {"type": "boolean", "default": f.default, "description": f.description} for f in self.flags}
+            properties={
+                f.name: {
+                    "type": "boolean",
+                    "default": f.default,
+                    "description": f.description,
+                }
+                for f in self.flags
+            }
         )
 
     def settings(self, config: Mapping[str, Any] | None) -> dict[str, bool]:
@@ -102,7 +109,13 @@ RULES: tuple[Rule, ...] = (
         "Images are pinned (a version tag, never latest; a sha256 digest where requireDigests) so every "
         "environment runs exactly the bytes that were tested.",
         lambda t, p, s: kubernetes.image_violations(t, p, s["requireDigests"]),
-        flags=(Flag("requireDigests", False, "Require @sha256 digest-pinned images (staging/prod deploy by digest)."),),
+        flags=(
+            Flag(
+                "requireDigests",
+                False,
+                "Require @sha256 digest-pinned images (staging/prod deploy by digest).",
+            ),
+        ),
     ),
     Rule(
         "k8s-no-literal-secrets-in-env",
@@ -114,8 +127,16 @@ RULES: tuple[Rule, ...] = (
         "k8s-no-load-balancer",
         "Services are not exposed through a cloud LoadBalancer (traffic enters through the Ingress) "
         "unless the stack sets allowLoadBalancer.",
-        lambda t, p, s: kubernetes.load_balancer_violations(t, p, s["allowLoadBalancer"]),
-        flags=(Flag("allowLoadBalancer", False, "Allow Services of type LoadBalancer on this stack."),),
+        lambda t, p, s: kubernetes.load_balancer_violations(
+            t, p, s["allowLoadBalancer"]
+        ),
+        flags=(
+            Flag(
+                "allowLoadBalancer",
+                False,
+                "Allow Services of type LoadBalancer on this stack.",
+            ),
+        ),
     ),
     Rule(
         "k8s-service-account-token",
@@ -178,7 +199,13 @@ RULES: tuple[Rule, ...] = (
         "Published ports bind to 127.0.0.1 so a laptop's services are not reachable from its network "
         "(requireLoopbackPorts, default true).",
         lambda t, p, s: docker.port_violations(t, p, s["requireLoopbackPorts"]),
-        flags=(Flag("requireLoopbackPorts", True, "Require published ports to bind to a loopback address."),),
+        flags=(
+            Flag(
+                "requireLoopbackPorts",
+                True,
+                "Require published ports to bind to a loopback address.",
+            ),
+        ),
     ),
     Rule(
         "docker-no-host-access",
@@ -209,15 +236,25 @@ RULES: tuple[Rule, ...] = (
         "Builds in CI export their layer cache to a registry so each run reuses the last one "
         "(requireRegistryCache).",
         lambda t, p, s: builds.cache_violations(t, p, s["requireRegistryCache"]),
-        flags=(Flag("requireRegistryCache", False, "Require a registry cacheTo entry (stacks that build in CI)."),),
+        flags=(
+            Flag(
+                "requireRegistryCache",
+                False,
+                "Require a registry cacheTo entry (stacks that build in CI).",
+            ),
+        ),
     ),
 )
 
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
 
 
-def _resource_validator(rule: Rule) -> Callable[[ResourceValidationArgs, Callable[..., None]], None]:
-    def validate(args: ResourceValidationArgs, report_violation: Callable[..., None]) -> None:
+def _resource_validator(
+    rule: Rule,
+) -> Callable[[ResourceValidationArgs, Callable[..., None]], None]:
+    def validate(
+        args: ResourceValidationArgs, report_violation: Callable[..., None]
+    ) -> None:
         settings = rule.settings(args.get_config())
         for message in rule.check(args.resource_type, args.props, settings):  # type: ignore[call-arg]
             report_violation(message, None)
@@ -225,8 +262,12 @@ def _resource_validator(rule: Rule) -> Callable[[ResourceValidationArgs, Callabl
     return validate
 
 
-def _stack_validator(rule: Rule) -> Callable[[StackValidationArgs, Callable[..., None]], None]:
-    def validate(args: StackValidationArgs, report_violation: Callable[..., None]) -> None:
+def _stack_validator(
+    rule: Rule,
+) -> Callable[[StackValidationArgs, Callable[..., None]], None]:
+    def validate(
+        args: StackValidationArgs, report_violation: Callable[..., None]
+    ) -> None:
         settings = rule.settings(args.get_config())
         for finding in rule.check(stack_resources(args.resources), settings):  # type: ignore[call-arg, arg-type]
             report_violation(finding.message, finding.urn)
@@ -263,6 +304,7 @@ def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
 
 # --- in-process evaluation (tests; the same adapters the policy server calls) -------------------
 
+
 class Violation(NamedTuple):
     policy: str
     enforcement: EnforcementLevel
@@ -285,27 +327,41 @@ def validate_pack_config(config: Mapping[str, Any]) -> None:
     problems = []
     for key, value in config.items():
         if key == "all":
-            if value not in levels and not (isinstance(value, Mapping) and value.get("enforcementLevel") in levels):
-                problems.append(f"all: enforcement level {value!r} is not one of {sorted(levels)}")
+            if value not in levels and not (
+                isinstance(value, Mapping) and value.get("enforcementLevel") in levels
+            ):
+                problems.append(
+                    f"all: enforcement level {value!r} is not one of {sorted(levels)}"
+                )
             continue
         rule = RULES_BY_NAME.get(key)
         if rule is None:
-            problems.append(f"unknown policy {key!r}; known: {', '.join(sorted(RULES_BY_NAME))}")
+            problems.append(
+                f"unknown policy {key!r}; known: {', '.join(sorted(RULES_BY_NAME))}"
+            )
             continue
         if isinstance(value, str):
             value = {"enforcementLevel": value}
         if not isinstance(value, Mapping):
-            problems.append(f"{key}: expected an enforcement level or an object, got {value!r}")
+            problems.append(
+                f"{key}: expected an enforcement level or an object, got {value!r}"
+            )
             continue
         allowed = {f.name for f in rule.flags}
         for prop, prop_value in value.items():
             if prop == "enforcementLevel":
                 if prop_value not in levels:
-                    problems.append(f"{key}.enforcementLevel {prop_value!r} is not one of {sorted(levels)}")
+                    problems.append(
+                        f"{key}.enforcementLevel {prop_value!r} is not one of {sorted(levels)}"
+                    )
             elif prop not in allowed:
-                problems.append(f"{key}: unknown property {prop!r}; allowed: {sorted(allowed) or 'none'}")
+                problems.append(
+                    f"{key}: unknown property {prop!r}; allowed: {sorted(allowed) or 'none'}"
+                )
             elif not isinstance(prop_value, bool):
-                problems.append(f"{key}.{prop} must be true or false, got {prop_value!r}")
+                problems.append(
+                    f"{key}.{prop} must be true or false, got {prop_value!r}"
+                )
     if problems:
         raise ValueError("invalid policy pack config:\n  " + "\n  ".join(problems))
 
@@ -329,13 +385,18 @@ def _properties(rule_name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in value.items() if k != "enforcementLevel"}
 
 
-def evaluate(resources: Iterable[Resource], config: Mapping[str, Any] | None = None) -> list[Violation]:
+def evaluate(
+    resources: Iterable[Resource], config: Mapping[str, Any] | None = None
+) -> list[Violation]:
     """Run every policy of the pack over `resources` as the policy server would (config in the
     `--policy-pack-config` JSON shape) and return every violation with its enforcement level."""
     config = dict(config or {})
     validate_pack_config(config)
     resources = list(resources)
-    urn_of = {id(r): r.urn or f"urn:pulumi:test::dockyard::{r.type}::{r.name}" for r in resources}
+    urn_of = {
+        id(r): r.urn or f"urn:pulumi:test::dockyard::{r.type}::{r.name}"
+        for r in resources
+    }
     out: list[Violation] = []
     for policy in build_policies():
         level = _level(policy.name, config)
@@ -343,18 +404,25 @@ def evaluate(resources: Iterable[Resource], config: Mapping[str, Any] | None = N
             continue
         props_config = _properties(policy.name, config)
         if isinstance(policy, StackValidationPolicy):
-            policy_resources = [_PolicyResourceLike(r.type, r.name, r.props, urn_of[id(r)]) for r in resources]
+            policy_resources = [
+                _PolicyResourceLike(r.type, r.name, r.props, urn_of[id(r)])
+                for r in resources
+            ]
             args = StackValidationArgs(policy_resources, props_config)  # type: ignore[arg-type]
             policy.validate(args, _reporter(out, policy.name, level, None))
             continue
         for r in resources:
             urn = urn_of[id(r)]
-            args = ResourceValidationArgs(r.type, r.props, urn, r.name, _EMPTY_OPTS, None, props_config)
+            args = ResourceValidationArgs(
+                r.type, r.props, urn, r.name, _EMPTY_OPTS, None, props_config
+            )
             policy.validate(args, _reporter(out, policy.name, level, urn))
     return out
 
 
-def _reporter(out: list[Violation], policy: str, level: EnforcementLevel, default_urn: str | None):
+def _reporter(
+    out: list[Violation], policy: str, level: EnforcementLevel, default_urn: str | None
+):
     def report_violation(message: str, urn: str | None = None) -> None:
         out.append(Violation(policy, level, message, urn or default_urn))
 

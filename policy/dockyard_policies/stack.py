@@ -10,4 +10,6 @@ from .common import StackResource
 
 def stack_resources(policy_resources: Iterable[Any]) -> list[StackResource]:
     """pulumi_policy.PolicyResource objects -> plain StackResource tuples."""
-    return [StackResource(r.resource_type, r.name, r.props, r.urn) for r in policy_resources]
+    return [
+        StackResource(r.resource_type, r.name, r.props, r.urn) for r in policy_resources
+    ]

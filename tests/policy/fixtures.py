@@ -15,7 +15,10 @@ def container(name: str = "backend", **overrides: Any) -> dict[str, Any]:
         "ports": [{"containerPort": 8000}],
         "env": [
             {"name": "LOG_LEVEL", "value": "info"},
-            {"name": "DATABASE_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+            {
+                "name": "DATABASE_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}},
+            },
             {"name": "DATABASE_URL_FILE", "value": "/run/secrets/database-url"},
         ],
         "securityContext": {
@@ -40,24 +43,38 @@ def container(name: str = "backend", **overrides: Any) -> dict[str, Any]:
 def pod_spec(**overrides: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
-        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "containers": [container()],
         "initContainers": [
             container("wait-for-db", livenessProbe=None, readinessProbe=None),
         ],
-        "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "db-secret", "secret": {"secretName": "db"}}],
+        "volumes": [
+            {"name": "tmp", "emptyDir": {}},
+            {"name": "db-secret", "secret": {"secretName": "db"}},
+        ],
     }
     spec.update(overrides)
     return spec
 
 
-def deployment(name: str = "backend", replicas: int = 2, namespace: str = "dockyard", **spec_overrides: Any) -> dict[str, Any]:
+def deployment(
+    name: str = "backend",
+    replicas: int = 2,
+    namespace: str = "dockyard",
+    **spec_overrides: Any,
+) -> dict[str, Any]:
     return {
         "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name, "tier": "api"}}, "spec": pod_spec(**spec_overrides)},
+            "template": {
+                "metadata": {"labels": {"app": name, "tier": "api"}},
+                "spec": pod_spec(**spec_overrides),
+            },
         },
     }
 
@@ -91,8 +108,13 @@ def docker_container(name: str = "backend", **overrides: Any) -> dict[str, Any]:
         "capabilities": {"drops": ["ALL"]},
         "securityOpts": ["no-new-privileges:true"],
         "memory": 512,
-        "healthcheck": {"tests": ["CMD", "python", "-m", "todo_api.healthcheck"], "interval": "5s"},
-        "ports": [{"internal": 8000, "external": 8000, "ip": "127.0.0.1", "protocol": "tcp"}],
+        "healthcheck": {
+            "tests": ["CMD", "python", "-m", "todo_api.healthcheck"],
+            "interval": "5s",
+        },
+        "ports": [
+            {"internal": 8000, "external": 8000, "ip": "127.0.0.1", "protocol": "tcp"}
+        ],
         "tmpfs": {"/tmp": "rw,noexec,nosuid,size=64m"},
         "labels": [{"label": "dockyard.dev/service", "value": name}],
     }
@@ -104,10 +126,24 @@ def image_build(**overrides: Any) -> dict[str, Any]:
     props: dict[str, Any] = {
         "tags": ["registry.example.test/dockyard/backend:1.2.3"],
         "push": True,
-        "registries": [{"address": "registry.example.test", "username": "ci", "password": "s3cr3t"}],
-        "buildArgs": {"APP_VERSION": "1.2.3", "BASE_IMAGE": "python:3.13-slim-bookworm"},
-        "cacheFrom": [{"registry": {"ref": "registry.example.test/dockyard/backend:cache"}}],
-        "cacheTo": [{"registry": {"ref": "registry.example.test/dockyard/backend:cache", "mode": "max"}}],
+        "registries": [
+            {"address": "registry.example.test", "username": "ci", "password": "s3cr3t"}
+        ],
+        "buildArgs": {
+            "APP_VERSION": "1.2.3",
+            "BASE_IMAGE": "python:3.13-slim-bookworm",
+        },
+        "cacheFrom": [
+            {"registry": {"ref": "registry.example.test/dockyard/backend:cache"}}
+        ],
+        "cacheTo": [
+            {
+                "registry": {
+                    "ref": "registry.example.test/dockyard/backend:cache",
+                    "mode": "max",
+                }
+            }
+        ],
         "secrets": {"ca_bundle": "-----BEGIN CERTIFICATE-----"},
     }
     props.update(overrides)

@@ -6,11 +6,22 @@ import json
 from pathlib import Path
 
 import pytest
-from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+)
 
 from dockyard_policies import builds, docker
 from dockyard_policies import kubernetes as k8s
-from dockyard_policies.pack import RULES, Resource, build_policies, evaluate, mandatory, validate_pack_config
+from dockyard_policies.pack import (
+    RULES,
+    Resource,
+    build_policies,
+    evaluate,
+    mandatory,
+    validate_pack_config,
+)
 
 from . import fixtures as fx
 from .conftest import POLICY_DIR
@@ -24,7 +35,11 @@ def compliant_stack() -> list[Resource]:
         Resource(k8s.POD_DISRUPTION_BUDGET, "pdb", fx.pdb()),
         Resource(k8s.JOB, "migrate", fx.job()),
         Resource(k8s.CRON_JOB, "cleanup", fx.cron_job()),
-        Resource(k8s.SERVICE, "svc", {"metadata": {"name": "backend"}, "spec": {"type": "ClusterIP"}}),
+        Resource(
+            k8s.SERVICE,
+            "svc",
+            {"metadata": {"name": "backend"}, "spec": {"type": "ClusterIP"}},
+        ),
         Resource(docker.CONTAINER, "backend", fx.docker_container()),
         Resource(builds.IMAGE, "backend-image", fx.image_build()),
     ]
@@ -34,7 +49,11 @@ def broken_stack() -> list[Resource]:
     """One resource per domain with every rule broken at least once."""
     dep = fx.deployment(replicas=3, hostNetwork=True, automountServiceAccountToken=True)
     c = dep["spec"]["template"]["spec"]["containers"][0]
-    c.update(image="nginx:latest", env=[{"name": "API_TOKEN", "value": "t0k3n"}], resources={})
+    c.update(
+        image="nginx:latest",
+        env=[{"name": "API_TOKEN", "value": "t0k3n"}],
+        resources={},
+    )
     c.pop("livenessProbe")
     c["securityContext"]["readOnlyRootFilesystem"] = False
     ns = fx.namespace()
@@ -42,24 +61,42 @@ def broken_stack() -> list[Resource]:
     return [
         Resource(k8s.NAMESPACE, "ns", ns),
         Resource(k8s.DEPLOYMENT, "backend", dep),
-        Resource(k8s.SERVICE, "svc", {"metadata": {"name": "web"}, "spec": {"type": "LoadBalancer"}}),
+        Resource(
+            k8s.SERVICE,
+            "svc",
+            {"metadata": {"name": "web"}, "spec": {"type": "LoadBalancer"}},
+        ),
         Resource(
             docker.CONTAINER,
             "backend",
             fx.docker_container(
-                user="root", readOnly=False, capabilities={"adds": ["SYS_ADMIN"]}, securityOpts=[], memory=None,
-                healthcheck=None, ports=[{"internal": 8000, "external": 8000}], privileged=True,
+                user="root",
+                readOnly=False,
+                capabilities={"adds": ["SYS_ADMIN"]},
+                securityOpts=[],
+                memory=None,
+                healthcheck=None,
+                ports=[{"internal": 8000, "external": 8000}],
+                privileged=True,
             ),
         ),
         Resource(
             builds.IMAGE,
             "backend-image",
-            fx.image_build(tags=["reg.test/app:latest"], registries=[], buildArgs={"NPM_TOKEN": "x"}, cacheTo=[]),
+            fx.image_build(
+                tags=["reg.test/app:latest"],
+                registries=[],
+                buildArgs={"NPM_TOKEN": "x"},
+                cacheTo=[],
+            ),
         ),
     ]
 
 
-STACK_CONFIG = {"build-registry-cache": {"requireRegistryCache": True}, "k8s-image-pinning": {"requireDigests": True}}
+STACK_CONFIG = {
+    "build-registry-cache": {"requireRegistryCache": True},
+    "k8s-image-pinning": {"requireDigests": True},
+}
 
 
 def test_pack_builds_one_mandatory_policy_per_rule_with_a_reason() -> None:
@@ -68,16 +105,25 @@ def test_pack_builds_one_mandatory_policy_per_rule_with_a_reason() -> None:
     assert len({p.name for p in policies}) == len(policies) == 22
     for policy in policies:
         assert policy.enforcement_level == EnforcementLevel.MANDATORY, policy.name
-        assert len(policy.description) > 60, f"{policy.name}: the description must say why"
+        assert len(policy.description) > 60, (
+            f"{policy.name}: the description must say why"
+        )
         assert isinstance(policy, (ResourceValidationPolicy, StackValidationPolicy))
     stack_names = {p.name for p in policies if isinstance(p, StackValidationPolicy)}
-    assert stack_names == {"k8s-service-account-token", "k8s-namespace-isolation", "k8s-pod-disruption-budget"}
+    assert stack_names == {
+        "k8s-service-account-token",
+        "k8s-namespace-isolation",
+        "k8s-pod-disruption-budget",
+    }
 
 
 def test_config_schemas_declare_the_stack_switches() -> None:
-    schemas = {p.name: p.config_schema.properties for p in build_policies() if p.config_schema}
+    schemas = {
+        p.name: p.config_schema.properties for p in build_policies() if p.config_schema
+    }
     defaults = {
-        name: {key: (spec["type"], spec["default"]) for key, spec in props.items()} for name, props in schemas.items()
+        name: {key: (spec["type"], spec["default"]) for key, spec in props.items()}
+        for name, props in schemas.items()
     }
     assert defaults == {
         "k8s-image-pinning": {"requireDigests": ("boolean", False)},
@@ -85,7 +131,9 @@ def test_config_schemas_declare_the_stack_switches() -> None:
         "docker-loopback-ports": {"requireLoopbackPorts": ("boolean", True)},
         "build-registry-cache": {"requireRegistryCache": ("boolean", False)},
     }
-    assert all(spec["description"] for props in schemas.values() for spec in props.values())
+    assert all(
+        spec["description"] for props in schemas.values() for spec in props.values()
+    )
 
 
 def test_compliant_stack_has_no_violation_at_all() -> None:
@@ -103,23 +151,52 @@ def test_violation_urn_points_at_the_offending_resource() -> None:
     violations = evaluate(broken_stack(), STACK_CONFIG)
     by_policy = {v.policy: v for v in violations}
     assert by_policy["k8s-pod-disruption-budget"].urn.endswith("::backend")
-    assert by_policy["docker-memory-limit"].urn.endswith("docker:index/container:Container::backend")
-    assert by_policy["build-no-latest-tag"].urn.endswith("docker-build:index:Image::backend-image")
+    assert by_policy["docker-memory-limit"].urn.endswith(
+        "docker:index/container:Container::backend"
+    )
+    assert by_policy["build-no-latest-tag"].urn.endswith(
+        "docker-build:index:Image::backend-image"
+    )
 
 
 def test_config_switches_change_the_outcome() -> None:
-    lb = [Resource(k8s.SERVICE, "svc", {"metadata": {"name": "web"}, "spec": {"type": "LoadBalancer"}})]
+    lb = [
+        Resource(
+            k8s.SERVICE,
+            "svc",
+            {"metadata": {"name": "web"}, "spec": {"type": "LoadBalancer"}},
+        )
+    ]
     assert [v.policy for v in evaluate(lb)] == ["k8s-no-load-balancer"]
     assert evaluate(lb, {"k8s-no-load-balancer": {"allowLoadBalancer": True}}) == []
-    open_port = [Resource(docker.CONTAINER, "c", fx.docker_container(ports=[{"internal": 1, "ip": "0.0.0.0"}]))]
-    assert [v.policy for v in evaluate(open_port)] == ["docker-loopback-ports"], "loopback is required by default"
-    assert evaluate(open_port, {"docker-loopback-ports": {"requireLoopbackPorts": False}}) == []
+    open_port = [
+        Resource(
+            docker.CONTAINER,
+            "c",
+            fx.docker_container(ports=[{"internal": 1, "ip": "0.0.0.0"}]),
+        )
+    ]
+    assert [v.policy for v in evaluate(open_port)] == ["docker-loopback-ports"], (
+        "loopback is required by default"
+    )
+    assert (
+        evaluate(open_port, {"docker-loopback-ports": {"requireLoopbackPorts": False}})
+        == []
+    )
 
 
 def test_a_rule_can_be_made_advisory_or_disabled_per_stack() -> None:
-    lb = [Resource(k8s.SERVICE, "svc", {"metadata": {"name": "web"}, "spec": {"type": "LoadBalancer"}})]
+    lb = [
+        Resource(
+            k8s.SERVICE,
+            "svc",
+            {"metadata": {"name": "web"}, "spec": {"type": "LoadBalancer"}},
+        )
+    ]
     advisory = evaluate(lb, {"k8s-no-load-balancer": {"enforcementLevel": "advisory"}})
-    assert [(v.policy, v.enforcement) for v in advisory] == [("k8s-no-load-balancer", EnforcementLevel.ADVISORY)]
+    assert [(v.policy, v.enforcement) for v in advisory] == [
+        ("k8s-no-load-balancer", EnforcementLevel.ADVISORY)
+    ]
     assert mandatory(advisory) == []
     assert evaluate(lb, {"k8s-no-load-balancer": "disabled"}) == []
     assert mandatory(evaluate(lb, {"all": "advisory"})) == []
@@ -128,20 +205,36 @@ def test_a_rule_can_be_made_advisory_or_disabled_per_stack() -> None:
 @pytest.mark.parametrize(
     "config,expected",
     [
-        ({"k8s-no-such-rule": "advisory"}, "unknown policy 'k8s-no-such-rule'; known: build-no-latest-tag"),
-        ({"k8s-no-load-balancer": {"allowLoadbalancer": True}}, "k8s-no-load-balancer: unknown property 'allowLoadbalancer'; allowed: ['allowLoadBalancer']"),
-        ({"k8s-no-load-balancer": {"allowLoadBalancer": "yes"}}, "k8s-no-load-balancer.allowLoadBalancer must be true or false, got 'yes'"),
-        ({"docker-memory-limit": "strict"}, "docker-memory-limit.enforcementLevel 'strict' is not one of"),
+        (
+            {"k8s-no-such-rule": "advisory"},
+            "unknown policy 'k8s-no-such-rule'; known: build-no-latest-tag",
+        ),
+        (
+            {"k8s-no-load-balancer": {"allowLoadbalancer": True}},
+            "k8s-no-load-balancer: unknown property 'allowLoadbalancer'; allowed: ['allowLoadBalancer']",
+        ),
+        (
+            {"k8s-no-load-balancer": {"allowLoadBalancer": "yes"}},
+            "k8s-no-load-balancer.allowLoadBalancer must be true or false, got 'yes'",
+        ),
+        (
+            {"docker-memory-limit": "strict"},
+            "docker-memory-limit.enforcementLevel 'strict' is not one of",
+        ),
         ({"all": "loud"}, "all: enforcement level 'loud' is not one of"),
     ],
 )
-def test_bad_config_is_rejected_with_what_is_allowed(config: dict, expected: str) -> None:
+def test_bad_config_is_rejected_with_what_is_allowed(
+    config: dict, expected: str
+) -> None:
     with pytest.raises(ValueError, match="invalid policy pack config") as err:
         validate_pack_config(config)
     assert expected in str(err.value)
 
 
-@pytest.mark.parametrize("path", sorted((POLICY_DIR / "config").glob("*.json")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((POLICY_DIR / "config").glob("*.json")), ids=lambda p: p.name
+)
 def test_shipped_stack_configs_are_valid(path: Path) -> None:
     validate_pack_config(json.loads(path.read_text()))
 

@@ -13,18 +13,33 @@ def R(type_: str, name: str, props: dict, urn: str | None = None) -> StackResour
 
 
 def test_token_off_on_pod_spec_passes() -> None:
-    assert k8s.service_account_token_violations([R(k8s.DEPLOYMENT, "backend", fx.deployment())]) == []
+    assert (
+        k8s.service_account_token_violations(
+            [R(k8s.DEPLOYMENT, "backend", fx.deployment())]
+        )
+        == []
+    )
 
 
 def test_token_off_on_service_account_passes_when_pod_leaves_it_unset() -> None:
     dep = fx.deployment()
     del dep["spec"]["template"]["spec"]["automountServiceAccountToken"]
     dep["spec"]["template"]["spec"]["serviceAccountName"] = "backend"
-    sa = {"metadata": {"name": "backend", "namespace": "dockyard"}, "automountServiceAccountToken": False}
-    assert k8s.service_account_token_violations([R(k8s.DEPLOYMENT, "backend", dep), R(k8s.SERVICE_ACCOUNT, "sa", sa)]) == []
+    sa = {
+        "metadata": {"name": "backend", "namespace": "dockyard"},
+        "automountServiceAccountToken": False,
+    }
+    assert (
+        k8s.service_account_token_violations(
+            [R(k8s.DEPLOYMENT, "backend", dep), R(k8s.SERVICE_ACCOUNT, "sa", sa)]
+        )
+        == []
+    )
     # The same account in another namespace does not count.
     sa["metadata"]["namespace"] = "other"
-    assert k8s.service_account_token_violations([R(k8s.DEPLOYMENT, "backend", dep), R(k8s.SERVICE_ACCOUNT, "sa", sa)]) == [
+    assert k8s.service_account_token_violations(
+        [R(k8s.DEPLOYMENT, "backend", dep), R(k8s.SERVICE_ACCOUNT, "sa", sa)]
+    ) == [
         Finding(
             'Deployment "backend": automountServiceAccountToken must be false on the pod spec or on its '
             'ServiceAccount "backend"',
@@ -45,18 +60,30 @@ def test_token_unset_with_default_account_fails() -> None:
 def test_token_true_on_pod_fails_even_if_account_says_false() -> None:
     dep = fx.deployment()
     dep["spec"]["template"]["spec"]["automountServiceAccountToken"] = True
-    sa = {"metadata": {"name": "default", "namespace": "dockyard"}, "automountServiceAccountToken": False}
-    findings = k8s.service_account_token_violations([R(k8s.DEPLOYMENT, "backend", dep), R(k8s.SERVICE_ACCOUNT, "sa", sa)])
-    assert [f.message for f in findings] == ['Deployment "backend": automountServiceAccountToken must not be true']
+    sa = {
+        "metadata": {"name": "default", "namespace": "dockyard"},
+        "automountServiceAccountToken": False,
+    }
+    findings = k8s.service_account_token_violations(
+        [R(k8s.DEPLOYMENT, "backend", dep), R(k8s.SERVICE_ACCOUNT, "sa", sa)]
+    )
+    assert [f.message for f in findings] == [
+        'Deployment "backend": automountServiceAccountToken must not be true'
+    ]
 
 
 def test_namespace_with_default_deny_and_psa_label_passes() -> None:
-    resources = [R(k8s.NAMESPACE, "ns", fx.namespace()), R(k8s.NETWORK_POLICY, "deny", fx.default_deny())]
+    resources = [
+        R(k8s.NAMESPACE, "ns", fx.namespace()),
+        R(k8s.NETWORK_POLICY, "deny", fx.default_deny()),
+    ]
     assert k8s.namespace_isolation_violations(resources) == []
 
 
 def test_namespace_without_default_deny_fails() -> None:
-    findings = k8s.namespace_isolation_violations([R(k8s.NAMESPACE, "ns", fx.namespace())])
+    findings = k8s.namespace_isolation_violations(
+        [R(k8s.NAMESPACE, "ns", fx.namespace())]
+    )
     assert findings == [
         Finding(
             'Namespace "dockyard": needs a default-deny NetworkPolicy (podSelector {}, policyTypes [Ingress, Egress], no rules)',
@@ -66,7 +93,10 @@ def test_namespace_without_default_deny_fails() -> None:
 
 
 def test_policy_in_another_namespace_does_not_count() -> None:
-    resources = [R(k8s.NAMESPACE, "ns", fx.namespace()), R(k8s.NETWORK_POLICY, "deny", fx.default_deny("other"))]
+    resources = [
+        R(k8s.NAMESPACE, "ns", fx.namespace()),
+        R(k8s.NETWORK_POLICY, "deny", fx.default_deny("other")),
+    ]
     assert len(k8s.namespace_isolation_violations(resources)) == 1
 
 
@@ -85,39 +115,70 @@ def test_not_default_deny_shapes() -> None:
 def test_namespace_without_restricted_psa_label_fails() -> None:
     ns = fx.namespace()
     ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "baseline"
-    findings = k8s.namespace_isolation_violations([R(k8s.NAMESPACE, "ns", ns), R(k8s.NETWORK_POLICY, "d", fx.default_deny())])
-    assert [f.message for f in findings] == ['Namespace "dockyard": label pod-security.kubernetes.io/enforce must be "restricted"']
+    findings = k8s.namespace_isolation_violations(
+        [R(k8s.NAMESPACE, "ns", ns), R(k8s.NETWORK_POLICY, "d", fx.default_deny())]
+    )
+    assert [f.message for f in findings] == [
+        'Namespace "dockyard": label pod-security.kubernetes.io/enforce must be "restricted"'
+    ]
 
 
 def test_auto_named_namespace_matches_by_resource_name() -> None:
     ns = fx.namespace()
     del ns["metadata"]["name"]
-    resources = [R(k8s.NAMESPACE, "dockyard", ns), R(k8s.NETWORK_POLICY, "d", fx.default_deny("dockyard"))]
+    resources = [
+        R(k8s.NAMESPACE, "dockyard", ns),
+        R(k8s.NETWORK_POLICY, "d", fx.default_deny("dockyard")),
+    ]
     assert k8s.namespace_isolation_violations(resources) == []
 
 
 def test_replicated_workload_with_pdb_passes() -> None:
-    resources = [R(k8s.DEPLOYMENT, "backend", fx.deployment()), R(k8s.POD_DISRUPTION_BUDGET, "pdb", fx.pdb())]
+    resources = [
+        R(k8s.DEPLOYMENT, "backend", fx.deployment()),
+        R(k8s.POD_DISRUPTION_BUDGET, "pdb", fx.pdb()),
+    ]
     assert k8s.pod_disruption_budget_violations(resources) == []
 
 
 def test_replicated_workload_without_pdb_fails() -> None:
-    resources = [R(k8s.DEPLOYMENT, "backend", fx.deployment(replicas=3)), R(k8s.POD_DISRUPTION_BUDGET, "pdb", fx.pdb("frontend"))]
+    resources = [
+        R(k8s.DEPLOYMENT, "backend", fx.deployment(replicas=3)),
+        R(k8s.POD_DISRUPTION_BUDGET, "pdb", fx.pdb("frontend")),
+    ]
     assert k8s.pod_disruption_budget_violations(resources) == [
-        Finding('Deployment "backend" has 3 replicas but no PodDisruptionBudget selects its pods', "urn:backend")
+        Finding(
+            'Deployment "backend" has 3 replicas but no PodDisruptionBudget selects its pods',
+            "urn:backend",
+        )
     ]
 
 
 def test_single_replica_needs_no_pdb_and_pdb_namespace_must_match() -> None:
-    assert k8s.pod_disruption_budget_violations([R(k8s.STATEFUL_SET, "pg", fx.deployment("pg", replicas=1))]) == []
-    resources = [R(k8s.DEPLOYMENT, "backend", fx.deployment()), R(k8s.POD_DISRUPTION_BUDGET, "pdb", fx.pdb(namespace_name="other"))]
+    assert (
+        k8s.pod_disruption_budget_violations(
+            [R(k8s.STATEFUL_SET, "pg", fx.deployment("pg", replicas=1))]
+        )
+        == []
+    )
+    resources = [
+        R(k8s.DEPLOYMENT, "backend", fx.deployment()),
+        R(k8s.POD_DISRUPTION_BUDGET, "pdb", fx.pdb(namespace_name="other")),
+    ]
     assert len(k8s.pod_disruption_budget_violations(resources)) == 1
 
 
 def test_pdb_match_expressions() -> None:
     budget = fx.pdb()
-    budget["spec"]["selector"] = {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["api", "web"]}]}
-    resources = [R(k8s.DEPLOYMENT, "backend", fx.deployment()), R(k8s.POD_DISRUPTION_BUDGET, "pdb", budget)]
+    budget["spec"]["selector"] = {
+        "matchExpressions": [
+            {"key": "tier", "operator": "In", "values": ["api", "web"]}
+        ]
+    }
+    resources = [
+        R(k8s.DEPLOYMENT, "backend", fx.deployment()),
+        R(k8s.POD_DISRUPTION_BUDGET, "pdb", budget),
+    ]
     assert k8s.pod_disruption_budget_violations(resources) == []
     budget["spec"]["selector"]["matchExpressions"][0]["operator"] = "NotIn"
     assert len(k8s.pod_disruption_budget_violations(resources)) == 1

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,7 +35,9 @@ CHECKED_TYPES = {
 
 def _policy_config(stack: str) -> dict[str, Any]:
     path = POLICY_DIR / "config" / f"{stack}.json"
-    assert path.exists(), f"stack {stack} has no policy config at {path.relative_to(PROJECT_DIR)}"
+    assert path.exists(), (
+        f"stack {stack} has no policy config at {path.relative_to(PROJECT_DIR)}"
+    )
     return json.loads(path.read_text())
 
 
@@ -61,12 +62,18 @@ def test_every_stack_file_has_a_policy_config() -> None:
 
 def test_stack_passes_the_pack(stack_resources: tuple[str, list[Resource]]) -> None:
     stack, resources = stack_resources
-    assert CHECKED_TYPES & {r.type for r in resources}, f"{stack}: the run registered nothing the pack checks"
+    assert CHECKED_TYPES & {r.type for r in resources}, (
+        f"{stack}: the run registered nothing the pack checks"
+    )
     violations = mandatory(evaluate(resources, _policy_config(stack)))
-    assert violations == [], "\n".join(f"{v.policy}: {v.message} ({v.urn})" for v in violations)
+    assert violations == [], "\n".join(
+        f"{v.policy}: {v.message} ({v.urn})" for v in violations
+    )
 
 
-def test_the_pack_really_sees_the_stack(stack_resources: tuple[str, list[Resource]]) -> None:
+def test_the_pack_really_sees_the_stack(
+    stack_resources: tuple[str, list[Resource]],
+) -> None:
     """Weakening one checked resource of the real graph must produce a mandatory violation."""
     stack, resources = stack_resources
     broken = copy.deepcopy(resources)
@@ -87,4 +94,6 @@ def test_the_pack_really_sees_the_stack(stack_resources: tuple[str, list[Resourc
         expected = "k8s-pod-security-restricted"
     assert expected in RULES_BY_NAME
     broken[broken.index(target)] = target._replace(props=weakened)
-    assert expected in {v.policy for v in mandatory(evaluate(broken, _policy_config(stack)))}
+    assert expected in {
+        v.policy for v in mandatory(evaluate(broken, _policy_config(stack)))
+    }

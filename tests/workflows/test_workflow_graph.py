@@ -13,14 +13,47 @@ from .conftest import PROJECT_DIR, WORKFLOW_DIR
 SHA_PIN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+)\s*(#.*)?$")
 PULUMI_ACTION = "pulumi/actions@"
-MAKE_TARGETS = ["lint", "test-unit", "test-policy", "test-render", "test-apps", "test-engine"]
+MAKE_TARGETS = [
+    "lint",
+    "test-unit",
+    "test-policy",
+    "test-render",
+    "test-apps",
+    "test-engine",
+]
 # Inputs of pulumi/actions (its action.yml); a misspelt input is silently ignored by Actions.
 PULUMI_ACTION_INPUTS = {
-    "command", "stack-name", "pulumi-version", "pulumi-version-file", "work-dir", "comment-on-pr",
-    "comment-on-pr-number", "comment-on-summary", "github-token", "cloud-url", "secrets-provider", "parallel",
-    "message", "config-map", "expect-no-changes", "diff", "replace", "target", "target-dependents",
-    "policyPacks", "policyPackConfigs", "refresh", "upsert", "remove", "edit-pr-comment", "color",
-    "exclude-protected", "plan", "suppress-outputs", "suppress-progress", "always-include-summary",
+    "command",
+    "stack-name",
+    "pulumi-version",
+    "pulumi-version-file",
+    "work-dir",
+    "comment-on-pr",
+    "comment-on-pr-number",
+    "comment-on-summary",
+    "github-token",
+    "cloud-url",
+    "secrets-provider",
+    "parallel",
+    "message",
+    "config-map",
+    "expect-no-changes",
+    "diff",
+    "replace",
+    "target",
+    "target-dependents",
+    "policyPacks",
+    "policyPackConfigs",
+    "refresh",
+    "upsert",
+    "remove",
+    "edit-pr-comment",
+    "color",
+    "exclude-protected",
+    "plan",
+    "suppress-outputs",
+    "suppress-progress",
+    "always-include-summary",
 }
 EXPECTED = {"pull-request.yml", "deploy.yml", "scan.yml"}
 
@@ -29,7 +62,9 @@ def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
     return list(job.get("steps") or [])
 
 
-def all_jobs(workflows: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+def all_jobs(
+    workflows: dict[str, dict[str, Any]],
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for name, wf in workflows.items():
         for job_id, job in wf["jobs"].items():
             yield name, job_id, job
@@ -53,9 +88,13 @@ def test_every_uses_is_pinned_to_a_full_sha_with_a_version_comment() -> None:
             ref, comment = match.groups()
             where = f"{path.name}:{number}: {ref}"
             assert SHA_PIN.match(ref), f"{where} is not pinned to a 40-hex commit SHA"
-            assert comment and re.match(r"#\s*v?\d+\.\d+\.\d+", comment), f"{where} lacks a '# vX.Y.Z' comment"
+            assert comment and re.match(r"#\s*v?\d+\.\d+\.\d+", comment), (
+                f"{where} lacks a '# vX.Y.Z' comment"
+            )
             checked += 1
-    assert checked >= 20, "the uses: scanner found too few references; is the pattern still right?"
+    assert checked >= 20, (
+        "the uses: scanner found too few references; is the pattern still right?"
+    )
 
 
 def test_one_sha_per_action_everywhere() -> None:
@@ -69,21 +108,35 @@ def test_one_sha_per_action_everywhere() -> None:
     assert {a: s for a, s in pins.items() if len(s) > 1} == {}
 
 
-def test_top_level_permissions_are_empty_or_read_only(workflows: dict[str, dict[str, Any]]) -> None:
+def test_top_level_permissions_are_empty_or_read_only(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
     for name, wf in workflows.items():
         assert "permissions" in wf, f"{name} has no top-level permissions"
-        assert wf["permissions"] in ({}, {"contents": "read"}), f"{name}: {wf['permissions']}"
+        assert wf["permissions"] in ({}, {"contents": "read"}), (
+            f"{name}: {wf['permissions']}"
+        )
 
 
-def test_no_job_without_explicit_permissions(workflows: dict[str, dict[str, Any]]) -> None:
+def test_no_job_without_explicit_permissions(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
     for name, job_id, job in all_jobs(workflows):
-        assert isinstance(job.get("permissions"), dict), f"{name}:{job_id} has no explicit permissions"
-        assert job["permissions"].get("contents") in (None, "read"), f"{name}:{job_id} can write contents"
+        assert isinstance(job.get("permissions"), dict), (
+            f"{name}:{job_id} has no explicit permissions"
+        )
+        assert job["permissions"].get("contents") in (None, "read"), (
+            f"{name}:{job_id} can write contents"
+        )
 
 
-def test_id_token_only_where_credentials_or_signing_are_needed(workflows: dict[str, dict[str, Any]]) -> None:
+def test_id_token_only_where_credentials_or_signing_are_needed(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
     with_oidc = {
-        (name, job_id) for name, job_id, job in all_jobs(workflows) if job["permissions"].get("id-token") == "write"
+        (name, job_id)
+        for name, job_id, job in all_jobs(workflows)
+        if job["permissions"].get("id-token") == "write"
     }
     assert with_oidc == {
         ("pull-request.yml", "preview"),
@@ -93,28 +146,44 @@ def test_id_token_only_where_credentials_or_signing_are_needed(workflows: dict[s
     }
 
 
-def test_checkout_never_persists_credentials(workflows: dict[str, dict[str, Any]]) -> None:
+def test_checkout_never_persists_credentials(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
     for name, job_id, job in all_jobs(workflows):
         for step in steps(job):
             if str(step.get("uses", "")).startswith("actions/checkout@"):
-                assert (step.get("with") or {}).get("persist-credentials") is False, f"{name}:{job_id}"
+                assert (step.get("with") or {}).get("persist-credentials") is False, (
+                    f"{name}:{job_id}"
+                )
 
 
-def test_no_expression_is_expanded_inside_a_shell_script(workflows: dict[str, dict[str, Any]]) -> None:
+def test_no_expression_is_expanded_inside_a_shell_script(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
     """Template injection guard: values reach `run:` only through env."""
     for name, job_id, job in all_jobs(workflows):
         for step in steps(job):
-            assert "${{" not in str(step.get("run", "")), f"{name}:{job_id}: {step.get('name') or step['run'][:40]}"
+            assert "${{" not in str(step.get("run", "")), (
+                f"{name}:{job_id}: {step.get('name') or step['run'][:40]}"
+            )
 
 
 def test_no_dangerous_triggers(workflows: dict[str, dict[str, Any]]) -> None:
     for name, wf in workflows.items():
-        triggers = wf["on"] if isinstance(wf["on"], dict) else {t: None for t in ([wf["on"]] if isinstance(wf["on"], str) else wf["on"])}
+        triggers = (
+            wf["on"]
+            if isinstance(wf["on"], dict)
+            else {
+                t: None for t in ([wf["on"]] if isinstance(wf["on"], str) else wf["on"])
+            }
+        )
         assert not {"pull_request_target", "workflow_run"} & set(triggers), name
 
 
 @pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml"])
-def test_tests_job_runs_every_tier_that_needs_no_cluster(workflows: dict[str, dict[str, Any]], name: str) -> None:
+def test_tests_job_runs_every_tier_that_needs_no_cluster(
+    workflows: dict[str, dict[str, Any]], name: str
+) -> None:
     job = workflows[name]["jobs"]["tests"]
     assert job["strategy"]["matrix"]["target"] == MAKE_TARGETS
     run = [s for s in steps(job) if "run" in s]
@@ -122,7 +191,9 @@ def test_tests_job_runs_every_tier_that_needs_no_cluster(workflows: dict[str, di
     assert run[0]["env"] == {"TARGET": "${{ matrix.target }}", "CI": "true"}
 
 
-def test_pull_request_previews_staging_and_prod_with_the_pack_after_tests(workflows: dict[str, dict[str, Any]]) -> None:
+def test_pull_request_previews_staging_and_prod_with_the_pack_after_tests(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
     wf = workflows["pull-request.yml"]
     assert set(wf["on"]) == {"pull_request"}
     preview = wf["jobs"]["preview"]
@@ -136,7 +207,9 @@ def test_pull_request_previews_staging_and_prod_with_the_pack_after_tests(workfl
     assert preview["permissions"]["pull-requests"] == "write"
 
 
-def test_deploy_runs_tests_then_staging_then_protected_prod(workflows: dict[str, dict[str, Any]]) -> None:
+def test_deploy_runs_tests_then_staging_then_protected_prod(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
     wf = workflows["deploy.yml"]
     assert wf["on"] == {"push": {"branches": ["main"]}}
     jobs = wf["jobs"]
@@ -145,47 +218,77 @@ def test_deploy_runs_tests_then_staging_then_protected_prod(workflows: dict[str,
     assert jobs["production"]["needs"] == "staging"
     assert jobs["production"]["environment"] == "production"
     assert jobs["staging"]["environment"] == "staging"
-    stacks = {job_id: [s["with"] for s in pulumi_steps(jobs[job_id])] for job_id in ("staging", "production")}
-    assert [(w["command"], w["stack-name"]) for w in stacks["staging"]] == [("up", "staging")]
-    assert [(w["command"], w["stack-name"]) for w in stacks["production"]] == [("up", "prod")]
+    stacks = {
+        job_id: [s["with"] for s in pulumi_steps(jobs[job_id])]
+        for job_id in ("staging", "production")
+    }
+    assert [(w["command"], w["stack-name"]) for w in stacks["staging"]] == [
+        ("up", "staging")
+    ]
+    assert [(w["command"], w["stack-name"]) for w in stacks["production"]] == [
+        ("up", "prod")
+    ]
     # prod promotes staging's digests: it neither builds nor logs in to push.
-    prod_uses = {str(s.get("uses", "")).split("@")[0] for s in steps(jobs["production"])}
+    prod_uses = {
+        str(s.get("uses", "")).split("@")[0] for s in steps(jobs["production"])
+    }
     assert not {"docker/setup-buildx-action", "docker/login-action"} & prod_uses
 
 
-def test_each_stack_deploys_alone_and_never_cancels_a_running_up(workflows: dict[str, dict[str, Any]]) -> None:
+def test_each_stack_deploys_alone_and_never_cancels_a_running_up(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
     jobs = workflows["deploy.yml"]["jobs"]
     groups = {}
     for job_id in ("staging", "production"):
         concurrency = jobs[job_id]["concurrency"]
         assert concurrency["cancel-in-progress"] is False, job_id
-        assert "${{" not in concurrency["group"], f"{job_id}: one fixed group per stack, not per run"
+        assert "${{" not in concurrency["group"], (
+            f"{job_id}: one fixed group per stack, not per run"
+        )
         groups[job_id] = concurrency["group"]
-    assert len(set(groups.values())) == 2, "staging and prod must not share a concurrency group"
+    assert len(set(groups.values())) == 2, (
+        "staging and prod must not share a concurrency group"
+    )
 
 
-def test_every_pulumi_step_runs_the_policy_pack_with_its_stack_config(workflows: dict[str, dict[str, Any]]) -> None:
+def test_every_pulumi_step_runs_the_policy_pack_with_its_stack_config(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
     seen = 0
     for name, job_id, job in all_jobs(workflows):
         for step in pulumi_steps(job):
             seen += 1
             inputs = step["with"]
             where = f"{name}:{job_id}"
-            assert set(inputs) <= PULUMI_ACTION_INPUTS, f"{where}: unknown inputs {set(inputs) - PULUMI_ACTION_INPUTS}"
+            assert set(inputs) <= PULUMI_ACTION_INPUTS, (
+                f"{where}: unknown inputs {set(inputs) - PULUMI_ACTION_INPUTS}"
+            )
             assert inputs["policyPacks"] == "policy", where
-            assert inputs["policyPackConfigs"] == f"policy/config/{inputs['stack-name']}.json", where
+            assert (
+                inputs["policyPackConfigs"]
+                == f"policy/config/{inputs['stack-name']}.json"
+            ), where
             assert inputs["command"] in ("preview", "up"), where
-            stacks = job.get("strategy", {}).get("matrix", {}).get("stack") or [inputs["stack-name"]]
+            stacks = job.get("strategy", {}).get("matrix", {}).get("stack") or [
+                inputs["stack-name"]
+            ]
             for stack in stacks:
-                assert (PROJECT_DIR / "policy" / "config" / f"{stack}.json").is_file(), f"{where}: {stack}"
+                assert (
+                    PROJECT_DIR / "policy" / "config" / f"{stack}.json"
+                ).is_file(), f"{where}: {stack}"
             assert (PROJECT_DIR / "policy" / "PulumiPolicy.yaml").is_file()
     assert seen == 3
 
 
-def test_pulumi_cli_version_matches_the_pinned_sdk(workflows: dict[str, dict[str, Any]]) -> None:
+def test_pulumi_cli_version_matches_the_pinned_sdk(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
     sdk = next(
         line.split("==")[1].strip()
-        for line in (PROJECT_DIR / "policy" / "requirements.txt").read_text().splitlines()
+        for line in (PROJECT_DIR / "policy" / "requirements.txt")
+        .read_text()
+        .splitlines()
         if line.startswith("pulumi==")
     )
     for name, job_id, job in all_jobs(workflows):
@@ -193,21 +296,42 @@ def test_pulumi_cli_version_matches_the_pinned_sdk(workflows: dict[str, dict[str
             assert str(step["with"]["pulumi-version"]) == sdk, f"{name}:{job_id}"
 
 
-def test_scan_gates_on_critical_cves_builds_sboms_and_signs_only_on_main(workflows: dict[str, dict[str, Any]]) -> None:
+def test_scan_gates_on_critical_cves_builds_sboms_and_signs_only_on_main(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
     wf = workflows["scan.yml"]
     assert {"pull_request", "schedule"} <= set(wf["on"])
     jobs = wf["jobs"]
     lint_uses = [str(s.get("uses", "")) for s in steps(jobs["dockerfiles"])]
     assert any(u.startswith("hadolint/hadolint-action@") for u in lint_uses)
-    assert any("checkov" in str(s.get("run", "")) and "--framework dockerfile" in s["run"] for s in steps(jobs["dockerfiles"]))
+    assert any(
+        "checkov" in str(s.get("run", "")) and "--framework dockerfile" in s["run"]
+        for s in steps(jobs["dockerfiles"])
+    )
     images = jobs["images"]
     assert images["strategy"]["matrix"]["service"] == ["backend", "frontend"]
-    (trivy,) = [s for s in steps(images) if str(s.get("uses", "")).startswith("aquasecurity/trivy-action@")]
-    assert str(trivy["with"]["exit-code"]) == "1" and "CRITICAL" in trivy["with"]["severity"]
-    (sbom,) = [s for s in steps(images) if str(s.get("uses", "")).startswith("anchore/sbom-action@")]
+    (trivy,) = [
+        s
+        for s in steps(images)
+        if str(s.get("uses", "")).startswith("aquasecurity/trivy-action@")
+    ]
+    assert (
+        str(trivy["with"]["exit-code"]) == "1"
+        and "CRITICAL" in trivy["with"]["severity"]
+    )
+    (sbom,) = [
+        s
+        for s in steps(images)
+        if str(s.get("uses", "")).startswith("anchore/sbom-action@")
+    ]
     assert "${{ matrix.service }}" in sbom["with"]["output-file"]
     sign = jobs["sign"]
-    assert sign["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    assert (
+        sign["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    )
     assert set(sign["needs"]) == {"dockerfiles", "images"}
-    assert any(str(s.get("uses", "")).startswith("sigstore/cosign-installer@") for s in steps(sign))
+    assert any(
+        str(s.get("uses", "")).startswith("sigstore/cosign-installer@")
+        for s in steps(sign)
+    )
     assert any("cosign sign --yes" in str(s.get("run", "")) for s in steps(sign))

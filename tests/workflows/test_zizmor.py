@@ -22,27 +22,48 @@ PINNED_VERSION = "1.32.0"
 
 
 def _zizmor() -> str | None:
-    candidates = [os.environ.get("ZIZMOR"), str(PROJECT_DIR / ".venv-zizmor" / "bin" / "zizmor"), shutil.which("zizmor")]
+    candidates = [
+        os.environ.get("ZIZMOR"),
+        str(PROJECT_DIR / ".venv-zizmor" / "bin" / "zizmor"),
+        shutil.which("zizmor"),
+    ]
     return next((c for c in candidates if c and Path(c).is_file()), None)
 
 
 @pytest.fixture(scope="module")
 def zizmor() -> str:
     path = _zizmor()
-    require(path is not None, "zizmor is not installed (python3 -m venv .venv-zizmor && .venv-zizmor/bin/pip install -r tests/workflows/requirements.txt)")
+    require(
+        path is not None,
+        "zizmor is not installed (python3 -m venv .venv-zizmor && .venv-zizmor/bin/pip install -r tests/workflows/requirements.txt)",
+    )
     return path  # type: ignore[return-value]
 
 
 def test_zizmor_is_the_pinned_version(zizmor: str) -> None:
-    out = subprocess.run([zizmor, "--version"], capture_output=True, text=True, check=True, timeout=60)
+    out = subprocess.run(
+        [zizmor, "--version"], capture_output=True, text=True, check=True, timeout=60
+    )
     assert out.stdout.split() == ["zizmor", PINNED_VERSION]
-    assert f"zizmor=={PINNED_VERSION}" in (Path(__file__).parent / "requirements.txt").read_text()
+    assert (
+        f"zizmor=={PINNED_VERSION}"
+        in (Path(__file__).parent / "requirements.txt").read_text()
+    )
 
 
 @pytest.mark.parametrize("persona", ["regular", "auditor"])
 def test_no_findings(zizmor: str, persona: str) -> None:
     result = subprocess.run(
-        [zizmor, "--offline", "--no-progress", "--format", "json", "--persona", persona, str(WORKFLOW_DIR)],
+        [
+            zizmor,
+            "--offline",
+            "--no-progress",
+            "--format",
+            "json",
+            "--persona",
+            persona,
+            str(WORKFLOW_DIR),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -60,11 +81,20 @@ def test_no_findings(zizmor: str, persona: str) -> None:
 
 def test_zizmor_saw_every_workflow(zizmor: str) -> None:
     result = subprocess.run(
-        [zizmor, "--offline", "--no-progress", str(WORKFLOW_DIR)], capture_output=True, text=True, timeout=300
+        [zizmor, "--offline", "--no-progress", str(WORKFLOW_DIR)],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    audited = {line.split("completed ")[-1].strip() for line in result.stderr.splitlines() if "completed" in line}
+    audited = {
+        line.split("completed ")[-1].strip()
+        for line in result.stderr.splitlines()
+        if "completed" in line
+    }
     expected = {str(p.relative_to(PROJECT_DIR)) for p in WORKFLOW_DIR.glob("*.yml")}
-    assert {Path(a).name for a in audited} >= {Path(e).name for e in expected}, result.stderr
+    assert {Path(a).name for a in audited} >= {Path(e).name for e in expected}, (
+        result.stderr
+    )
 
 
 def test_zizmor_does_flag_a_bad_workflow(zizmor: str, tmp_path: Path) -> None:
@@ -76,8 +106,13 @@ def test_zizmor_does_flag_a_bad_workflow(zizmor: str, tmp_path: Path) -> None:
         "      - uses: actions/checkout@v4\n      - run: echo ${{ github.event.pull_request.title }}\n"
     )
     result = subprocess.run(
-        [zizmor, "--offline", "--no-progress", "--format", "json", str(bad)], capture_output=True, text=True, timeout=300
+        [zizmor, "--offline", "--no-progress", "--format", "json", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     idents = {f["ident"] for f in json.loads(result.stdout)}
-    assert {"artipacked", "template-injection", "excessive-permissions"} <= idents, idents
+    assert {"artipacked", "template-injection", "excessive-permissions"} <= idents, (
+        idents
+    )
     assert result.returncode != 0
