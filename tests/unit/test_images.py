@@ -1,0 +1,119 @@
+"""ServiceImage: tags, labels, build args and cache per builder choice."""
+
+import re
+
+import pytest
+
+from tests.harness import FAKE_DIGEST, run_program
+
+IMAGE = "docker-build:index:Image"
+STAGING = {
+    "kind": "staging", "target": "docker",
+    "images": {"registry": "registry.example.com/team", "push": True, "tag": "1.4.2"},
+}
+
+
+def images(run):
+    return {r.name.removesuffix("-image"): r for r in run.of_type(IMAGE)}
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return run_program("dev")
+
+
+def test_dev_builds_each_app_locally_into_the_daemon(dev):
+    built = images(dev)
+    assert set(built) == {"backend", "frontend"}
+    for service, image in built.items():
+        inputs = image.inputs
+        assert inputs["load"] is True and inputs["push"] is False
+        assert inputs["target"] == "runtime"
+        assert inputs["context"]["location"].endswith(f"apps/{service}")
+        assert inputs["dockerfile"]["location"].endswith(f"apps/{service}/Dockerfile")
+        assert inputs["tags"][0] == f"dockyard/{service}:dev"
+        assert inputs["buildOnPreview"] is False
+        assert inputs["platforms"] == ["linux/amd64"]
+
+
+def test_base_image_and_version_are_build_args(dev):
+    built = images(dev)
+    assert built["backend"].inputs["buildArgs"] == {"BASE_IMAGE": "python:3.13-slim-bookworm", "APP_VERSION": "dev"}
+    assert built["frontend"].inputs["buildArgs"]["BASE_IMAGE"] == "node:22-alpine"
+    air_gapped = run_program("dev", {"images": {"baseImages": {"backend": "mirror.local/python:3.11"}}})
+    assert images(air_gapped)["backend"].inputs["buildArgs"]["BASE_IMAGE"] == "mirror.local/python:3.11"
+
+
+def test_oci_labels_name_source_revision_and_version(dev):
+    labels = images(dev)["backend"].inputs["labels"]
+    assert labels["org.opencontainers.image.version"] == "dev"
+    assert re.fullmatch(r"[0-9a-f]{40}|unknown", labels["org.opencontainers.image.revision"])
+    assert labels["org.opencontainers.image.source"]
+
+
+def test_tags_come_from_version_and_revision_never_latest():
+    run = run_program("staging", STAGING, base_config=False)
+    for service, image in images(run).items():
+        tags = image.inputs["tags"]
+        assert tags[0] == f"registry.example.com/team/{service}:1.4.2"
+        assert all(not tag.endswith(":latest") for tag in tags)
+        assert all(re.fullmatch(rf"registry\.example\.com/team/{service}:(1\.4\.2|git-[0-9a-f]{{12}})", t) for t in tags)
+
+
+def test_default_docker_driver_uses_inline_cache():
+    run = run_program("staging", STAGING, base_config=False)
+    for image in images(run).values():
+        assert image.inputs["cacheTo"] == [{"inline": {}}]
+        assert "builder" not in image.inputs
+
+
+def test_buildx_builder_uses_registry_cache_mode_max():
+    run = run_program("staging", {**STAGING, "images": {**STAGING["images"], "builder": "ci-builder"}}, base_config=False)
+    for service, image in images(run).items():
+        ref = f"registry.example.com/team/{service}:buildcache"
+        assert image.inputs["builder"] == {"name": "ci-builder"}
+        assert image.inputs["cacheFrom"] == [{"registry": {"ref": ref}}]
+        [cache_to] = image.inputs["cacheTo"]
+        assert cache_to["registry"]["ref"] == ref
+        assert cache_to["registry"]["mode"] == "max"
+        assert cache_to["registry"]["imageManifest"] is True and cache_to["registry"]["ociMediaTypes"] is True
+
+
+def test_push_uses_secret_registry_credentials():
+    run = run_program("staging", {**STAGING, "images": {**STAGING["images"], "registryUsername": "ci"}},
+                      secrets={"registryPassword": "s3cret"}, base_config=False)
+    for image in images(run).values():
+        assert image.inputs["registries"] == [{"address": "registry.example.com", "username": "ci", "password": "s3cret"}]
+        assert "registries" in image.secret_inputs
+        assert image.inputs["push"] is True
+
+
+def test_digest_ref_is_exported_after_push():
+    run = run_program("staging", STAGING, base_config=False)
+    assert run.outputs["images"] == {
+        service: f"registry.example.com/team/{service}@{FAKE_DIGEST}" for service in ("backend", "frontend")
+    }
+    assert run.outputs["imageDigests"]["backend"] == FAKE_DIGEST
+
+
+def test_ca_bundle_is_a_buildkit_secret_not_a_build_arg(tmp_path):
+    bundle = tmp_path / "extra-ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    run = run_program("dev", {"images": {"caBundle": str(bundle)}})
+    for image in images(run).values():
+        assert image.inputs["secrets"] == {"ca_bundle": bundle.read_text()}
+        assert "secrets" in image.secret_inputs
+        assert all("CERTIFICATE" not in value for value in image.inputs["buildArgs"].values())
+
+
+def test_platforms_and_build_on_preview_come_from_settings():
+    run = run_program("dev", {"images": {"platforms": ["linux/amd64", "linux/arm64"], "buildOnPreview": True}})
+    for image in images(run).values():
+        assert image.inputs["platforms"] == ["linux/amd64", "linux/arm64"]
+        assert image.inputs["buildOnPreview"] is True
+
+
+def test_service_images_are_components_with_outputs(dev):
+    [component] = dev.of_type("dockyard:index:ServiceImage")[:1]
+    [child] = [r for r in dev.of_type(IMAGE) if r.name == component.name]
+    assert child.parent == component.urn
