@@ -41,18 +41,30 @@ def _policy_config(stack: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def _resources(stack: str) -> list[Resource]:
+# Config variants of a stack that change its resources (design: `dev.hotReload`).
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    **{stack: (stack, {}) for stack in PRESENT},
+    **(
+        {"dev+hotReload": ("dev", {"dev": {"hotReload": True}})}
+        if "dev" in PRESENT
+        else {}
+    ),
+}
+
+
+def _resources(stack: str, config: dict[str, Any]) -> list[Resource]:
     require(HARNESS.exists(), "tests/harness.py (mocked program runs) has not landed")
     from tests.harness import run_program
 
-    run = run_program(stack, **RUN_KWARGS.get(stack, {}))
+    run = run_program(stack, config, **RUN_KWARGS.get(stack, {}))
     return [Resource(r.type, r.name, r.inputs, r.urn) for r in run.resources]
 
 
-@pytest.fixture(scope="module", params=PRESENT or ["dev"])
+@pytest.fixture(scope="module", params=sorted(VARIANTS) or ["dev"])
 def stack_resources(request: pytest.FixtureRequest) -> tuple[str, list[Resource]]:
     require(bool(PRESENT), "no Pulumi.<stack>.yaml exists yet")
-    return request.param, _resources(request.param)
+    stack, config = VARIANTS[request.param]
+    return stack, _resources(stack, config)
 
 
 def test_every_stack_file_has_a_policy_config() -> None:
