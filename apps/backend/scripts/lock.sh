@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Regenerate the hash-locked requirement files from pyproject.toml.
+# Universal lock for Python 3.11+ so it serves both the Debian 3.11 base and python:3.13.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+UV="${UV:-uv}"
+common=(--generate-hashes --universal --python-version 3.11 --no-emit-index-url --quiet)
+"$UV" pip compile "${common[@]}" pyproject.toml -o requirements.lock
+"$UV" pip compile "${common[@]}" --extra dev pyproject.toml -o requirements-dev.lock
+# The build backend used to install the app itself, hash-checked too.
+printf 'setuptools==84.2.1\n' | "$UV" pip compile "${common[@]}" - -o build-constraints.lock
+if grep -nE -- '--(extra-)?index-url|https?://' requirements.lock requirements-dev.lock build-constraints.lock; then
+  echo "lock files must not name an index URL" >&2
+  exit 1
+fi

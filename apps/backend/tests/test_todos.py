@@ -1,0 +1,152 @@
+"""CRUD and validation of /api/todos against real PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from todo_api import schemas
+from todo_api.main import create_app
+
+
+def create(client: TestClient, title: str = "buy milk", **extra) -> dict:
+    response = client.post("/api/todos", json={"title": title, **extra})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_crud_round_trip(client: TestClient) -> None:
+    assert client.get("/api/todos").json() == []
+
+    created = client.post("/api/todos", json={"title": "  buy milk  "})
+    assert created.status_code == 201
+    todo = created.json()
+    assert todo["title"] == "buy milk"  # surrounding whitespace trimmed
+    assert todo["completed"] is False
+    assert created.headers["location"] == f"/api/todos/{todo['id']}"
+
+    assert client.get(f"/api/todos/{todo['id']}").json() == todo
+
+    patched = client.patch(f"/api/todos/{todo['id']}", json={"completed": True})
+    assert patched.status_code == 200
+    assert patched.json()["completed"] is True
+    assert patched.json()["title"] == "buy milk"
+
+    renamed = client.patch(f"/api/todos/{todo['id']}", json={"title": "buy oat milk"})
+    assert renamed.json()["title"] == "buy oat milk"
+    assert renamed.json()["completed"] is True
+
+    assert client.delete(f"/api/todos/{todo['id']}").status_code == 204
+    missing = client.get(f"/api/todos/{todo['id']}")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": f"todo {todo['id']} not found"}
+    assert client.get("/api/todos").json() == []
+
+
+def test_list_is_ordered_by_id(client: TestClient) -> None:
+    ids = [create(client, f"todo {n}")["id"] for n in range(3)]
+    assert [t["id"] for t in client.get("/api/todos").json()] == ids
+
+
+def test_create_accepts_completed(client: TestClient) -> None:
+    assert create(client, "done already", completed=True)["completed"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"title": ""}, "body.title", "title must not be empty or only whitespace"),
+        ({"title": "   \t "}, "body.title", "title must not be empty or only whitespace"),
+        ({"title": "x" * 201}, "body.title", "title must be at most 200 characters (got 201)"),
+        ({}, "body.title", "Field required"),
+        ({"title": "ok", "owner": "me"}, "body.owner",
+         "unknown field; allowed fields: title, completed"),
+        ({"title": 5}, "body.title", "Input should be a valid string"),
+        ({"title": "ok", "completed": "yes"}, "body.completed", "Input should be a valid boolean"),
+    ],
+)
+def test_create_rejects_bad_bodies(client: TestClient, body: dict, field: str,
+                                   message: str) -> None:
+    response = client.post("/api/todos", json=body)
+    assert response.status_code == 422
+    payload = response.json()
+    assert {"field": field, "message": message} in [
+        {k: e[k] for k in ("field", "message")} for e in payload["errors"]
+    ]
+    assert f"{field}: {message}" in payload["detail"]
+    assert client.get("/api/todos").json() == []  # nothing was written
+
+
+def test_title_of_exactly_max_length_is_accepted(client: TestClient) -> None:
+    assert create(client, "x" * 200)["title"] == "x" * 200
+
+
+def test_invalid_json_is_explained(client: TestClient) -> None:
+    response = client.post("/api/todos", content=b"{not json",
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert "request body is not valid JSON" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "body must set at least one of: title, completed"),
+        ({"title": None}, "title must not be null"),
+        ({"title": " "}, "title must not be empty or only whitespace"),
+        ({"done": True}, "unknown field; allowed fields: title, completed"),
+    ],
+)
+def test_patch_rejects_bad_bodies(client: TestClient, body: dict, message: str) -> None:
+    todo = create(client)
+    response = client.patch(f"/api/todos/{todo['id']}", json=body)
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+    assert client.get(f"/api/todos/{todo['id']}").json() == todo
+
+
+@pytest.mark.parametrize(
+    ("todo_id", "message"),
+    [
+        ("abc", "path.todo_id: Input should be a valid integer"),
+        ("0", "path.todo_id: Input should be greater than or equal to 1"),
+        ("-4", "path.todo_id: Input should be greater than or equal to 1"),
+        (str(2**31), "path.todo_id: Input should be less than or equal to 2147483647"),
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+def test_bad_ids_are_rejected(client: TestClient, method: str, todo_id: str,
+                              message: str) -> None:
+    response = client.request(method, f"/api/todos/{todo_id}", json={"completed": True})
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+def test_unknown_id_is_404(client: TestClient, method: str) -> None:
+    response = client.request(method, "/api/todos/999", json={"completed": True})
+    assert response.status_code == 404
+    assert response.json()["detail"] == "todo 999 not found"
+
+
+def test_failed_write_leaves_nothing_behind(settings, clean_state, monkeypatch) -> None:
+    """An error after the INSERT was sent rolls the whole request back."""
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        original = schemas.TodoOut.model_validate
+
+        def explode(*args, **kwargs):
+            raise RuntimeError("boom after flush")
+
+        monkeypatch.setattr(schemas.TodoOut, "model_validate", explode)
+        assert client.post("/api/todos", json={"title": "half"}).status_code == 500
+        monkeypatch.setattr(schemas.TodoOut, "model_validate", original)
+        assert client.get("/api/todos").json() == []
+
+
+def test_api_without_database_says_so(redis_server, clean_state) -> None:
+    from todo_api.settings import Settings
+
+    with TestClient(create_app(Settings(redis_url=redis_server.url))) as client:
+        response = client.get("/api/todos/1")
+    assert response.status_code == 503
+    assert response.json() == {"detail": "database not configured: DATABASE_URL is not set"}
