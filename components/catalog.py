@@ -12,9 +12,9 @@ is a secret as a whole).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from graphlib import CycleError, TopologicalSorter
-from typing import Iterable, Mapping
 
 from components.settings import Problem, Settings
 

@@ -8,9 +8,9 @@ one-shot service such as migrations, to have exited 0).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import pulumi
 import pulumi_docker as docker

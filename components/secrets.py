@@ -7,7 +7,7 @@ generated one through the `dockyard:databaseUrl` config secret.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_random as random
@@ -71,7 +71,7 @@ def render_env_value(
 
     def substitute(values: list[str]) -> str:
         result = filled
-        for name, value in zip(names, values):
+        for name, value in zip(names, values, strict=True):
             result = result.replace(f"{{secret:{name}}}", value, 1)
         return result
 

@@ -8,10 +8,12 @@ stack, the key, the bad value and what is allowed.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
@@ -155,6 +157,9 @@ class IngressSettings(_Section):
     class_name: str = "nginx"
     host: str = "dockyard.localhost"
     tls_secret: str = ""
+    # The one public service the Ingress routes `/` to; the others stay in-cluster
+    # (the frontend reaches the backend server-side through BACKEND_URL).
+    service: str = "frontend"
 
 
 class KubernetesSettings(_Section):
@@ -166,12 +171,27 @@ class KubernetesSettings(_Section):
     render_yaml_to_directory: str = ""
     ingress: IngressSettings = Field(default_factory=IngressSettings)
     storage_class: str = ""
+    # The namespace the ingress controller runs in (NetworkPolicy lets it reach the
+    # Ingress's service; matched on the kubernetes.io/metadata.name label).
+    ingress_namespace: str = "ingress-nginx"
+    # Where an external database lives (egress on its port). 0.0.0.0/0 because a managed
+    # database's address is usually not fixed; narrow it when it is.
+    external_database_cidr: str = "0.0.0.0/0"
 
-    @field_validator("namespace")
+    @field_validator("namespace", "ingress_namespace")
     @classmethod
     def _namespace(cls, value: str) -> str:
         if not _DNS_LABEL.match(value):
             raise ValueError("must be a DNS label: lower-case letters, digits and '-', at most 63")
+        return value
+
+    @field_validator("external_database_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            ipaddress.ip_network(value, strict=True)
+        except ValueError:
+            raise ValueError("must be a CIDR block such as 10.20.0.0/16 or 0.0.0.0/0") from None
         return value
 
 

@@ -6,8 +6,9 @@ Everything here happens before the first resource is registered.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pulumi
 

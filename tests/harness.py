@@ -14,9 +14,10 @@ import json
 import os
 import runpy
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import pulumi
 import yaml

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from dockyard_policies import builds
 
 from . import fixtures as fx

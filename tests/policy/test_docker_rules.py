@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from dockyard_policies import docker
 
 from . import fixtures as fx

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from dockyard_policies import kubernetes as k8s
 
 from . import fixtures as fx

@@ -6,12 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from pulumi_policy import (
-    EnforcementLevel,
-    ResourceValidationPolicy,
-    StackValidationPolicy,
-)
-
 from dockyard_policies import builds, docker
 from dockyard_policies import kubernetes as k8s
 from dockyard_policies.pack import (
@@ -21,6 +15,11 @@ from dockyard_policies.pack import (
     evaluate,
     mandatory,
     validate_pack_config,
+)
+from pulumi_policy import (
+    EnforcementLevel,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
 )
 
 from . import fixtures as fx

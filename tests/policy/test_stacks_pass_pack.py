@@ -11,8 +11,8 @@ import json
 from typing import Any
 
 import pytest
-
 from dockyard_policies.pack import RULES_BY_NAME, Resource, evaluate, mandatory
+
 from tests.tiers import require
 
 from .conftest import POLICY_DIR

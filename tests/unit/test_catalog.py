@@ -1,7 +1,13 @@
 """The catalog on its own: one definition per workload, dependencies that make sense."""
 
 from components.catalog import (
-    CATALOG, by_name, catalog_problems, placeholders, render_template, start_order, talks_to_edges,
+    CATALOG,
+    by_name,
+    catalog_problems,
+    placeholders,
+    render_template,
+    start_order,
+    talks_to_edges,
 )
 
 

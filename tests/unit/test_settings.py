@@ -2,7 +2,7 @@
 
 import pytest
 
-from components.catalog import CATALOG, ServiceSpec, Resources
+from components.catalog import CATALOG, ServiceSpec
 from components.settings import SettingsError, cpu_cores, memory_bytes
 from components.stack_config import validate
 from tests.harness import PROJECT_DIR, merge, run_program, stack_config
