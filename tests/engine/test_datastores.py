@@ -1,0 +1,128 @@
+"""dockyard/postgres and dockyard/redis honour the official images' contracts, hardened."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.engine import dockerlib as dl
+from tests.engine.conftest import POSTGRES, REDIS
+
+PG_HARDENED = dl.hardened_args("999:999", tmpfs=("/tmp", "/var/run/postgresql"))
+REDIS_HARDENED = dl.hardened_args("999:999")
+PUBLISH_PG = ["-p", "127.0.0.1::5432"]
+PUBLISH_REDIS = ["-p", "127.0.0.1::6379"]
+
+
+def start_postgres(env: dict[str, str], extra: list[str] = ()) -> str:
+    env_args = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
+    return dl.run_container(POSTGRES, name=dl.unique("pg"), run_args=[*PG_HARDENED, *PUBLISH_PG, *env_args, *extra])
+
+
+def psql_tcp(container: str, user: str, password: str, db: str, sql: str, check: bool = True) -> str:
+    """psql over TCP with a password (scram), run inside the container."""
+    return dl.docker(
+        "exec", "-e", f"PGPASSWORD={password}", container,
+        "psql", "-h", "127.0.0.1", "-U", user, "-d", db, "-tAqc", sql, check=check,
+    ).strip()  # fmt: skip
+
+
+def assert_healthy(container: str, timeout: float = 90) -> None:
+    status = dl.wait_health(container, timeout)
+    assert status == "healthy", f"{container}: {status}\n{dl.logs(container)}"
+
+
+@pytest.fixture
+def pg_volume(docker_engine) -> str:
+    name = dl.unique("pgdata")
+    dl.docker("volume", "create", *dl.label_args(), name)
+    return name
+
+
+def test_postgres_initialises_from_env_and_requires_the_password(base_images):
+    c = start_postgres({"POSTGRES_USER": "todo", "POSTGRES_PASSWORD": "pw-one", "POSTGRES_DB": "tododb"})
+    assert_healthy(c)
+    assert psql_tcp(c, "todo", "pw-one", "tododb", "select current_user || '@' || current_database()") == (
+        "todo@tododb"
+    )
+    wrong = dl.docker_proc("exec", "-e", "PGPASSWORD=nope", c, "psql", "-h", "127.0.0.1", "-U", "todo",
+                           "-d", "tododb", "-c", "select 1")  # fmt: skip
+    assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr
+    hba = dl.docker("exec", c, "sh", "-c", 'grep -v "^#" "$PGDATA/pg_hba.conf" | grep host')
+    assert "host all all all scram-sha-256" in hba
+    assert "PGDATA=/var/lib/postgresql/data" in dl.image_config(POSTGRES)["Env"]
+
+
+def test_postgres_password_file(base_images, tmp_path):
+    secret = tmp_path / "pg_password"
+    secret.write_text("from-a-file\n")
+    secret.chmod(0o644)
+    c = start_postgres(
+        {"POSTGRES_PASSWORD_FILE": "/run/secrets/pg_password"},
+        ["-v", f"{secret}:/run/secrets/pg_password:ro"],
+    )
+    assert_healthy(c)
+    assert psql_tcp(c, "postgres", "from-a-file", "postgres", "select 42") == "42"
+
+
+def test_postgres_without_password_refuses_to_initialise(base_images):
+    c = start_postgres({})
+    assert dl.wait_exit(c) != 0
+    assert "POSTGRES_PASSWORD is not set" in dl.logs(c)
+
+
+def test_postgres_data_survives_replacement_and_stops_cleanly(base_images, pg_volume):
+    env = {"POSTGRES_USER": "todo", "POSTGRES_PASSWORD": "pw", "POSTGRES_DB": "todo"}
+    mount = ["-v", f"{pg_volume}:/var/lib/postgresql/data"]
+    first = start_postgres(env, mount)
+    assert_healthy(first)
+    psql_tcp(first, "todo", "pw", "todo", "create table kept (v text); insert into kept values ('survives')")
+    dl.docker("stop", "-t", "30", first)
+    assert dl.inspect(first)["State"]["ExitCode"] == 0, dl.logs(first)
+    assert "database system is shut down" in dl.logs(first)
+    dl.docker("rm", first)
+
+    # A different password on an initialised volume is ignored, as upstream documents.
+    second = start_postgres({**env, "POSTGRES_PASSWORD": "ignored"}, mount)
+    assert_healthy(second)
+    assert psql_tcp(second, "todo", "pw", "todo", "select v from kept") == "survives"
+    assert "initialising" not in dl.logs(second)
+
+
+def redis_command(port: int, *words: str) -> bytes:
+    """One RESP command over TCP to 127.0.0.1:port; the raw first reply."""
+    payload = f"*{len(words)}\r\n" + "".join(f"${len(w.encode())}\r\n{w}\r\n" for w in words)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(payload.encode())
+        return s.recv(4096)
+
+
+def test_redis_answers_ping_read_only_and_non_root(base_images):
+    c = dl.run_container(REDIS, name=dl.unique("redis"), run_args=[*REDIS_HARDENED, *PUBLISH_REDIS])
+    assert_healthy(c, 60)
+    port = dl.host_port(c, 6379)
+    assert redis_command(port, "PING") == b"+PONG\r\n"
+    # Reached through the published port, i.e. not from loopback: protected mode must be off.
+    assert redis_command(port, "CONFIG", "GET", "protected-mode").endswith(b"no\r\n")
+    assert redis_command(port, "CONFIG", "GET", "dir").endswith(b"/data\r\n")
+    assert dl.docker("exec", c, "id", "-u").strip() == "999"
+
+
+def test_redis_appendonly_override_persists_across_replacement(base_images):
+    vol = dl.unique("redisdata")
+    dl.docker("volume", "create", *dl.label_args(), vol)
+    args = [*REDIS_HARDENED, *PUBLISH_REDIS, "-v", f"{vol}:/data"]
+    first = dl.run_container(REDIS, "redis-server", "--appendonly", "yes", name=dl.unique("redis"), run_args=args)
+    assert_healthy(first, 60)
+    port = dl.host_port(first, 6379)
+    assert redis_command(port, "CONFIG", "GET", "appendonly").endswith(b"yes\r\n")
+    assert redis_command(port, "CONFIG", "GET", "protected-mode").endswith(b"no\r\n")
+    assert redis_command(port, "SET", "kept", "survives") == b"+OK\r\n"
+    dl.docker("stop", first)
+    assert dl.inspect(first)["State"]["ExitCode"] == 0, dl.logs(first)
+    dl.docker("rm", first)
+
+    second = dl.run_container(REDIS, "redis-server", "--appendonly", "yes", name=dl.unique("redis"), run_args=args)
+    assert_healthy(second, 60)
+    assert redis_command(dl.host_port(second, 6379), "GET", "kept") == b"$8\r\nsurvives\r\n"
