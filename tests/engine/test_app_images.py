@@ -1,0 +1,204 @@
+"""The apps' `runtime` images, built on the air-gapped bases: shape, contents, size, health.
+
+Built with the same arguments the program uses (BASE_IMAGE, APP_VERSION, the CA bundle as
+BuildKit secret `ca_bundle`); run with the hardening the runtime contract promises."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import time
+import urllib.request
+
+import pytest
+
+from tests.engine import dockerlib as dl
+from tests.engine.conftest import APP_VERSION, POSTGRES, REDIS, AppImage
+
+MB = 1_000_000  # docker reports sizes in decimal megabytes
+
+
+def app_layer_files(image: AppImage) -> list[dl.LayerFile]:
+    """Entries of the layers the app Dockerfile added on top of its base."""
+    base_layers = dl.image_layers(image.base)
+    layers = dl.image_layers(image.ref)
+    assert layers[: len(base_layers)] == base_layers, f"{image.ref} is not built on {image.base}"
+    return [f for f in dl.layer_files(image.ref) if f.layer >= len(base_layers)]
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def test_runtime_runs_as_uid_1000(app_image):
+    assert dl.image_config(app_image.ref)["User"] in ("1000:1000", "1000")
+
+
+def test_runtime_has_exec_form_healthcheck_without_curl(app_image):
+    test = (dl.image_config(app_image.ref).get("Healthcheck") or {}).get("Test") or []
+    assert test and test[0] == "CMD", f"health check must be exec form, got {test}"
+    assert not {"curl", "wget"} & {posixpath.basename(w) for w in test[1:]}, test
+
+
+def test_runtime_exec_form_cmd_exposed_port_and_version(app_image):
+    config = dl.image_config(app_image.ref)
+    assert isinstance(config["Cmd"], list) and config["Cmd"][0] not in ("/bin/sh", "sh"), config["Cmd"]
+    assert f"{app_image.port}/tcp" in (config.get("ExposedPorts") or {})
+    assert f"APP_VERSION={APP_VERSION}" in config["Env"]
+
+
+def test_no_secret_values_in_env_labels_or_history(app_image):
+    config = dl.image_config(app_image.ref)
+    texts = list(config.get("Env") or [])
+    texts += [f"{k}={v}" for k, v in (config.get("Labels") or {}).items()]
+    texts += dl.history_commands(app_image.ref)
+    assert dl.secret_looking(texts) == []
+
+
+def test_no_dotenv_git_tests_or_ca_bundle_in_app_layers(app_image):
+    workdir = (dl.image_config(app_image.ref).get("WorkingDir") or "/app").strip("/")
+    bad = []
+    for f in app_layer_files(app_image):
+        parts = f.path.split("/")
+        name = parts[-1]
+        if name == ".env" or (name.startswith(".env.") and not name.endswith(".example")):
+            bad.append(f.path)
+        elif ".git" in parts:
+            bad.append(f.path)
+        elif f.path.startswith(f"{workdir}/tests/") or f.path == f"{workdir}/tests":
+            bad.append(f.path)
+        elif name == "ca_bundle" or (f.path.startswith("run/secrets/") and f.size > 0):
+            bad.append(f.path)
+        elif name in ("ca-certificates.crt", "uv-tool.lock", "requirements.lock", "package-lock.json") and (
+            not f.path.startswith("etc/ssl/") and f.path.startswith(("app/", "opt/", "root/", "tmp/"))
+        ):
+            # Build inputs and the build-time CA bundle have no business in a runtime image.
+            bad.append(f.path)
+    assert bad == [], f"{app_image.ref} carries: {bad[:20]}"
+
+
+def test_size_above_base_within_budget(app_image):
+    added = dl.image_size(app_image.ref) - dl.image_size(app_image.base)
+    print(f"{app_image.name}: {added / MB:.1f} MB above {app_image.base}, built in {app_image.build_seconds:.0f}s")
+    assert added <= app_image.budget_mb * MB, f"{app_image.ref} adds {added / MB:.1f} MB > {app_image.budget_mb} MB"
+
+
+# --- running, hardened -----------------------------------------------------------------------
+
+APP_TMPFS = {"backend": ("/tmp",), "frontend": ("/tmp", "/app/.next/cache")}
+
+
+def app_run_args(name: str, port: int) -> list[str]:
+    return [*dl.hardened_args("1000:1000", tmpfs=APP_TMPFS[name]), "-p", f"127.0.0.1::{port}"]
+
+
+def http_get(port: int, path: str, timeout: float = 5) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def http_json(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=data, method=method, headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            raw = r.read()
+            return r.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def stack(network, backend_image, frontend_image):
+    """postgres + redis (dockyard images) -> migrations (one-shot) -> backend -> frontend."""
+    pw = "engine-test-pw"
+    postgres = dl.run_container(
+        POSTGRES,
+        name=dl.unique("postgres"),
+        run_args=[
+            *dl.hardened_args("999:999", tmpfs=("/tmp", "/var/run/postgresql")),
+            "--network", network, "--network-alias", "postgres",
+            "-e", "POSTGRES_USER=todo", "-e", f"POSTGRES_PASSWORD={pw}", "-e", "POSTGRES_DB=todo",
+        ],
+    )  # fmt: skip
+    redis = dl.run_container(
+        REDIS,
+        name=dl.unique("redis"),
+        run_args=[*dl.hardened_args("999:999"), "--network", network, "--network-alias", "redis"],
+    )
+    for c in (postgres, redis):
+        status = dl.wait_health(c, 90)
+        assert status == "healthy", f"{c}: {status}\n{dl.logs(c)}"
+
+    app_env = [
+        "-e", f"DATABASE_URL=postgresql+psycopg://todo:{pw}@postgres:5432/todo",
+        "-e", "REDIS_URL=redis://redis:6379/0",
+    ]  # fmt: skip
+    migrate = dl.run_container(
+        backend_image.ref,
+        "python", "-m", "todo_api.migrate",
+        name=dl.unique("migrate"),
+        run_args=[*dl.hardened_args("1000:1000"), "--network", network, *app_env],
+    )  # fmt: skip
+    assert dl.wait_exit(migrate, 120) == 0, f"migrations failed:\n{dl.logs(migrate)}"
+
+    started = {}
+    started["backend"] = time.monotonic()
+    backend = dl.run_container(
+        backend_image.ref,
+        name=dl.unique("backend"),
+        run_args=[*app_run_args("backend", 8000), "--network", network, "--network-alias", "backend", *app_env],
+    )
+    started["frontend"] = time.monotonic()
+    frontend = dl.run_container(
+        frontend_image.ref,
+        name=dl.unique("frontend"),
+        run_args=[*app_run_args("frontend", 3000), "--network", network, "-e", "BACKEND_URL=http://backend:8000"],
+    )
+    return {"backend": backend, "frontend": frontend, "started": started}
+
+
+@pytest.mark.parametrize("name", ["backend", "frontend"])
+def test_app_becomes_healthy_hardened(stack, name):
+    status = dl.wait_health(stack[name], 120)
+    took = time.monotonic() - stack["started"][name]
+    print(f"{name}: {status} {took:.1f}s after start")
+    assert status == "healthy", f"{name}: {status}\n{dl.logs(stack[name])}"
+    assert dl.docker("exec", stack[name], "id", "-u").strip() == "1000"
+
+
+def test_backend_is_ready_against_real_postgres_and_redis(stack):
+    assert dl.wait_health(stack["backend"], 120) == "healthy", dl.logs(stack["backend"])
+    port = dl.host_port(stack["backend"], 8000)
+    status, body = http_get(port, "/readyz")
+    assert status == 200, body
+    status, created = http_json(port, "POST", "/api/todos", {"title": "from the engine tier"})
+    assert status in (200, 201), created
+    status, listed = http_json(port, "GET", "/api/todos")
+    assert status == 200 and any(t.get("title") == "from the engine tier" for t in _items(listed)), listed
+
+
+def _items(listed: object) -> list[dict]:
+    if isinstance(listed, dict):
+        for key in ("items", "todos", "data"):
+            if isinstance(listed.get(key), list):
+                return listed[key]
+    return listed if isinstance(listed, list) else []
+
+
+def test_frontend_serves_health_and_reaches_backend(stack):
+    assert dl.wait_health(stack["frontend"], 120) == "healthy", dl.logs(stack["frontend"])
+    port = dl.host_port(stack["frontend"], 3000)
+    status, body = http_get(port, "/api/health")
+    assert status == 200, body
+    status, page = http_get(port, "/", timeout=15)
+    assert status == 200 and b"<html" in page.lower()
+    # Through the frontend's server-side proxy (BACKEND_URL on the network) to the backend.
+    status, created = http_json(port, "POST", "/api/todos", {"title": "via the frontend"})
+    assert status in (200, 201), created
+    status, listed = http_json(dl.host_port(stack["backend"], 8000), "GET", "/api/todos")
+    assert any(t.get("title") == "via the frontend" for t in _items(listed)), listed
