@@ -7,7 +7,10 @@ import pulumi
 from components.catalog import CATALOG, by_name, enabled_catalog
 from components.docker_env import LocalEnvironment
 from components.images import RegistryCredentials, ServiceImage, git_revision, plan_build
+from components.kubernetes_env import KubernetesEnvironment, raise_kubernetes_problems
+from components.promotion import PromotedImages
 from components.secrets import StackSecrets
+from components.settings import StackKind
 from components.stack_config import configured_secrets, configured_values, validate
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -17,6 +20,7 @@ secret_config = configured_secrets(config)
 settings = validate(pulumi.get_stack(), configured_values(), set(secret_config), PROJECT_DIR)
 catalog = enabled_catalog(CATALOG, settings)
 specs = by_name(catalog)
+raise_kubernetes_problems(settings)  # before any resource, like validate()
 
 postgres = specs.get("postgres")
 stack_secrets = StackSecrets(
@@ -71,6 +75,30 @@ if settings.runs_docker:
     )
     pulumi.export("network", local.network.name)
     pulumi.export("urls", local.urls)
+
+# --- Kubernetes target (Minikube in dev, staging, prod) and promotion ---
+if settings.runs_kubernetes:
+    built_names = sorted({spec.image_of or spec.name for spec in catalog if spec.build or spec.image_of})
+    promoted = None
+    if settings.kind is StackKind.PROD:
+        # prod builds nothing: it deploys exactly the digests the source stack exports.
+        promoted = PromotedImages("promotion", source_stack=settings.promotion.from_stack, services=built_names)
+        built_refs = promoted.images
+    elif settings.kind is StackKind.DEV:
+        built_refs = {n: built[n].ref for n in built_names}  # tags loaded into Minikube's daemon
+    else:
+        built_refs = {n: built[n].digest_ref for n in built_names}  # repository@sha256:…
+    kubernetes = KubernetesEnvironment(
+        "kubernetes",
+        settings=settings,
+        catalog=catalog,
+        images={s.name: built_refs[s.image_of or s.name] if (s.build or s.image_of) else s.image for s in catalog},
+        secrets=stack_secrets.values,
+        promoted_from={s.name: settings.promotion.from_stack for s in catalog if promoted and (s.build or s.image_of)},
+    )
+    pulumi.export("kubernetes", {"namespace": settings.kubernetes.namespace, "url": kubernetes.url, "images": kubernetes.images})
+    if promoted is not None:
+        pulumi.export("promotedFrom", promoted.promoted_from)
 
 pulumi.export("stackKind", settings.kind.value)
 pulumi.export("imageRefs", {name: image.ref for name, image in built.items()})
