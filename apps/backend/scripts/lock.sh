@@ -9,7 +9,10 @@ common=(--generate-hashes --universal --python-version 3.11 --no-emit-index-url 
 "$UV" pip compile "${common[@]}" --extra dev pyproject.toml -o requirements-dev.lock
 # The build backend used to install the app itself, hash-checked too.
 printf 'setuptools==84.2.1\n' | "$UV" pip compile "${common[@]}" - -o build-constraints.lock
-if grep -nE -- '--(extra-)?index-url|https?://' requirements.lock requirements-dev.lock build-constraints.lock; then
+# uv itself, installed into the image's builder stage (keep in step with UV_VERSION there).
+printf 'uv==%s\n' "${UV_VERSION:-0.13.9}" | "$UV" pip compile "${common[@]}" - -o uv-tool.lock
+if grep -nE -- '--(extra-)?index-url|https?://' requirements.lock requirements-dev.lock \
+    build-constraints.lock uv-tool.lock; then
   echo "lock files must not name an index URL" >&2
   exit 1
 fi

@@ -26,11 +26,11 @@ from fastapi.testclient import TestClient
 REPO_ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.tiers import require  # noqa: E402
-
 from todo_api.main import create_app  # noqa: E402
 from todo_api.migrate import alembic_config  # noqa: E402
 from todo_api.settings import Settings  # noqa: E402
+
+from tests.tiers import require  # noqa: E402
 
 DB_USER = "todo"
 DB_NAME = "todo_test"

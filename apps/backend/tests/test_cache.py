@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from fastapi.testclient import TestClient
-
 from todo_api.cache import LIST_KEY_PREFIX, VERSION_KEY
 
 

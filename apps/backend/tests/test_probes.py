@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-
 from todo_api.main import create_app
 from todo_api.settings import Settings
 

@@ -8,7 +8,6 @@ import logging
 import re
 
 import pytest
-
 from todo_api.logging_setup import JsonFormatter
 
 

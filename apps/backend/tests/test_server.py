@@ -85,5 +85,6 @@ def test_uvicorn_process(uvicorn_server) -> None:
     lines = [json.loads(line) for line in proc.stdout.read().splitlines() if line.startswith("{")]
     assert any(entry.get("request_id") == "proc-1" and entry.get("path") == "/health"
                for entry in lines), lines
+    assert not any("color_message" in entry for entry in lines)  # no ANSI duplicates
     messages = [entry["message"] for entry in lines]
     assert "starting" in messages and "shutting down" in messages

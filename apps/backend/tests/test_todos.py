@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-
 from todo_api import schemas
 from todo_api.main import create_app
 

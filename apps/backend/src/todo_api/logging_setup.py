@@ -11,7 +11,10 @@ from datetime import UTC, datetime
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # LogRecord attributes that are not user-supplied `extra` fields.
-_STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {
+    "message", "asctime", "taskName",
+    "color_message",  # uvicorn's ANSI-coloured duplicate of `message`
+}
 
 
 class JsonFormatter(logging.Formatter):
