@@ -73,13 +73,13 @@ def _contains_secret(value: Any) -> bool:
     return False
 
 
-def _unwrap(value: Any) -> Any:
+def unwrap_secrets(value: Any) -> Any:
     if isinstance(value, dict):
         if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return _unwrap(value["value"])
-        return {k: _unwrap(v) for k, v in value.items()}
+            return unwrap_secrets(value["value"])
+        return {k: unwrap_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_unwrap(v) for v in value]
+        return [unwrap_secrets(v) for v in value]
     return value
 
 
@@ -131,7 +131,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 name=request.name,
                 urn=response.urn,
                 parent=request.parent,
-                inputs=_unwrap(raw),
+                inputs=unwrap_secrets(raw),
                 secret_inputs={k for k, v in raw.items() if _contains_secret(v)},
                 dependencies=list(request.dependencies),
                 delete_before_replace=request.deleteBeforeReplace,
@@ -142,7 +142,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResourceOutputs(self, request):
         if "::pulumi:pulumi:Stack::" in request.urn:
             pulumi_mocks._ensure_event_loop()
-            self.stack_outputs = _unwrap(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
+            self.stack_outputs = unwrap_secrets(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
         return super().RegisterResourceOutputs(request)
 
 
@@ -180,14 +180,17 @@ def run_program(
     stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     preview: bool = False,
     base_config: bool = True,
+    config_stack: str | None = None,
     new_resource_hook: Callable | None = None,
 ) -> ProgramRun:
     """Run __main__.py for `stack` under mocks.
 
     `config` deep-merges into Pulumi.<stack>.yaml's `dockyard:` values;
-    `secrets` are set as secret config; `stack_outputs` answers StackReferences.
+    `secrets` are set as secret config; `stack_outputs` answers StackReferences;
+    `config_stack` reads another stack's file (a throwaway stack with dev's settings);
+    `new_resource_hook(args)` may return (id, state) to stand in for a provider.
     """
-    values = merge(stack_config(stack) if base_config else {}, config or {})
+    values = merge(stack_config(config_stack or stack) if base_config else {}, config or {})
     all_config = {f"dockyard:{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in values.items()}
     all_config.update({f"dockyard:{k}": v for k, v in (secrets or {}).items()})
     mocks = _Mocks(stack_outputs or {}, new_resource_hook)

@@ -1,0 +1,264 @@
+"""A test-only stand-in for the Docker providers: it creates, on the real engine, the
+networks, volumes, containers and images the program registers, from exactly the
+inputs the program passed, so the program's own definitions are what runs.
+
+Containers are created through the Engine API (a Unix socket, stdlib only) because
+the CLI cannot express everything the provider sends (exec-form health checks).
+Images are built with Debian's docker client and BuildKit, as the provider would.
+Everything it makes also carries the engine tier's session label for clean-up.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import secrets
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.engine import dockerlib as dl
+from tests.harness import unwrap_secrets
+
+SOCKET = "/var/run/docker.sock"
+NANOS = 1_000_000_000
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(SOCKET)
+
+
+def engine_api(method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
+    connection = _UnixConnection(timeout)
+    try:
+        payload = json.dumps(body).encode() if body is not None else None
+        connection.request(method, path, body=payload, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        data = response.read()
+    finally:
+        connection.close()
+    if response.status >= 400:
+        raise EngineError(f"{method} {path}: {response.status} {data.decode(errors='replace')}")
+    return json.loads(data) if data else None
+
+
+def _duration(text: str | None) -> int:
+    """Go duration such as `10s` or `500ms` -> nanoseconds (what the Engine API takes)."""
+    if not text:
+        return 0
+    units = {"ms": NANOS // 1000, "s": NANOS, "m": 60 * NANOS, "h": 3600 * NANOS}
+    for suffix in ("ms", "s", "m", "h"):
+        if text.endswith(suffix):
+            return int(float(text[: -len(suffix)]) * units[suffix])
+    raise ValueError(f"not a duration: {text!r}")
+
+
+def _labels(items: list[dict] | None) -> dict[str, str]:
+    labels = {item["label"]: str(item["value"]) for item in items or []}
+    labels[dl.TEST_LABEL] = dl.SESSION
+    return labels
+
+
+def _mounts(volumes: list[dict] | None) -> list[dict]:
+    mounts = []
+    for volume in volumes or []:
+        if "volumeName" in volume:
+            mounts.append({"Type": "volume", "Source": volume["volumeName"], "Target": volume["containerPath"]})
+        else:
+            mounts.append(
+                {
+                    "Type": "bind",
+                    "Source": volume["hostPath"],
+                    "Target": volume["containerPath"],
+                    "ReadOnly": bool(volume.get("readOnly")),
+                }
+            )
+    return mounts
+
+
+def container_body(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The Engine API's create-container body for a `docker:index/container:Container`'s inputs."""
+    memory = int(inputs["memory"]) * 2**20 if inputs.get("memory") else 0
+    ports = inputs.get("ports") or []
+    health = inputs.get("healthcheck")
+    networks = inputs.get("networksAdvanced") or []
+    body = {
+        "Image": inputs["image"],
+        "Cmd": inputs.get("command"),
+        "Env": inputs.get("envs") or [],
+        "User": inputs.get("user", ""),
+        "Labels": _labels(inputs.get("labels")),
+        "ExposedPorts": {f"{int(p['internal'])}/tcp": {} for p in ports},
+        "StopTimeout": int(inputs["stopTimeout"]) if inputs.get("stopTimeout") else None,
+        "Healthcheck": {
+            "Test": health["tests"],
+            "Interval": _duration(health.get("interval")),
+            "Timeout": _duration(health.get("timeout")),
+            "Retries": int(health.get("retries", 0)),
+            "StartPeriod": _duration(health.get("startPeriod")),
+        }
+        if health
+        else None,
+        "HostConfig": {
+            "ReadonlyRootfs": bool(inputs.get("readOnly")),
+            "Tmpfs": inputs.get("tmpfs") or {},
+            "CapDrop": (inputs.get("capabilities") or {}).get("drops"),
+            "CapAdd": (inputs.get("capabilities") or {}).get("adds"),
+            "SecurityOpt": inputs.get("securityOpts"),
+            "Memory": memory,
+            "MemorySwap": int(inputs["memorySwap"]) * 2**20 if inputs.get("memorySwap") else 0,
+            "NanoCpus": int(float(inputs["cpus"]) * NANOS) if inputs.get("cpus") else 0,
+            "PortBindings": {
+                f"{int(p['internal'])}/tcp": [{"HostIp": p["ip"], "HostPort": str(int(p["external"]))}] for p in ports
+            },
+            "Mounts": _mounts(inputs.get("volumes")),
+            "RestartPolicy": {"Name": inputs.get("restart", "no")},
+            "LogConfig": {"Type": inputs.get("logDriver", "json-file"), "Config": inputs.get("logOpts") or {}},
+            "NetworkMode": networks[0]["name"] if networks else "default",
+        },
+        "NetworkingConfig": {
+            "EndpointsConfig": {n["name"]: {"Aliases": n.get("aliases") or []} for n in networks},
+        },
+    }
+    return body
+
+
+def _quoted(name: str) -> str:
+    return urllib.parse.quote(name, safe="")
+
+
+def container_state(name: str) -> dict:
+    return engine_api("GET", f"/containers/{_quoted(name)}/json")["State"]
+
+
+def wait_healthy(name: str, timeout: float) -> float:
+    """Seconds until healthy; raises with the container's logs when it is not."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        state = container_state(name)
+        status = (state.get("Health") or {}).get("Status")
+        if status == "healthy":
+            return time.monotonic() - start
+        if not state.get("Running") or status == "unhealthy":
+            break
+        time.sleep(0.5)
+    raise EngineError(
+        f"container {name} did not become healthy in {timeout:.0f} s: {container_state(name)}\n{dl.logs(name)}"
+    )
+
+
+def remove_container(name: str) -> None:
+    engine_api("DELETE", f"/containers/{_quoted(name)}?force=true&v=false", timeout=120)
+
+
+def stop_container(name: str, seconds: int = 30) -> None:
+    engine_api("POST", f"/containers/{_quoted(name)}/stop?t={seconds}", timeout=seconds + 30)
+
+
+def start_container(name: str) -> None:
+    engine_api("POST", f"/containers/{_quoted(name)}/start")
+
+
+def run_container(inputs: dict[str, Any]) -> int | None:
+    """Create and start a container as the provider does; wait for health or for exit.
+
+    Returns the exit code of an attached (one-shot) container, else None.
+    """
+    name = inputs["name"]
+    engine_api("POST", f"/containers/create?name={_quoted(name)}", container_body(inputs))
+    start_container(name)
+    if inputs.get("attach"):
+        result = engine_api("POST", f"/containers/{_quoted(name)}/wait", timeout=600)
+        return int(result["StatusCode"])
+    if inputs.get("wait"):
+        wait_healthy(name, float(inputs.get("waitTimeout", 60)))
+    return None
+
+
+def build_image(inputs: dict[str, Any]) -> str:
+    """`docker build` (BuildKit) from a `docker-build:index:Image`'s inputs; returns its first tag."""
+    args = ["build", "--file", inputs["dockerfile"]["location"]]
+    if inputs.get("target"):
+        args += ["--target", inputs["target"]]
+    for key, value in (inputs.get("buildArgs") or {}).items():
+        args += ["--build-arg", f"{key}={value}"]
+    for key, value in (inputs.get("labels") or {}).items():
+        args += ["--label", f"{key}={value}"]
+    for tag in inputs.get("tags") or []:
+        args += ["--tag", tag]
+    if {"inline": {}} in (inputs.get("cacheTo") or []):
+        args += ["--build-arg", "BUILDKIT_INLINE_CACHE=1"]
+    with tempfile.TemporaryDirectory() as secret_dir:
+        for secret_id, value in (inputs.get("secrets") or {}).items():
+            path = os.path.join(secret_dir, secret_id)
+            with open(path, "w") as handle:
+                handle.write(value)
+            args += ["--secret", f"id={secret_id},src={path}"]
+        result = subprocess.run(
+            [dl.DOCKER, *args, inputs["context"]["location"]],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            env={**os.environ, "DOCKER_BUILDKIT": "1"},
+        )
+    if result.returncode != 0:
+        raise EngineError(f"build failed:\n{result.stderr[-4000:]}")
+    return inputs["tags"][0]
+
+
+@dataclass
+class RealDocker:
+    """The `new_resource_hook` for tests.harness.run_program; remembers what it made."""
+
+    containers: dict[str, dict] = field(default_factory=dict)  # container name -> inputs
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __call__(self, args) -> tuple[str, dict] | None:
+        inputs = unwrap_secrets(args.inputs)
+        start = time.monotonic()
+        if args.typ == "docker:index/network:Network":
+            engine_api(
+                "POST",
+                "/networks/create",
+                {
+                    "Name": inputs["name"],
+                    "Driver": inputs.get("driver", "bridge"),
+                    "Labels": _labels(inputs.get("labels")),
+                },
+            )
+            return inputs["name"], dict(inputs)
+        if args.typ == "docker:index/volume:Volume":
+            engine_api("POST", "/volumes/create", {"Name": inputs["name"], "Labels": _labels(inputs.get("labels"))})
+            return inputs["name"], dict(inputs)
+        if args.typ == "docker-build:index:Image":
+            ref = build_image(inputs)
+            self.timings[f"build {args.name}"] = time.monotonic() - start
+            return ref, {**inputs, "ref": ref, "digest": ""}
+        if args.typ == "docker:index/container:Container":
+            self.containers[inputs["name"]] = inputs
+            exit_code = run_container(inputs)
+            self.timings[f"start {inputs['name']}"] = time.monotonic() - start
+            return inputs["name"], {**inputs, "exitCode": exit_code}
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            return args.name, {**inputs, "result": secrets.token_hex(16)}
+        return None
+
+    def replace(self, name: str) -> None:
+        """Replace a container as `pulumi up` does on a change: remove it, create it anew."""
+        remove_container(name)
+        run_container(self.containers[name])
