@@ -181,7 +181,7 @@ def test_sigterm_lets_an_in_flight_request_finish(stack):
     result: dict = {}
     writer = threading.Thread(
         target=lambda: result.update(
-            zip(("status", "body"), http("POST", f"{stack.backend}/api/todos", {"title": "in flight"}, timeout=60))
+            zip(("status", "body"), http("POST", f"{stack.backend}/api/todos", {"title": "in flight"}, timeout=60), strict=True)
         )
     )
     writer.start()
