@@ -1,0 +1,8 @@
+"""`python -m bench` (make bench): every benchmark; each prints a table and writes JSON to bench/results/."""
+
+import sys
+
+from bench import images, program
+
+program.main()
+sys.exit(images.main([]))
