@@ -1,0 +1,149 @@
+"""Render tier: every Kubernetes object each stack registers passes
+`kubernetes-validate --strict` for every Kubernetes version from 1.31 to the newest
+the tool bundles, and checkov's Kubernetes checks with no failed check beyond the
+reasoned, stack-scoped entries of tests/render/checkov-skips.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections import Counter
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.render.render_manifests import RUNS, render
+from tests.tiers import require
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+VALIDATOR = PROJECT_DIR / ".venv" / "bin" / "kubernetes-validate"
+CHECKOV = PROJECT_DIR / ".venv-checkov" / "bin" / "checkov"
+SKIPS_FILE = Path(__file__).with_name("checkov-skips.yaml")
+OLDEST_VERSION = (1, 31)
+STACKS = sorted(RUNS)
+
+
+def bundled_versions() -> list[str]:
+    """Kubernetes versions kubernetes-validate has strict schemas for, from 1.31 on."""
+    try:
+        import kubernetes_validate
+    except ImportError:
+        return []
+    schemas = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    versions = []
+    for entry in schemas.iterdir():
+        match = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)-local-strict", entry.name)
+        if match and (int(match[1]), int(match[2])) >= OLDEST_VERSION:
+            versions.append(tuple(int(part) for part in match.groups()))
+    return [".".join(map(str, version)) for version in sorted(versions)]
+
+
+VERSIONS = bundled_versions() or ["1.31.0"]
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
+    root = tmp_path_factory.mktemp("manifests")
+    return {stack: render(stack, root / stack) for stack in STACKS}
+
+
+def _validate(paths: list[Path], version: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(VALIDATOR), "--strict", "-k", version, "--quiet", *map(str, paths)],
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_versions_cover_1_31_to_the_newest_bundled():
+    require(VALIDATOR.exists(), "kubernetes-validate is not installed (pip install -r tests/render/requirements.txt)")
+    assert VERSIONS[0].startswith("1.31."), VERSIONS
+    assert len(VERSIONS) >= 7, f"kubernetes-validate 1.37.0 bundles 1.31 to 1.37, found {VERSIONS}"
+
+
+def test_every_stack_renders_the_whole_environment(rendered):
+    for stack, paths in rendered.items():
+        kinds = Counter(yaml.safe_load(path.read_text())["kind"] for path in paths)
+        assert kinds["Namespace"] == 1, stack
+        assert kinds["Deployment"] == 2 and kinds["Job"] == 1, (stack, kinds)
+        assert kinds["NetworkPolicy"] >= 6, (stack, kinds)
+        assert kinds["Ingress"] == 1, (stack, kinds)
+
+
+def test_secret_values_are_not_written(rendered):
+    for paths in rendered.values():
+        text = "\n".join(path.read_text() for path in paths)
+        assert "p" * 32 not in text  # the mocked generated password
+        assert "todo:example@" not in text  # the mocked external database URL
+
+
+def test_strict_validation_rejects_an_unknown_field(tmp_path):
+    require(VALIDATOR.exists(), "kubernetes-validate is not installed (pip install -r tests/render/requirements.txt)")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: x}\nautomountServiceAccountTokens: false\n")
+    assert _validate([bad], VERSIONS[0]).returncode != 0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("stack", STACKS)
+def test_manifests_pass_strict_schema_validation(rendered, stack, version):
+    require(VALIDATOR.exists(), "kubernetes-validate is not installed (pip install -r tests/render/requirements.txt)")
+    result = _validate(rendered[stack], version)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@cache
+def skips() -> list[dict]:
+    entries = yaml.safe_load(SKIPS_FILE.read_text())
+    for entry in entries:
+        assert set(entry) == {"check", "stacks", "reason"}, entry
+        assert len(entry["reason"].split()) >= 8, f"{entry['check']}: give a real reason"
+        assert set(entry["stacks"]) <= set(STACKS), entry
+    return entries
+
+
+def _skipped(check_id: str, stack: str) -> bool:
+    return any(entry["check"] == check_id and stack in entry["stacks"] for entry in skips())
+
+
+@cache
+def _checkov_report(directory: str) -> tuple[list[dict], int]:
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}
+    result = subprocess.run(
+        [str(CHECKOV), "--framework", "kubernetes", "-d", directory, "--output", "json", "--compact",
+         "--quiet", "--skip-download"],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    report = json.loads(result.stdout or "[]")
+    reports = report if isinstance(report, list) else [report]
+    failed = [check for r in reports for check in r.get("results", {}).get("failed_checks", [])]
+    passed = sum(r.get("summary", {}).get("passed", 0) for r in reports)
+    return failed, passed
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_checkov_finds_nothing_unexplained(rendered, stack):
+    require(CHECKOV.exists(), "checkov is not installed (make tools: .venv-checkov)")
+    failed, passed = _checkov_report(str(rendered[stack][0].parent))
+    assert passed > 100, f"checkov ran only {passed} passing checks on {stack}"
+    unexplained = [c for c in failed if not _skipped(c["check_id"], stack)]
+    assert unexplained == [], "\n".join(f"{c['check_id']} {c['check_name']}: {c['resource']}" for c in unexplained)
+
+
+def test_every_skip_is_still_needed(rendered):
+    require(CHECKOV.exists(), "checkov is not installed (make tools: .venv-checkov)")
+    seen = {
+        (c["check_id"], stack)
+        for stack in STACKS
+        for c in _checkov_report(str(rendered[stack][0].parent))[0]
+    }
+    stale = [
+        f"{entry['check']} on {stack}"
+        for entry in skips() for stack in entry["stacks"]
+        if (entry["check"], stack) not in seen
+    ]
+    assert stale == [], f"checkov-skips.yaml lists checks that no longer fail: {stale}"
