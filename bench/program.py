@@ -11,42 +11,16 @@ import statistics
 import time
 from pathlib import Path
 
-from tests.harness import PROJECT_DIR, run_program
+from tests.harness import PROJECT_DIR, outside_inputs, run_program
 
 RESULTS = Path(__file__).resolve().parent / "results" / "program.json"
 RUNS = 5
-# What each stack needs from outside to evaluate (mocked StackReference, secrets).
-STAGING_IMAGES = {
-    service: f"registry.example.com/dockyard/{service}@sha256:{'ab' * 32}" for service in ("backend", "frontend")
-}
-
-
-def stack_arguments(stack: str) -> dict:
-    if stack == "prod":
-        return {
-            "secrets": {"databaseUrl": "postgresql+psycopg://todo:x@db.example.com:5432/todo"},
-            "stack_outputs": {name: {"images": STAGING_IMAGES} for name in _promotion_sources()},
-        }
-    if stack == "staging":
-        return {"secrets": {"registryPassword": "bench"}}
-    return {}
-
-
-def _promotion_sources() -> list[str]:
-    import yaml
-
-    path = PROJECT_DIR / "Pulumi.prod.yaml"
-    config = (yaml.safe_load(path.read_text()) or {}).get("config", {}) if path.exists() else {}
-    source = (config.get("dockyard:promotion") or {}).get("fromStack")
-    return [source] if source else []
-
-
 def measure(stack: str) -> dict:
     seconds = []
     resources = 0
     for _ in range(RUNS):
         start = time.perf_counter()
-        run = run_program(stack, **stack_arguments(stack))
+        run = run_program(stack, **outside_inputs(stack))
         seconds.append(time.perf_counter() - start)
         resources = len(run.resources)
     return {

@@ -209,3 +209,22 @@ def run_program(
         if saved_env is not None:
             os.environ["PULUMI_CONFIG"] = saved_env
     return ProgramRun(stack=stack, resources=monitor.registered, outputs=monitor.stack_outputs)
+
+
+STAGING_DIGEST_REFS = {
+    service: f"registry.example.com/dockyard/{service}@{FAKE_DIGEST}" for service in ("backend", "frontend")
+}
+
+
+def outside_inputs(stack: str) -> dict[str, Any]:
+    """What a stack needs from outside its config file to evaluate: the secrets an operator
+    sets and, for prod, the outputs of the stack it promotes from. Keyword args for run_program."""
+    if stack == "prod":
+        source = (stack_config("prod").get("promotion") or {}).get("fromStack", "")
+        return {
+            "secrets": {"databaseUrl": "postgresql+psycopg://todo:secret@db.example.com:5432/todo"},
+            "stack_outputs": {source: {"images": STAGING_DIGEST_REFS}},
+        }
+    if stack == "staging":
+        return {"secrets": {"registryPassword": "registry-token"}}
+    return {}

@@ -37,15 +37,25 @@ def tag_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _names_registry_host(tag: str) -> bool:
+    """`registry.example.com/team/app:1` does; `dockyard/app:1` (Docker Hub by default) does not."""
+    first, sep, _ = str(tag).partition("/")
+    return bool(sep) and ("." in first or ":" in first or first == "localhost")
+
+
 def registry_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    """push: true needs at least one registry entry (with its address) to authenticate against."""
+    """push: true must say where to: a registries entry, or tags that name a registry host
+    (credentials then come from the builder's docker login, e.g. a CI login step)."""
     if not _applies(resource_type) or props.get("push") is not True:
         return []
-    registries = [
-        r for r in as_list(props.get("registries")) if as_map(r).get("address")
-    ]
-    if not registries:
-        return ["image is pushed but registries names no registry address"]
+    if any(as_map(r).get("address") for r in as_list(props.get("registries"))):
+        return []
+    unqualified = [str(tag) for tag in as_list(props.get("tags")) if not _names_registry_host(tag)]
+    if unqualified or not as_list(props.get("tags")):
+        return [
+            f"image is pushed but no registry is named: tags {unqualified} name no registry host "
+            "and registries is empty"
+        ]
     return []
 
 

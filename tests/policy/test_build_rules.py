@@ -57,12 +57,17 @@ def test_local_only_builds_may_use_any_tag() -> None:
 def test_push_needs_a_registry() -> None:
     for registries in (None, [], [{"address": ""}]):
         assert builds.registry_violations(
-            IMAGE, fx.image_build(registries=registries)
-        ) == ["image is pushed but registries names no registry address"]
-    assert (
-        builds.registry_violations(IMAGE, fx.image_build(push=False, registries=None))
-        == []
-    )
+            IMAGE, fx.image_build(registries=registries, tags=["dockyard/backend:1.2.3"])
+        ) == [
+            "image is pushed but no registry is named: tags ['dockyard/backend:1.2.3'] "
+            "name no registry host and registries is empty"
+        ]
+    assert builds.registry_violations(IMAGE, fx.image_build(push=False, registries=None)) == []
+
+
+def test_push_to_a_qualified_tag_may_use_ambient_credentials() -> None:
+    for tag in ("registry.example.test/dockyard/backend:1.2.3", "localhost:5000/backend:1", "localhost/backend:1"):
+        assert builds.registry_violations(IMAGE, fx.image_build(registries=None, tags=[tag])) == []
 
 
 @pytest.mark.parametrize(

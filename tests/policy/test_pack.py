@@ -83,7 +83,7 @@ def broken_stack() -> list[Resource]:
             builds.IMAGE,
             "backend-image",
             fx.image_build(
-                tags=["reg.test/app:latest"],
+                tags=["app:latest"],
                 registries=[],
                 buildArgs={"NPM_TOKEN": "x"},
                 cacheTo=[],

@@ -21,8 +21,6 @@ PROJECT_DIR = POLICY_DIR.parent
 STACKS = ("dev", "staging", "prod")
 PRESENT = [s for s in STACKS if (PROJECT_DIR / f"Pulumi.{s}.yaml").exists()]
 HARNESS = PROJECT_DIR / "tests" / "harness.py"
-# Extra run_program arguments a stack needs under mocks (e.g. prod's StackReference to staging).
-RUN_KWARGS: dict[str, dict[str, Any]] = {}
 # Resource types at least one rule of the pack inspects: a run without any proves nothing.
 CHECKED_TYPES = {
     "docker:index/container:Container",
@@ -54,9 +52,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 
 def _resources(stack: str, config: dict[str, Any]) -> list[Resource]:
     require(HARNESS.exists(), "tests/harness.py (mocked program runs) has not landed")
-    from tests.harness import run_program
+    from tests.harness import outside_inputs, run_program
 
-    run = run_program(stack, config, **RUN_KWARGS.get(stack, {}))
+    run = run_program(stack, config, **outside_inputs(stack))
     return [Resource(r.type, r.name, r.inputs, r.urn) for r in run.resources]
 
 
