@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -82,7 +83,7 @@ def object_labels(service: str, settings: Settings) -> dict[str, str]:
 
 
 def _volume_name(path: str) -> str:
-    cleaned = "".join(ch if ch.isalnum() else "-" for ch in path.strip("/").lower()).strip("-")
+    cleaned = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
     return f"writable-{cleaned or 'root'}"[:63].rstrip("-")
 
 

@@ -1,0 +1,141 @@
+"""Promotion: prod deploys exactly the digests its source stack exports, or fails naming
+the stack and the service."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from pulumi.runtime.settings import SETTINGS
+
+from components.promotion import PromotionError, check_promoted_images, is_digest_ref
+from tests.harness import run_program
+from tests.render.render_manifests import EXTERNAL_DATABASE_URL, PROD_SOURCE_STACK
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+BACKEND = f"registry.example.com:5000/team/backend@{DIGEST}"
+FRONTEND = f"registry.example.com/team/frontend@{DIGEST}"
+SECRETS = {"databaseUrl": EXTERNAL_DATABASE_URL}
+
+
+def run_prod(images=None, *, outputs=None, config=None):
+    stack_outputs = outputs if outputs is not None else {PROD_SOURCE_STACK: {"images": images}}
+    try:
+        return run_program("prod", config, secrets=SECRETS, stack_outputs=stack_outputs)
+    except Exception:
+        _cancel_leftover_tasks()
+        raise
+
+
+def _cancel_leftover_tasks() -> None:
+    """A failed run leaves registrations pending on the event loop; left alone they would
+    run (and fail) inside the next test's program run."""
+    loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    with SETTINGS.lock:  # failed Outputs stay tracked "to report at exit": forget them
+        SETTINGS.outputs.clear()
+
+
+@pytest.mark.parametrize("ref", [BACKEND, FRONTEND, f"backend@{DIGEST}"])
+def test_digest_refs_are_accepted(ref):
+    assert is_digest_ref(ref)
+
+
+@pytest.mark.parametrize("ref", [
+    "registry.example.com/team/backend:1.0.0",
+    f"registry.example.com/team/backend:1.0.0@{DIGEST}",  # a tag beside the digest is ambiguous to readers
+    "registry.example.com/team/backend@sha256:abc",
+    f"registry.example.com/team/backend@{DIGEST.upper()}",
+    "",
+    None,
+])
+def test_anything_else_is_not_a_digest_ref(ref):
+    assert not is_digest_ref(ref)
+
+
+def test_check_returns_the_services_it_was_asked_for():
+    exported = {"backend": BACKEND, "frontend": FRONTEND, "extra": "whatever:1"}
+    assert check_promoted_images("org/dockyard/staging", ["frontend", "backend"], exported) == {"backend": BACKEND, "frontend": FRONTEND}
+
+
+def test_a_stack_without_images_output_is_named():
+    with pytest.raises(PromotionError, match="stack 'org/dockyard/staging': it exports no 'images' output"):
+        check_promoted_images("org/dockyard/staging", ["backend"], None)
+
+
+def test_every_missing_or_unpinned_image_is_listed_at_once():
+    with pytest.raises(PromotionError) as caught:
+        check_promoted_images("org/dockyard/staging", ["backend", "frontend"], {"frontend": "r/frontend:1.0"})
+    message = str(caught.value)
+    assert "service 'backend': stack 'org/dockyard/staging' exports no image for it (it exports: frontend)" in message
+    assert "service 'frontend': image 'r/frontend:1.0' from stack 'org/dockyard/staging' is not pinned by digest" in message
+
+
+def test_an_images_output_of_the_wrong_shape_is_rejected():
+    with pytest.raises(PromotionError, match="must map service -> repository@sha256"):
+        check_promoted_images("s", ["backend"], ["backend"])
+
+
+# --- the program -------------------------------------------------------------------------
+
+def test_prod_deploys_exactly_the_promoted_digests_and_records_their_source():
+    run = run_prod({"backend": BACKEND, "frontend": FRONTEND})
+    images = {}
+    for resource in run.resources:
+        if resource.type in ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job"):
+            name = resource.inputs["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+            images[name] = resource.inputs["spec"]["template"]["spec"]["containers"][0]["image"]
+            assert resource.inputs["metadata"]["annotations"]["dockyard.dev/promoted-from"] == PROD_SOURCE_STACK
+    assert images == {"backend": BACKEND, "migrations": BACKEND, "frontend": FRONTEND}
+    assert run.outputs["promotedFrom"] == {"backend": PROD_SOURCE_STACK, "frontend": PROD_SOURCE_STACK}
+
+
+def test_prod_builds_nothing():
+    run = run_prod({"backend": BACKEND, "frontend": FRONTEND})
+    assert not run.of_type("docker-build:index:Image")
+    assert not [r for r in run.resources if r.type.startswith("docker:")]
+
+
+def test_prod_reads_the_stack_promotion_from_stack_names():
+    other = "organization/dockyard/staging-eu"
+    run = run_prod(outputs={other: {"images": {"backend": BACKEND, "frontend": FRONTEND}}},
+                   config={"promotion": {"fromStack": other}})
+    assert set(run.outputs["promotedFrom"].values()) == {other}
+
+
+def test_missing_source_stack_fails_naming_it():
+    with pytest.raises(Exception, match="organization/dockyard/staging"):
+        run_prod(outputs={})
+
+
+def test_source_stack_without_images_fails_naming_it():
+    with pytest.raises(Exception, match="cannot promote from stack 'organization/dockyard/staging': it exports no 'images'"):
+        run_prod(outputs={PROD_SOURCE_STACK: {"other": 1}})
+
+
+def test_missing_image_fails_naming_stack_and_service():
+    with pytest.raises(Exception, match="service 'frontend': stack 'organization/dockyard/staging' exports no image"):
+        run_prod({"backend": BACKEND})
+
+
+def test_tag_only_image_fails_naming_stack_and_service():
+    with pytest.raises(Exception, match="service 'backend': image 'r/backend:1.0.0' from stack 'organization/dockyard/staging' is not pinned"):
+        run_prod({"backend": "r/backend:1.0.0", "frontend": FRONTEND})
+
+
+def test_prod_without_a_source_stack_fails_before_any_resource():
+    from components.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="promotion.fromStack"):
+        run_prod({"backend": BACKEND, "frontend": FRONTEND}, config={"promotion": {"fromStack": ""}})
+
+
+def test_prod_with_one_frontend_replica_fails_before_any_resource():
+    from components.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="services.frontend.replicas = 1: prod runs public services with at least 2"):
+        run_prod({"backend": BACKEND, "frontend": FRONTEND}, config={"services": {"frontend": {"replicas": 1}}})
