@@ -126,6 +126,13 @@ def kubernetes_problems(settings: Settings, catalog: tuple[ServiceSpec, ...] = C
                     f"services.{name}.replicas", replicas,
                     "prod runs public services with at least 2 replicas (survives a node drain; HPA and PDB need them)",
                 ))
+    if settings.kind is StackKind.DEV and not settings.runs_docker:
+        # Dev images are only loaded into a Docker daemon (Minikube's) on the docker target.
+        problems.append(Problem(
+            "target", settings.target.value,
+            "dev reaches Minikube with target docker and kubernetes.enabled true "
+            "(images are built into Minikube's Docker daemon, see docs/kubernetes.md)",
+        ))
     if settings.dev.hot_reload and settings.kubernetes.enabled:
         problems.append(Problem("dev.hotReload", True, "Kubernetes runs the runtime images: turn off hot reload or kubernetes.enabled"))
     return problems

@@ -367,3 +367,9 @@ def test_bad_kubernetes_settings_are_rejected(key, value, message):
     with pytest.raises(SettingsError, match=message) as caught:
         settings_for("staging", {"kubernetes": {key: value}})
     assert [p.key for p in caught.value.problems] == [f"kubernetes.{key}"]
+
+
+def test_dev_on_the_kubernetes_target_is_pointed_at_minikube_via_docker():
+    problems = kenv.kubernetes_problems(settings_for("dev", {"target": "kubernetes"}))
+    assert [p.key for p in problems] == ["target"]
+    assert "kubernetes.enabled" in problems[0].allowed

@@ -16,6 +16,8 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
 BACKEND = f"registry.example.com:5000/team/backend@{DIGEST}"
 FRONTEND = f"registry.example.com/team/frontend@{DIGEST}"
 SECRETS = {"databaseUrl": EXTERNAL_DATABASE_URL}
+# Cancelling a failed run's leftover registrations leaves never-awaited coroutines behind.
+pytestmark = pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
 
 
 def run_prod(images=None, *, outputs=None, config=None):
