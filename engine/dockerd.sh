@@ -46,6 +46,12 @@ start_dockerd() {
         say "iptables unusable: starting dockerd with --iptables=false"
         args+=(--iptables=false --ip6tables=false)
     fi
+    # A dockerd that died leaves its pid file behind, and a new one refuses to start over it.
+    local pidfile=/var/run/docker.pid
+    if [[ -f $pidfile ]] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        say "removing stale $pidfile"
+        rm -f "$pidfile"
+    fi
     mkdir -p "$(dirname "$LOG")"
     say "starting dockerd (log: $LOG)"
     # setsid: dockerd must outlive the shell (and pytest session) that started it.

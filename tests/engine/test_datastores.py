@@ -126,3 +126,16 @@ def test_redis_appendonly_override_persists_across_replacement(base_images):
     second = dl.run_container(REDIS, "redis-server", "--appendonly", "yes", name=dl.unique("redis"), run_args=args)
     assert_healthy(second, 60)
     assert redis_command(dl.host_port(second, 6379), "GET", "kept") == b"$8\r\nsurvives\r\n"
+
+
+def test_postgres_runs_initdb_scripts_once_in_the_new_database(base_images, tmp_path):
+    script = tmp_path / "01-seed.sql"
+    script.write_text("create table seeded (v text); insert into seeded values ('from initdb.d');\n")
+    script.chmod(0o644)
+    c = start_postgres(
+        {"POSTGRES_USER": "todo", "POSTGRES_PASSWORD": "pw", "POSTGRES_DB": "todo"},
+        ["-v", f"{script}:/docker-entrypoint-initdb.d/01-seed.sql:ro"],
+    )
+    assert_healthy(c)
+    assert psql_tcp(c, "todo", "pw", "todo", "select v from seeded") == "from initdb.d"
+    assert "running /docker-entrypoint-initdb.d/01-seed.sql" in dl.logs(c)

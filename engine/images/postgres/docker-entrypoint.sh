@@ -63,7 +63,11 @@ SQL
     for f in /docker-entrypoint-initdb.d/*; do
         case "$f" in
             *.sql) note "running $f"; psql_q --dbname "$POSTGRES_DB" -q -f "$f" ;;
-            *.sh) note "running $f"; . "$f" ;;
+            *.sh)
+                note "running $f"
+                # shellcheck source=/dev/null  # init scripts are the user's, found at run time
+                . "$f"
+                ;;
             *) if [ -e "$f" ]; then note "ignoring $f"; fi ;;
         esac
     done
