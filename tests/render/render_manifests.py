@@ -4,8 +4,7 @@ YAML manifests, one file per object, for schema validation and security scanning
     python -m tests.render.render_manifests STACK OUTDIR
 
 The program runs through tests/harness.py with the same extra arguments the tests use
-(`RUNS`): dev with `kubernetes.enabled`, prod promoting the digests a mocked staging
-run exports. Pulumi-only data is stripped; Secret values are replaced by a marker.
+(`RUNS`): the harness's outside inputs per stack, dev with `kubernetes.enabled`. Pulumi-only data is stripped; Secret values are replaced by a marker.
 """
 
 from __future__ import annotations
@@ -18,27 +17,18 @@ from typing import Any
 
 import yaml
 
-from tests.harness import ProgramRun, RegisteredResource, run_program
+from tests.harness import ProgramRun, RegisteredResource, outside_inputs, run_program
 
 KUBERNETES_PREFIX = "kubernetes:"
 REDACTED = "redacted-by-render"
-EXTERNAL_DATABASE_URL = "postgresql+psycopg://todo:example@db.example.com:5432/todo"
 PROD_SOURCE_STACK = "organization/dockyard/staging"
 
-
-def _prod_run_args() -> dict[str, Any]:
-    staging = run_program("staging")
-    return {
-        "secrets": {"databaseUrl": EXTERNAL_DATABASE_URL},
-        "stack_outputs": {PROD_SOURCE_STACK: {"images": staging.outputs["images"]}},
-    }
-
-
-# How each stack is run for rendering (and by the Kubernetes unit tests).
+# How each stack is run for rendering (and by the Kubernetes unit tests): the shared
+# outside inputs (secrets, prod's source stack outputs), dev with Minikube enabled.
 RUNS = {
-    "dev": lambda: {"config": {"kubernetes": {"enabled": True}}},
-    "staging": lambda: {},
-    "prod": _prod_run_args,
+    "dev": lambda: {**outside_inputs("dev"), "config": {"kubernetes": {"enabled": True}}},
+    "staging": lambda: outside_inputs("staging"),
+    "prod": lambda: outside_inputs("prod"),
 }
 
 

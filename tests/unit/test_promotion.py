@@ -10,12 +10,12 @@ from pulumi.runtime.settings import SETTINGS
 
 from components.promotion import PromotionError, check_promoted_images, is_digest_ref
 from tests.harness import run_program
-from tests.render.render_manifests import EXTERNAL_DATABASE_URL, PROD_SOURCE_STACK
+from tests.render.render_manifests import PROD_SOURCE_STACK, RUNS
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 BACKEND = f"registry.example.com:5000/team/backend@{DIGEST}"
 FRONTEND = f"registry.example.com/team/frontend@{DIGEST}"
-SECRETS = {"databaseUrl": EXTERNAL_DATABASE_URL}
+SECRETS = RUNS["prod"]()["secrets"]
 # Cancelling a failed run's leftover registrations leaves never-awaited coroutines behind.
 pytestmark = pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
 
