@@ -8,7 +8,8 @@ import { TITLE_MAX_LENGTH } from "@/lib/validation";
 export default function TodoApp() {
   const [todos, setTodos] = useState<Todo[]>([]);
   const [title, setTitle] = useState("");
-  const [loading, setLoading] = useState(true);
+  // null until the first list arrives, so a failed first load shows no (empty) list.
+  const [loaded, setLoaded] = useState<boolean | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -29,7 +30,8 @@ export default function TodoApp() {
     () =>
       run(async () => {
         setTodos(await todosClient.list());
-      }).finally(() => setLoading(false)),
+        setLoaded(true);
+      }).finally(() => setLoaded((current) => current ?? false)),
     [run],
   );
 
@@ -87,9 +89,9 @@ export default function TodoApp() {
         </p>
       )}
 
-      {loading ? (
+      {loaded === null ? (
         <p className="muted">Loading…</p>
-      ) : todos.length === 0 ? (
+      ) : !loaded ? null : todos.length === 0 ? (
         <p className="muted">Nothing to do.</p>
       ) : (
         <ul className="todos">
@@ -106,7 +108,7 @@ export default function TodoApp() {
           ))}
         </ul>
       )}
-      <p className="muted">{remaining} left</p>
+      {loaded && <p className="muted">{remaining} left</p>}
     </section>
   );
 }
