@@ -7,7 +7,7 @@ import pulumi
 from components.catalog import CATALOG, by_name, enabled_catalog
 from components.docker_env import LocalEnvironment
 from components.images import RegistryCredentials, ServiceImage, git_revision, plan_build
-from components.kubernetes_env import KubernetesEnvironment, raise_kubernetes_problems
+from components.kubernetes_env import KubernetesEnvironment
 from components.promotion import PromotedImages
 from components.secrets import StackSecrets
 from components.settings import StackKind
@@ -20,7 +20,6 @@ secret_config = configured_secrets(config)
 settings = validate(pulumi.get_stack(), configured_values(), set(secret_config), PROJECT_DIR)
 catalog = enabled_catalog(CATALOG, settings)
 specs = by_name(catalog)
-raise_kubernetes_problems(settings)  # before any resource, like validate()
 
 postgres = specs.get("postgres")
 stack_secrets = StackSecrets(

@@ -114,7 +114,9 @@ CATALOG: tuple[ServiceSpec, ...] = (
             "POSTGRES_DB": _DB_NAME,
             "POSTGRES_USER": _DB_USER,
             "POSTGRES_PASSWORD": "{secret:postgres-password}",
-            "PGDATA": "/var/lib/postgresql/data",
+            # A subdirectory of the volume: a fresh cloud disk's lost+found makes its root non-empty,
+            # and initdb refuses a non-empty directory.
+            "PGDATA": "/var/lib/postgresql/data/pgdata",
         },
         health=Health(command=("pg_isready", "--quiet", "--host", "127.0.0.1", "--username", _DB_USER, "--dbname", _DB_NAME)),
         resources=Resources(memory="512Mi", cpu="1"),

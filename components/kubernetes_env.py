@@ -723,13 +723,3 @@ class KubernetesEnvironment(pulumi.ComponentResource):
                 self._create(f"{prefix}-pdb", pdb_manifest(spec, settings), base)
         self._create(f"{prefix}-netpol", network_policy_manifest(spec, settings, catalog), base)
         self.workloads[spec.name] = workload
-
-
-def raise_kubernetes_problems(settings: Settings, catalog: tuple[ServiceSpec, ...] = CATALOG) -> None:
-    """`SettingsError` listing every Kubernetes-target problem (the program calls it
-    right after validation, before the first resource)."""
-    from components.settings import SettingsError
-
-    problems = kubernetes_problems(settings, catalog)
-    if problems:
-        raise SettingsError(settings.stack, problems)

@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 
 from components.catalog import CATALOG, ServiceSpec, built_service_names, catalog_problems
+from components.kubernetes_env import kubernetes_problems
 from components.settings import NAMESPACE, Problem, Settings, SettingsError, parse_settings
 
 SECRET_KEYS = ("registryPassword", "databaseUrl")
@@ -68,6 +69,7 @@ def validate(
     problems += catalog_problems(catalog, settings, secret_names)
     if settings is not None:
         problems += _file_problems(settings, project_dir)
+        problems += kubernetes_problems(settings, catalog)
     if problems:
         raise SettingsError(stack, problems)
     return settings

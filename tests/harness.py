@@ -9,6 +9,7 @@ every argument, so a wrong argument name fails here as it would in `pulumi up`.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import os
@@ -23,6 +24,7 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
+from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
@@ -146,6 +148,19 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
+def _cancel_leftover_tasks() -> None:
+    """A failed run leaves registrations pending on the event loop; left alone they would
+    run (and fail) inside the next program run of the same test process."""
+    loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    with SETTINGS.lock:  # failed Outputs stay tracked "to report at exit": forget them
+        SETTINGS.outputs.clear()
+
+
 def stack_config(stack: str) -> dict[str, Any]:
     """The `dockyard:` config of Pulumi.<stack>.yaml, keys without the namespace."""
     path = PROJECT_DIR / f"Pulumi.{stack}.yaml"
@@ -204,6 +219,9 @@ def run_program(
     sys.path.insert(0, str(PROJECT_DIR))
     try:
         _sync_await(run_in_stack(lambda: runpy.run_path(str(MAIN), run_name="__main__")))
+    except BaseException:
+        _cancel_leftover_tasks()
+        raise
     finally:
         sys.path.remove(str(PROJECT_DIR))
         if saved_env is not None:

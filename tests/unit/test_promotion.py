@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from pulumi.runtime.settings import SETTINGS
 
 from components.promotion import PromotionError, check_promoted_images, is_digest_ref
 from tests.harness import run_program
@@ -22,24 +21,12 @@ pytestmark = pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:R
 
 def run_prod(images=None, *, outputs=None, config=None):
     stack_outputs = outputs if outputs is not None else {PROD_SOURCE_STACK: {"images": images}}
-    try:
-        return run_program("prod", config, secrets=SECRETS, stack_outputs=stack_outputs)
-    except Exception:
-        _cancel_leftover_tasks()
-        raise
+    _quiet_expected_failures_once()
+    return run_program("prod", config, secrets=SECRETS, stack_outputs=stack_outputs)
 
 
-def _cancel_leftover_tasks() -> None:
-    """A failed run leaves registrations pending on the event loop; left alone they would
-    run (and fail) inside the next test's program run."""
+def _quiet_expected_failures_once() -> None:
     loop = asyncio.get_event_loop()
-    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    with SETTINGS.lock:  # failed Outputs stay tracked "to report at exit": forget them
-        SETTINGS.outputs.clear()
     if not getattr(loop, "_dockyard_quiet", False):
         loop.set_exception_handler(_quiet_expected_failures(loop.get_exception_handler()))
         loop._dockyard_quiet = True

@@ -175,3 +175,12 @@ def test_quantities_convert():
     assert memory_bytes("1G") == 10**9
     assert cpu_cores("250m") == 0.25
     assert cpu_cores("2") == 2.0
+
+
+def test_kubernetes_problems_are_listed_with_the_rest():
+    error = problems_for("prod", {
+        "kind": "prod", "target": "kubernetes", "images": {"tag": "1.0.0"},
+        "promotion": {"fromStack": "org/dockyard/staging"},
+        "services": {"frontend": {"replicas": 1}, "backend": {"memory": "lots"}},
+    })
+    assert {"services.frontend.replicas", "services.backend.memory"} <= set(keys(error))
