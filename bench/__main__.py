@@ -2,7 +2,9 @@
 
 import sys
 
-from bench import images, program
+from bench import images, program, stack
 
 program.main()
-sys.exit(images.main([]))
+status = images.main([])
+stack.main()
+sys.exit(status)

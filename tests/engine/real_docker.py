@@ -262,3 +262,45 @@ class RealDocker:
         """Replace a container as `pulumi up` does on a change: remove it, create it anew."""
         remove_container(name)
         run_container(self.containers[name])
+
+
+def air_gapped_dev_config(frontend_port: int, backend_port: int, *, tag: str, bases: dict[str, str]) -> dict:
+    """Dev settings that select dockyard's air-gapped images and free loopback ports;
+    the program itself is unchanged. `bases`: backend, frontend, postgres, redis -> image."""
+    return {
+        "images": {
+            "tag": tag,
+            "caBundle": str(dl.CA_BUNDLE),
+            "baseImages": {"backend": bases["backend"], "frontend": bases["frontend"]},
+        },
+        "services": {
+            "postgres": {"image": bases["postgres"]},
+            "redis": {"image": bases["redis"]},
+            "frontend": {"hostPort": frontend_port},
+            "backend": {"hostPort": backend_port},
+        },
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stack_filter(stack: str) -> str:
+    return urllib.parse.quote(json.dumps({"label": [f"dockyard.dev/stack={stack}"]}))
+
+
+def destroy(docker: RealDocker, stack: str) -> None:
+    """What `pulumi destroy` does: containers, then volumes and the network."""
+    for name in reversed(list(docker.containers)):
+        try:
+            remove_container(name)
+        except EngineError:
+            pass  # already gone; the session finalizer sweeps by label anyway
+    for kind in ("volumes", "networks"):
+        listing = engine_api("GET", f"/{kind}?filters={stack_filter(stack)}")
+        items = listing["Volumes"] if kind == "volumes" else listing
+        for item in items or []:
+            engine_api("DELETE", f"/{kind}/{item['Name']}")

@@ -10,7 +10,6 @@ only through the ports it publishes on 127.0.0.1, in the order written here.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import threading
 import time
@@ -25,9 +24,12 @@ from tests.engine import dockerlib as dl
 from tests.engine.conftest import APP_VERSION, BASE_NODE, BASE_PYTHON, POSTGRES, REDIS
 from tests.engine.real_docker import (
     RealDocker,
+    air_gapped_dev_config,
     container_state,
+    destroy,
     engine_api,
-    remove_container,
+    free_port,
+    stack_filter,
     start_container,
     stop_container,
     wait_healthy,
@@ -37,12 +39,6 @@ from tests.harness import ProgramRun, run_program
 STACK = "enginetest"
 UP_BOUND_SECONDS = 900  # cold builds included; the benchmark reports the real figure
 PREFIX = f"dockyard-{STACK}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def http(method: str, url: str, body: dict | None = None, timeout: float = 30) -> tuple[int, object]:
@@ -76,47 +72,17 @@ class DevStack:
 @pytest.fixture(scope="module")
 def stack(base_images) -> DevStack:
     docker = RealDocker()
-    frontend_port, backend_port = _free_port(), _free_port()
-    config = {
-        "images": {
-            "tag": APP_VERSION,
-            "caBundle": str(dl.CA_BUNDLE),
-            "baseImages": {"backend": BASE_PYTHON, "frontend": BASE_NODE},
-        },
-        "services": {
-            "postgres": {"image": POSTGRES},
-            "redis": {"image": REDIS},
-            "frontend": {"hostPort": frontend_port},
-            "backend": {"hostPort": backend_port},
-        },
-    }
+    bases = {"backend": BASE_PYTHON, "frontend": BASE_NODE, "postgres": POSTGRES, "redis": REDIS}
+    config = air_gapped_dev_config(free_port(), free_port(), tag=APP_VERSION, bases=bases)
     start = time.monotonic()
     try:
         run = run_program(STACK, config, config_stack="dev", new_resource_hook=docker)
     except Exception:
-        _destroy(docker)
+        destroy(docker, STACK)
         raise
     up_seconds = time.monotonic() - start
     yield DevStack(run, docker, run.outputs["urls"]["frontend"], run.outputs["urls"]["backend"], up_seconds)
-    _destroy(docker)
-
-
-def _destroy(docker: RealDocker) -> None:
-    """What `pulumi destroy` does: containers, then volumes and the network."""
-    for name in reversed(list(docker.containers)):
-        try:
-            remove_container(name)
-        except Exception:  # noqa: BLE001 - best effort; the session finalizer sweeps by label
-            pass
-    for kind, field in (("volumes", "Name"), ("networks", "Name")):
-        listing = engine_api("GET", f"/{kind}?filters={_stack_filter()}")
-        items = listing["Volumes"] if kind == "volumes" else listing
-        for item in items or []:
-            engine_api("DELETE", f"/{kind}/{item[field]}")
-
-
-def _stack_filter() -> str:
-    return urllib.parse.quote(json.dumps({"label": [f"dockyard.dev/stack={STACK}"]}))
+    destroy(docker, STACK)
 
 
 def test_stack_comes_up_healthy_within_bound(stack):
@@ -223,7 +189,7 @@ def test_readiness_follows_redis(stack):
 
 
 def test_teardown_removes_everything(stack):
-    _destroy(stack.docker)
-    assert engine_api("GET", f"/containers/json?all=true&filters={_stack_filter()}") == []
-    assert (engine_api("GET", f"/volumes?filters={_stack_filter()}")["Volumes"] or []) == []
-    assert engine_api("GET", f"/networks?filters={_stack_filter()}") == []
+    destroy(stack.docker, STACK)
+    assert engine_api("GET", f"/containers/json?all=true&filters={stack_filter(STACK)}") == []
+    assert (engine_api("GET", f"/volumes?filters={stack_filter(STACK)}")["Volumes"] or []) == []
+    assert engine_api("GET", f"/networks?filters={stack_filter(STACK)}") == []
