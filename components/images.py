@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pulumi
 import pulumi_docker_build as docker_build
@@ -16,7 +17,6 @@ import pulumi_docker_build as docker_build
 from components.catalog import ServiceSpec
 from components.settings import ImageSettings
 
-SOURCE_URL = "https://example.com/dockyard"  # replaced by your repository's URL in images.source
 CA_BUNDLE_SECRET_ID = "ca_bundle"  # the Dockerfiles mount it with this id
 LOCAL_REPOSITORY_PREFIX = "dockyard"
 
@@ -40,16 +40,34 @@ class BuildPlan:
     build_on_preview: bool
 
 
-def git_revision(project_dir: Path) -> str:
-    """The commit being built, or `unknown` outside a git checkout."""
+def _git(project_dir: Path, *args: str) -> str:
+    """A git answer about the checkout, or `unknown` outside one."""
     try:
         result = subprocess.run(
-            ["git", "-C", str(project_dir), "rev-parse", "HEAD"],
+            ["git", "-C", str(project_dir), *args],
             capture_output=True, text=True, check=True, timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return result.stdout.strip() or "unknown"
+
+
+def git_revision(project_dir: Path) -> str:
+    """The commit being built."""
+    return _git(project_dir, "rev-parse", "HEAD")
+
+
+def without_credentials(url: str) -> str:
+    """`https://user:token@host/repo` -> `https://host/repo`: a label is public."""
+    parts = urlsplit(url)
+    if parts.scheme and "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return url
+
+
+def source_url(images: ImageSettings, project_dir: Path) -> str:
+    """Where the image's source lives: `images.sourceUrl`, else the checkout's origin remote."""
+    return without_credentials(images.source_url or _git(project_dir, "config", "--get", "remote.origin.url"))
 
 
 def repository_for(service: str, images: ImageSettings) -> str:
@@ -88,7 +106,7 @@ def plan_build(
         build_args={"BASE_IMAGE": base_image, "APP_VERSION": images.tag},
         labels={
             "org.opencontainers.image.title": spec.name,
-            "org.opencontainers.image.source": images_source(images),
+            "org.opencontainers.image.source": source_url(images, project_dir),
             "org.opencontainers.image.revision": revision,
             "org.opencontainers.image.version": images.tag,
             "org.opencontainers.image.base.name": base_image,
@@ -100,10 +118,6 @@ def plan_build(
         registry_cache_ref=f"{repository}:buildcache" if images.builder else None,
         build_on_preview=images.build_on_preview,
     )
-
-
-def images_source(images: ImageSettings) -> str:
-    return SOURCE_URL
 
 
 def _cache_args(plan: BuildPlan):

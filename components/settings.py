@@ -105,6 +105,7 @@ class ImageSettings(_Section):
     builder: str = ""
     build_on_preview: bool = False
     ca_bundle: str = ""
+    source_url: str = ""
     base_images: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("tag")

@@ -117,3 +117,9 @@ def test_service_images_are_components_with_outputs(dev):
     [component] = dev.of_type("dockyard:index:ServiceImage")[:1]
     [child] = [r for r in dev.of_type(IMAGE) if r.name == component.name]
     assert child.parent == component.urn
+
+
+def test_source_label_comes_from_settings_without_credentials():
+    run = run_program("dev", {"images": {"sourceUrl": "https://ci:t0ken@git.example.com/team/dockyard.git"}})
+    for image in images(run).values():
+        assert image.inputs["labels"]["org.opencontainers.image.source"] == "https://git.example.com/team/dockyard.git"
