@@ -303,9 +303,7 @@ def _disabled_problems(catalog: tuple[ServiceSpec, ...], settings: Settings, con
 
 def catalog_problems(catalog: tuple[ServiceSpec, ...], settings: Settings | None = None, configured_secrets: set[str] = frozenset()) -> list[Problem]:
     """Everything wrong with the catalog, alone and under these settings."""
-    problems = _shape_problems(catalog) + _dependency_problems(catalog)
-    if not any(p.key.endswith("dependsOn") and "no such" in p.allowed for p in problems):
-        problems += _cycle_problems(catalog)
+    problems = _shape_problems(catalog) + _dependency_problems(catalog) + _cycle_problems(catalog)
     if settings is not None:
         problems += _override_problems(catalog, settings)
         problems += _disabled_problems(catalog, settings, configured_secrets)

@@ -173,9 +173,12 @@ class LocalEnvironment(pulumi.ComponentResource):
         ports = {service: spec.port for service, spec in specs.items() if spec.port}
         self.containers: dict[str, docker.Container] = {}
         gates: dict[str, pulumi.Output] = {}  # one-shot service -> its checked exit code
+        self.urls: dict[str, str] = {}
         for service in start_order(catalog):
             spec = specs[service]
             plan = container_plan(spec, settings, project_dir)
+            if spec.public and plan.published:
+                self.urls[service] = f"http://{LOOPBACK}:{plan.published[0].external}"
             volume = self._volume(name, plan, settings) if plan.volume else None
             envs = [
                 pulumi.Output.concat(key, "=", render_env_value(value, hosts, ports, secrets))
@@ -218,12 +221,6 @@ class LocalEnvironment(pulumi.ComponentResource):
             if spec.one_shot:
                 gates[service] = container.exit_code.apply(_require_success(service))
             self.containers[service] = container
-        self.urls = {
-            service: f"http://{LOOPBACK}:{published.external}"
-            for service in specs
-            for published in container_plan(specs[service], settings, project_dir).published
-            if specs[service].public
-        }
         self.register_outputs({
             "network": self.network.name,
             "urls": self.urls,

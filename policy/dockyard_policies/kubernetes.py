@@ -187,22 +187,23 @@ def _volume_violations(spec: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _profile_violations(sc: Mapping[str, Any], prefix: str) -> list[str]:
+    """seccomp and AppArmor profiles may only be RuntimeDefault or Localhost (never Unconfined)."""
+    out = []
+    for field, allowed in (("seccompProfile", ALLOWED_SECCOMP_TYPES), ("appArmorProfile", ALLOWED_APPARMOR_TYPES)):
+        kind = dig(sc, field, "type")
+        if kind is not None and kind not in allowed:
+            out.append(f"{prefix}{field}.type must be RuntimeDefault or Localhost, not {kind}")
+    return out
+
+
 def _pod_security_context_violations(pod_sc: Mapping[str, Any]) -> list[str]:
     out = []
     if pod_sc.get("runAsNonRoot") is False:
         out.append("pod securityContext.runAsNonRoot must not be false")
     if pod_sc.get("runAsUser") == 0:
         out.append("pod securityContext.runAsUser must not be 0 (root)")
-    seccomp = dig(pod_sc, "seccompProfile", "type")
-    if seccomp is not None and seccomp not in ALLOWED_SECCOMP_TYPES:
-        out.append(
-            f"pod securityContext.seccompProfile.type must be RuntimeDefault or Localhost, not {seccomp}"
-        )
-    apparmor = dig(pod_sc, "appArmorProfile", "type")
-    if apparmor is not None and apparmor not in ALLOWED_APPARMOR_TYPES:
-        out.append(
-            f"pod securityContext.appArmorProfile.type must be RuntimeDefault or Localhost, not {apparmor}"
-        )
+    out += _profile_violations(pod_sc, "pod securityContext.")
     out += [
         f"pod securityContext.{m}"
         for m in _selinux_violations(as_map(pod_sc.get("seLinuxOptions")))
@@ -248,16 +249,7 @@ def _container_security_violations(
         out.append(
             f"{c.label}: capabilities.add may only contain NET_BIND_SERVICE, not {', '.join(added)}"
         )
-    seccomp = dig(sc, "seccompProfile", "type")
-    if seccomp is not None and seccomp not in ALLOWED_SECCOMP_TYPES:
-        out.append(
-            f"{c.label}: seccompProfile.type must be RuntimeDefault or Localhost, not {seccomp}"
-        )
-    apparmor = dig(sc, "appArmorProfile", "type")
-    if apparmor is not None and apparmor not in ALLOWED_APPARMOR_TYPES:
-        out.append(
-            f"{c.label}: appArmorProfile.type must be RuntimeDefault or Localhost, not {apparmor}"
-        )
+    out += _profile_violations(sc, f"{c.label}: ")
     proc_mount = sc.get("procMount")
     if proc_mount not in (None, "Default"):
         out.append(f"{c.label}: procMount must be Default, not {proc_mount}")
