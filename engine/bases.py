@@ -34,7 +34,7 @@ from pathlib import Path
 ENGINE_DIR = Path(__file__).resolve().parent
 IMAGES_DIR = ENGINE_DIR / "images"
 CACHE_DIR = Path(os.environ.get("DOCKYARD_ENGINE_CACHE", ENGINE_DIR.parent / ".engine-cache"))
-DOCKER = "/usr/bin/docker"  # Debian's 20.10 client: its BuildKit supports --secret
+DOCKER = shutil.which("docker") or "docker"  # any client >= 25 (engine/docker-packages.sh)
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 READY_MARKER = Path("/tmp/dockyard-bases-ready")
 RECIPE_LABEL = "dockyard.recipe"

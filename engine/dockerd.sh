@@ -1,30 +1,48 @@
 #!/usr/bin/env bash
-# Idempotently make a Docker engine available on this machine:
-#   1. install Debian's docker.io (+ iptables, BuildKit needs nothing extra) when dockerd is missing,
-#   2. start dockerd in the background when the socket does not answer,
-#   3. wait (bounded) until `docker version` answers, or fail naming the log.
+# Idempotently make a current Docker engine (API >= 1.44) available on this machine:
+#   1. install Docker 26 from Debian 13's packages (engine/docker-packages.sh) when missing,
+#   2. stop an engine that answers with an older API (Debian 12's 20.10), which would
+#      otherwise keep the socket and fight ours over the docker0 bridge,
+#   3. start dockerd in the background when the socket does not answer,
+#   4. wait (bounded) until `docker version` answers, or fail naming the log.
 # Env: DOCKERD_LOG (default /var/log/dockyard-dockerd.log),
 #      DOCKERD_WAIT_SECONDS (default 60), DOCKERD_STORAGE_DRIVER (default: dockerd's choice,
 #      falling back to vfs when overlay2 cannot start here).
 set -euo pipefail
 
-DOCKER=/usr/bin/docker
-DOCKERD=/usr/sbin/dockerd  # Debian ships it in sbin
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+DOCKERD=/usr/local/sbin/dockerd  # linked there by docker-packages.sh
+MIN_API=1.44  # the Docker providers' minimum (health-check start_interval)
 LOG="${DOCKERD_LOG:-/var/log/dockyard-dockerd.log}"
 WAIT="${DOCKERD_WAIT_SECONDS:-60}"
 
 say() { echo "engine/dockerd.sh: $*" >&2; }
 
 install_docker() {
-    if [[ -x "$DOCKERD" && -x "$DOCKER" ]]; then return 0; fi
-    if [[ $(id -u) -ne 0 ]]; then say "dockerd missing and not root: install docker.io first"; exit 1; fi
-    say "installing Debian's docker.io"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends docker.io iptables ca-certificates >/dev/null
+    if [[ -x "$DOCKERD" ]] && command -v docker >/dev/null 2>&1; then return 0; fi
+    if [[ $(id -u) -ne 0 ]]; then say "dockerd missing and not root: run engine/docker-packages.sh as root"; exit 1; fi
+    bash "$HERE/docker-packages.sh"
 }
 
-engine_answers() { timeout 10 "$DOCKER" version >/dev/null 2>&1; }
+engine_answers() { timeout 10 docker version >/dev/null 2>&1; }
+
+engine_api() { timeout 10 docker version --format '{{.Server.APIVersion}}' 2>/dev/null; }
+
+api_at_least() {  # api_at_least FOUND MIN
+    [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" == "$2" ]]
+}
+
+# An older engine on the socket (Debian 12's 20.10) is replaced, not used beside ours.
+stop_old_engine() {
+    local api
+    api=$(engine_api) || return 0
+    if api_at_least "$api" "$MIN_API"; then return 0; fi
+    say "the running engine speaks API $api (< $MIN_API): stopping it to start Docker from $DOCKERD"
+    pkill -x dockerd || true
+    local deadline=$((SECONDS + 30))
+    while pgrep -x dockerd >/dev/null && ((SECONDS < deadline)); do sleep 1; done
+    pkill -x containerd || true
+}
 
 # Some sandboxes lack nf_tables: use the legacy iptables backend when the nft one fails.
 pick_iptables() {
@@ -55,7 +73,7 @@ start_dockerd() {
     mkdir -p "$(dirname "$LOG")"
     say "starting dockerd (log: $LOG)"
     # setsid: dockerd must outlive the shell (and pytest session) that started it.
-    setsid nohup "$DOCKERD" "${args[@]}" >>"$LOG" 2>&1 </dev/null &
+    PATH="$(dirname "$DOCKERD"):$PATH" setsid nohup "$DOCKERD" "${args[@]}" >>"$LOG" 2>&1 </dev/null &
 }
 
 wait_for_engine() {
@@ -72,11 +90,12 @@ wait_for_engine() {
 
 main() {
     install_docker
+    stop_old_engine
     if engine_answers; then return 0; fi
     pick_iptables
     start_dockerd
     wait_for_engine
-    say "docker engine ready ($("$DOCKER" info --format '{{.Driver}}' 2>/dev/null) storage)"
+    say "docker engine ready: API $(engine_api), $(docker info --format '{{.Driver}}' 2>/dev/null) storage"
 }
 
 main "$@"

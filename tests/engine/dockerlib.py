@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -14,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-DOCKER = "/usr/bin/docker"  # Debian's 20.10 client (BuildKit with --secret); see conventions
+DOCKER = shutil.which("docker") or "docker"  # any client >= 25 (engine/docker-packages.sh)
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 TEST_LABEL = "dockyard.test"  # every container/volume/network a test makes carries it
