@@ -8,6 +8,13 @@ from components.catalog import CATALOG, by_name, enabled_catalog
 from components.docker_env import LocalEnvironment
 from components.images import RegistryCredentials, ServiceImage, git_revision, plan_build
 from components.kubernetes_env import KubernetesEnvironment
+from components.preflight import (
+    DockerEngine,
+    PreflightError,
+    docker_engine_problems,
+    docker_host,
+    kube_context_problems,
+)
 from components.promotion import PromotedImages
 from components.secrets import StackSecrets
 from components.settings import StackKind
@@ -20,6 +27,17 @@ secret_config = configured_secrets(config)
 settings = validate(pulumi.get_stack(), configured_values(), set(secret_config), PROJECT_DIR)
 catalog = enabled_catalog(CATALOG, settings)
 specs = by_name(catalog)
+
+# --- what the stack drives must be there before anything is created ---
+preflight_problems = []
+engine = None
+if settings.runs_docker:
+    engine = DockerEngine(docker_host(pulumi.Config("docker").get("host")))
+    preflight_problems += docker_engine_problems(engine)
+if settings.runs_kubernetes and not settings.kubernetes.render_yaml_to_directory:
+    preflight_problems += kube_context_problems(settings.kubernetes.context)
+if preflight_problems:
+    raise PreflightError(pulumi.get_stack(), preflight_problems)
 
 postgres = specs.get("postgres")
 stack_secrets = StackSecrets(
@@ -55,22 +73,22 @@ if settings.builds_images:
         built[spec.name] = ServiceImage(f"{spec.name}-image", plan, credentials=credentials, ca_bundle=ca_bundle)
 
 
-def image_for(spec) -> pulumi.Input[str]:
-    if spec.build is not None:
-        return built[spec.name].ref
-    if spec.image_of is not None:
-        return built[spec.image_of].ref
-    return spec.image
+def built_image(spec) -> ServiceImage | None:
+    """The image this stack builds for `spec` (its own, or the one it shares), if any."""
+    return built.get(spec.image_of or spec.name)
 
 
 if settings.runs_docker:
+    # Containers run the loaded image's ID: it changes with each rebuild, the tag does not.
     local = LocalEnvironment(
         "local",
         settings=settings,
         catalog=catalog,
-        images={spec.name: image_for(spec) for spec in catalog},
+        images={s.name: built_image(s).local_id if built_image(s) else s.image for s in catalog},
         secrets=stack_secrets.values,
         project_dir=PROJECT_DIR,
+        engine=engine,
+        swap_accounted=engine.swap_limit(),
     )
     pulumi.export("network", local.network.name)
     pulumi.export("urls", local.urls)
@@ -79,12 +97,15 @@ if settings.runs_docker:
 if settings.runs_kubernetes:
     built_names = sorted({spec.image_of or spec.name for spec in catalog if spec.build or spec.image_of})
     promoted = None
+    revisions = {}
     if settings.kind is StackKind.PROD:
         # prod builds nothing: it deploys exactly the digests the source stack exports.
         promoted = PromotedImages("promotion", source_stack=settings.promotion.from_stack, services=built_names)
         built_refs = promoted.images
     elif settings.kind is StackKind.DEV:
-        built_refs = {n: built[n].ref for n in built_names}  # tags loaded into Minikube's daemon
+        # Tags loaded into Minikube's daemon; their image IDs roll the pods on a rebuild.
+        built_refs = {n: built[n].ref for n in built_names}
+        revisions = {s.name: built_image(s).local_id for s in catalog if built_image(s)}
     else:
         built_refs = {n: built[n].digest_ref for n in built_names}  # repository@sha256:…
     kubernetes = KubernetesEnvironment(
@@ -92,14 +113,20 @@ if settings.runs_kubernetes:
         settings=settings,
         catalog=catalog,
         images={s.name: built_refs[s.image_of or s.name] if (s.build or s.image_of) else s.image for s in catalog},
+        image_revisions=revisions,
         secrets=stack_secrets.values,
         promoted_from={s.name: settings.promotion.from_stack for s in catalog if promoted and (s.build or s.image_of)},
     )
-    pulumi.export("kubernetes", {"namespace": settings.kubernetes.namespace, "url": kubernetes.url, "images": kubernetes.images})
+    pulumi.export("kubernetes", {
+        "namespace": settings.kubernetes.namespace, "url": kubernetes.url, "images": kubernetes.images,
+        # Rendered manifests only: the Secrets to create in the cluster (name -> keys).
+        **({"externalSecrets": kubernetes.external_secrets} if kubernetes.external_secrets else {}),
+    })
     if promoted is not None:
         pulumi.export("promotedFrom", promoted.promoted_from)
 
 pulumi.export("stackKind", settings.kind.value)
 pulumi.export("imageRefs", {name: image.ref for name, image in built.items()})
-pulumi.export("imageDigests", {name: image.digest for name, image in built.items()})
-pulumi.export("images", {name: image.digest_ref for name, image in built.items()})
+if settings.images.push:
+    # Only pushed images are exported for promotion: a loaded image exists on one machine.
+    pulumi.export("images", {name: image.digest_ref for name, image in built.items()})

@@ -4,18 +4,26 @@
 settings (plain data, tested without Pulumi); the component registers them in
 dependency order, each waiting for what it depends on to be healthy (or, for a
 one-shot service such as migrations, to have exited 0).
+
+Values are sent in the form the Docker provider reads back (`cpus`, durations,
+`memory_swap` on hosts without swap accounting), so a second `pulumi up` shows
+no changes; inputs the provider only records in state (health check, tmpfs)
+replace the container when they change, so a change always reaches it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
 
 from components.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec, by_name, start_order
+from components.preflight import DockerEngine
 from components.secrets import render_env_value
 from components.settings import Settings, cpu_cores, memory_bytes
 
@@ -23,6 +31,10 @@ OPT_OUT_LABEL_PREFIX = "opt-out.dockyard.dev/"
 LOOPBACK = "127.0.0.1"
 TMPFS_OPTIONS = "rw,noexec,nosuid,size=64m"
 HEALTH_WAIT_SECONDS = 180
+HEALTH_POLL_SECONDS = 1
+HEALTH_PROGRESS_SECONDS = 10  # how often a long wait says what it waits for
+# Inputs the provider updates in state only (no Docker API call): a change must replace.
+REPLACE_ON_CHANGES = ["healthcheck", "tmpfs"]
 STOP_GRACE_SECONDS = 30
 LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
 
@@ -53,6 +65,35 @@ class ContainerPlan:
     command: tuple[str, ...] | None
     labels: dict[str, str] = field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
+
+
+def provider_cpus(cores: float) -> str:
+    """`cores` as the Docker provider writes NanoCPUs back into state (its
+    nanoInt64ToDecimalString): nine decimals, then one decimal if the string has exactly
+    nine zeros, else trailing zeros trimmed. Sending that form avoids a replacement on
+    every `up` (`"1"` reads back as `"1.0"`)."""
+    nanos = int(round(cores * 1e9))
+    nine = f"{Decimal(nanos) / Decimal(10**9):.9f}"
+    if nine.count("0") == 9:
+        return f"{Decimal(nanos) / Decimal(10**9):.1f}"
+    return nine.rstrip("0")
+
+
+def go_duration(seconds: int) -> str:
+    """Seconds as Go's time.Duration prints them (`90` -> `1m30s`): what the provider reads back."""
+    minutes, rest = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes}m{rest}s"
+    if minutes:
+        return f"{minutes}m{rest}s"
+    return f"{rest}s"
+
+
+def memory_swap_mb(memory_mb: int, swap_accounted: bool) -> int:
+    """No swap beyond the memory limit. Without swap accounting Docker stores -1 whatever is
+    asked (the limit cannot apply there), so ask for -1 and the state matches."""
+    return memory_mb if swap_accounted else -1
 
 
 def resource_prefix(settings: Settings) -> str:
@@ -99,7 +140,7 @@ def container_plan(spec: ServiceSpec, settings: Settings, project_dir: Path) -> 
         read_only=not reload,
         tmpfs={path: TMPFS_OPTIONS for path in spec.writable_paths},
         memory_mb=memory_bytes(spec.resources.memory) // 2**20,
-        cpus=f"{cpu_cores(spec.resources.cpu):g}",
+        cpus=provider_cpus(cpu_cores(spec.resources.cpu)),
         health_test=("CMD", *spec.health.command) if spec.health else None,
         one_shot=spec.one_shot,
         published=_published_ports(spec, settings),
@@ -116,8 +157,8 @@ def _health_check(plan: ContainerPlan) -> docker.ContainerHealthcheckArgs | None
     if plan.health_test is None:
         return None
     return docker.ContainerHealthcheckArgs(
-        tests=list(plan.health_test), interval="10s", timeout="5s", retries=5,
-        start_period="30s", start_interval="2s",
+        tests=list(plan.health_test), interval=go_duration(10), timeout=go_duration(5), retries=5,
+        start_period=go_duration(30), start_interval=go_duration(2),
     )
 
 
@@ -131,14 +172,48 @@ def _volumes(plan: ContainerPlan) -> list[docker.ContainerVolumeArgs]:
     return volumes
 
 
-def _require_success(service: str):
-    def check(exit_code: int | None) -> int | None:
-        if exit_code not in (None, 0):
-            raise RuntimeError(
-                f"one-shot service {service!r} exited with code {exit_code}; "
-                f"see `docker logs` of its container. Services after it were not started."
-            )
-        return exit_code
+def _require_success(service: str, container_name: str):
+    def check(exit_code: int | None) -> str:
+        if exit_code in (None, 0):
+            return "0"
+        message = (
+            f"one-shot service {service!r} exited with code {exit_code}; see `docker logs {container_name}`. "
+            "Services after it were not started. Fix the cause: a new image or changed settings "
+            "rerun it on the next `pulumi up`."
+        )
+        if pulumi.runtime.is_dry_run():
+            # A preview only reports it: raising here would block previewing the fix itself.
+            pulumi.log.warn(message)
+            return "0"
+        raise RuntimeError(message)
+    return check
+
+
+def wait_healthy(engine: DockerEngine, service: str, timeout_seconds: int, clock=time.monotonic, sleep=time.sleep):
+    """An apply callback: block until the container is healthy, saying what it waits for.
+
+    The provider waits for health only when it creates a container; after a timeout the
+    next `up` merely updates it, so dependants re-check here on every `up`."""
+    def check(container_id: str) -> str:
+        if pulumi.runtime.is_dry_run() or not container_id:
+            return "healthy"
+        started = clock()
+        last_said = started
+        while True:
+            status = engine.health(container_id)
+            if status == "healthy":
+                return "healthy"
+            waited = clock() - started
+            if waited >= timeout_seconds:
+                raise RuntimeError(
+                    f"service {service!r} is {status}, not healthy, after {int(waited)}s; see "
+                    f"`docker inspect --format '{{{{json .State.Health}}}}' {container_id[:12]}`. "
+                    "Services that talk to it were not started."
+                )
+            if clock() - last_said >= HEALTH_PROGRESS_SECONDS:
+                pulumi.log.info(f"waiting for {service} to be healthy: {status}, {int(waited)}s of {timeout_seconds}s")
+                last_said = clock()
+            sleep(HEALTH_POLL_SECONDS)
     return check
 
 
@@ -158,6 +233,8 @@ class LocalEnvironment(pulumi.ComponentResource):
         images: Mapping[str, pulumi.Input[str]],
         secrets: Mapping[str, pulumi.Output[str]],
         project_dir: Path,
+        engine: DockerEngine,
+        swap_accounted: bool,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("dockyard:index:LocalEnvironment", name, None, opts)
@@ -172,7 +249,7 @@ class LocalEnvironment(pulumi.ComponentResource):
         hosts = {service: service for service in specs}  # network alias = service name
         ports = {service: spec.port for service, spec in specs.items() if spec.port}
         self.containers: dict[str, docker.Container] = {}
-        gates: dict[str, pulumi.Output] = {}  # one-shot service -> its checked exit code
+        gates: dict[str, pulumi.Output] = {}  # service -> "0" (one-shot exited 0) or "healthy"
         self.urls: dict[str, str] = {}
         for service in start_order(catalog):
             spec = specs[service]
@@ -185,8 +262,8 @@ class LocalEnvironment(pulumi.ComponentResource):
                 for key, value in spec.env.items()
             ]
             gate_labels = [
-                docker.ContainerLabelArgs(label=f"dockyard.dev/after-{done}", value=gates[done].apply(str))
-                for done in spec.starts_after
+                docker.ContainerLabelArgs(label=f"dockyard.dev/after-{done}", value=gates[done])
+                for done in plan.depends_on
             ]
             container = docker.Container(
                 f"{name}-{service}",
@@ -198,7 +275,7 @@ class LocalEnvironment(pulumi.ComponentResource):
                 capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
                 security_opts=["no-new-privileges:true"],
                 memory=plan.memory_mb,
-                memory_swap=plan.memory_mb,  # no swap beyond the limit
+                memory_swap=memory_swap_mb(plan.memory_mb, swap_accounted),
                 cpus=plan.cpus,
                 envs=envs,
                 command=list(plan.command) if plan.command else None,
@@ -216,10 +293,13 @@ class LocalEnvironment(pulumi.ComponentResource):
                     parent=self,
                     depends_on=[self.containers[d] for d in plan.depends_on] + ([volume] if volume else []),
                     delete_before_replace=True,  # fixed container names cannot exist twice
+                    replace_on_changes=REPLACE_ON_CHANGES,
                 ),
             )
             if spec.one_shot:
-                gates[service] = container.exit_code.apply(_require_success(service))
+                gates[service] = container.exit_code.apply(_require_success(service, plan.name))
+            else:
+                gates[service] = container.id.apply(wait_healthy(engine, service, HEALTH_WAIT_SECONDS))
             self.containers[service] = container
         self.register_outputs({
             "network": self.network.name,

@@ -1,4 +1,4 @@
-"""`ServiceImage`: one BuildKit build of a catalog service -> `ref`, `digest`, `digest_ref`.
+"""`ServiceImage`: one BuildKit build of a catalog service -> `ref`, `digest_ref`, `local_id`.
 
 `plan_build` decides everything (tags, labels, build args, cache) from plain data;
 the component only turns that plan into a `pulumi_docker_build.Image`.
@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pulumi
+import pulumi_docker as docker
 import pulumi_docker_build as docker_build
 
 from components.catalog import ServiceSpec
@@ -121,8 +122,9 @@ def plan_build(
 
 
 def _cache_args(plan: BuildPlan):
-    """Registry cache (mode max, OCI image manifest) with a buildx builder;
-    inline cache with the default docker driver, which cannot export a registry cache."""
+    """Registry cache (mode max, OCI image manifest) with a named buildx builder. Without
+    one, docker-build picks or creates a docker-container builder whose own local cache
+    serves rebuilds; a pushed image also carries an inline cache for the next builder."""
     if plan.registry_cache_ref:
         cache_from = [docker_build.CacheFromArgs(registry=docker_build.CacheFromRegistryArgs(ref=plan.registry_cache_ref))]
         cache_to = [docker_build.CacheToArgs(registry=docker_build.CacheToRegistryArgs(
@@ -132,8 +134,10 @@ def _cache_args(plan: BuildPlan):
             oci_media_types=True,
         ))]
         return cache_from, cache_to
-    cache_from = [docker_build.CacheFromArgs(registry=docker_build.CacheFromRegistryArgs(ref=plan.tags[0]))] if plan.push else None
-    return cache_from, [docker_build.CacheToArgs(inline=docker_build.CacheToInlineArgs())]
+    if plan.push:
+        cache_from = [docker_build.CacheFromArgs(registry=docker_build.CacheFromRegistryArgs(ref=plan.tags[0]))]
+        return cache_from, [docker_build.CacheToArgs(inline=docker_build.CacheToInlineArgs())]
+    return None, None
 
 
 @dataclass(frozen=True)
@@ -146,14 +150,18 @@ class RegistryCredentials:
 class ServiceImage(pulumi.ComponentResource):
     """One service image built with BuildKit.
 
-    Outputs: `ref` (a tag, or `tag@digest` once pushed), `digest` (empty unless
-    exported to a registry) and `digest_ref` (`repository@sha256:…` when pushed,
-    else `ref`).
+    Outputs:
+    - `ref`: the first tag, or `tag@digest` once pushed;
+    - `digest_ref`: `repository@sha256:…` when pushed, else None (a loaded image has a
+      digest too, but no registry serves it: exporting it would invite a promotion of
+      something that exists only on one machine);
+    - `local_id`: the image ID in the local engine when loaded, else None. It changes
+      with every rebuild while the tag does not, so containers that run it are replaced.
     """
 
     ref: pulumi.Output[str]
-    digest: pulumi.Output[str]
-    digest_ref: pulumi.Output[str]
+    digest_ref: pulumi.Output[str] | None
+    local_id: pulumi.Output[str] | None
 
     def __init__(
         self,
@@ -187,11 +195,25 @@ class ServiceImage(pulumi.ComponentResource):
             )] if credentials else None,
             secrets={CA_BUNDLE_SECRET_ID: ca_bundle} if ca_bundle is not None else None,
             build_on_preview=plan.build_on_preview,
-            opts=pulumi.ResourceOptions(parent=self),
+            # docker-build's delete removes the pushed manifests from the registry: a
+            # `destroy` of staging (or a renamed service) would delete what prod runs.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=plan.push),
         )
         self.ref = image.ref
-        self.digest = image.digest
-        self.digest_ref = pulumi.Output.all(image.digest, image.ref).apply(
-            lambda parts: f"{plan.repository}@{parts[0]}" if parts[0] else parts[1]
+        self.digest_ref = (
+            image.digest.apply(lambda digest: f"{plan.repository}@{digest}") if plan.push else None
         )
-        self.register_outputs({"ref": self.ref, "digest": self.digest, "digest_ref": self.digest_ref})
+        self.local_id = self._local_id(name, plan, image) if plan.load else None
+        self.register_outputs({"ref": self.ref, "digest_ref": self.digest_ref, "local_id": self.local_id})
+
+    def _local_id(self, name: str, plan: BuildPlan, image: docker_build.Image) -> pulumi.Output[str]:
+        """The loaded image's ID, read from the local engine after each build: the build's
+        digest triggers a new read, keep_locally leaves the image to the engine's owner."""
+        loaded = docker.RemoteImage(
+            f"{name}-loaded",
+            name=plan.tags[0],
+            keep_locally=True,
+            pull_triggers=[image.digest],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[image]),
+        )
+        return loaded.image_id

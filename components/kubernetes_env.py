@@ -46,6 +46,15 @@ TERMINATION_GRACE_SECONDS = PRE_STOP_SLEEP_SECONDS + APP_GRACEFUL_SECONDS + 5  #
 HPA_CPU_UTILISATION = 70
 HPA_MAX_FACTOR = 3  # maxReplicas = replicas x 3
 
+IMAGE_REVISION_ANNOTATION = "dockyard.dev/image-id"
+# Where rendered manifests (GitOps) expect each service's secret env: created from a secret
+# store in the cluster (External Secrets, Sealed Secrets, `kubectl create secret`), never
+# written into the rendered files.
+EXTERNAL_SECRET_SUFFIX = "-secrets"
+# A cold deploy waits on a chain (database, migrations Job, backend, frontend) behind image
+# pulls: the default 10 minutes per object is too short for the end of that chain.
+WORKLOAD_TIMEOUT = "20m"
+
 JOB_BACKOFF_LIMIT = 2
 JOB_DEADLINE_SECONDS = 600
 # The finished Job is kept a day for its logs. Its name follows the image, so a
@@ -149,6 +158,7 @@ class WorkloadInputs:
     image_pull_policy: str
     config_map: Any | None = None  # name of the plain-env ConfigMap
     secret: Any | None = None  # name of the secret-env Secret
+    image_revision: Any | None = None  # the built image's ID where the ref is a reused tag (Minikube)
 
 
 def image_pull_policy(spec: ServiceSpec, settings: Settings) -> str:
@@ -317,6 +327,9 @@ def pod_template(spec: ServiceSpec, settings: Settings, inputs: WorkloadInputs, 
         pod_spec["topologySpreadConstraints"] = spread
     metadata: dict[str, Any] = {"labels": object_labels(spec.name, settings)}
     annotations = workload_annotations(spec, promoted_from)
+    if inputs.image_revision is not None:
+        # A rebuilt image under the same tag: a changed template rolls the pods onto it.
+        annotations[IMAGE_REVISION_ANNOTATION] = inputs.image_revision
     if annotations:
         metadata["annotations"] = annotations
     return {"metadata": metadata, "spec": pod_spec}
@@ -598,12 +611,21 @@ def network_policy_manifest(
 def provider_args(settings: Settings) -> dict[str, Any]:
     kube = settings.kubernetes
     args: dict[str, Any] = {"namespace": kube.namespace, "enable_server_side_apply": True}
-    if kube.context:
-        args["context"] = kube.context
     if kube.render_yaml_to_directory:
-        # GitOps: write the manifests instead of applying them (no cluster needed).
+        # GitOps: write the manifests instead of applying them (no cluster needed). The
+        # provider refuses a context alongside it, so the context is left out here.
         args["render_yaml_to_directory"] = kube.render_yaml_to_directory
+    elif kube.context:
+        args["context"] = kube.context
     return args
+
+
+def rendering(settings: Settings) -> bool:
+    return bool(settings.kubernetes.render_yaml_to_directory)
+
+
+def external_secret_name(service: str) -> str:
+    return f"{service}{EXTERNAL_SECRET_SUFFIX}"
 
 
 def _snake(key: str) -> str:
@@ -641,6 +663,7 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         catalog: tuple[ServiceSpec, ...],
         images: Mapping[str, pulumi.Input[str]],
         secrets: Mapping[str, pulumi.Output[str]],
+        image_revisions: Mapping[str, pulumi.Input[str]] | None = None,
         promoted_from: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
@@ -654,12 +677,20 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         self._create(f"{name}-default-deny", default_deny_manifest(settings), [self.namespace])
         self._create(f"{name}-allow-dns", dns_egress_manifest(settings), [self.namespace])
         self.workloads: dict[str, pulumi.CustomResource] = {}
+        # service -> what dependants wait for: its Service (created once its pods are ready,
+        # so its await finds endpoints at once) or, without one, the workload itself.
+        self.ready: dict[str, pulumi.CustomResource] = {}
+        image_revisions = image_revisions or {}
         for service in start_order(catalog):
             spec = specs[service]
-            self._service(spec, catalog, images[service], secrets, promoted_from.get(service))
+            self._service(spec, catalog, images[service], image_revisions.get(service), secrets, promoted_from.get(service))
         routed = specs.get(settings.kubernetes.ingress.service)
         if routed is not None:
-            self._create(f"{name}-ingress", ingress_manifest(routed, settings), [self.namespace])
+            self._create(f"{name}-ingress", ingress_manifest(routed, settings), [self.namespace, self.ready[routed.name]])
+        # What rendered manifests expect to find in the cluster: Secret names and keys, no values.
+        self.external_secrets = {
+            external_secret_name(s.name): list(s.secret_env_names()) for s in catalog if s.secret_env_names()
+        } if rendering(settings) else {}
         self.url = ("https://" if settings.kubernetes.ingress.tls_secret else "http://") + settings.kubernetes.ingress.host
         self.images = dict(images)
         self.register_outputs({
@@ -679,16 +710,20 @@ class KubernetesEnvironment(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=depends_on or [], **options),
         )
 
-    def _service(self, spec: ServiceSpec, catalog, image, secrets, promoted_from: str | None) -> None:
+    def _service(self, spec: ServiceSpec, catalog, image, image_revision, secrets, promoted_from: str | None) -> None:
         name, settings = self._name, self._settings
         base = [self.namespace]
         prefix = f"{name}-{spec.name}"
         account = self._create(f"{prefix}-sa", service_account_manifest(spec, settings), base)
-        config_map = secret = None
+        config_map = secret = secret_name = None
         data = plain_env(spec, catalog)
         if data:
             config_map = self._create(f"{prefix}-env", config_map_manifest(spec, settings, data), base)
         secret_names = spec.secret_env_names()
+        if secret_names and rendering(settings):
+            # renderYamlToDirectory would write the values (base64) into the files.
+            secret_name = external_secret_name(spec.name)
+            secret_names = ()
         if secret_names:
             hosts = {s.name: s.name for s in catalog}
             ports = {s.name: s.port for s in catalog if s.port}
@@ -703,23 +738,30 @@ class KubernetesEnvironment(pulumi.ComponentResource):
             image=image,
             image_pull_policy=image_pull_policy(spec, settings),
             config_map=content_name(f"{spec.name}-env", data) if data else None,
-            secret=secret_name if secret is not None else None,
+            secret=secret_name if secret_name is not None else None,
+            image_revision=image_revision,
         )
         needs = [account, *(r for r in (config_map, secret) if r is not None)]
-        needs += [self.workloads[d] for d in spec.depends_on if d in self.workloads]
+        needs += [self.ready[d] for d in spec.depends_on if d in self.ready]
+        timeouts = pulumi.CustomTimeouts(create=WORKLOAD_TIMEOUT, update=WORKLOAD_TIMEOUT)
         if spec.one_shot:
-            job_name_output = pulumi.Output.from_input(image).apply(lambda ref: job_name(spec.name, ref))
-            workload = self._create(f"{prefix}-job", job_manifest(spec, settings, inputs, job_name_output, promoted_from), base + needs)
+            # Named after the image (its ID when the tag is reused): each new image runs it again.
+            job_name_output = pulumi.Output.from_input(image_revision or image).apply(lambda ref: job_name(spec.name, ref))
+            workload = self._create(f"{prefix}-job", job_manifest(spec, settings, inputs, job_name_output, promoted_from),
+                                    base + needs, custom_timeouts=timeouts)
         elif is_stateful(spec):
-            self._create(f"{prefix}-service", service_manifest(spec, settings), base)
-            workload = self._create(f"{prefix}-statefulset", stateful_set_manifest(spec, settings, inputs), base + needs)
+            workload = self._create(f"{prefix}-statefulset", stateful_set_manifest(spec, settings, inputs), base + needs,
+                                    custom_timeouts=timeouts)
         else:
-            if spec.port:
-                self._create(f"{prefix}-service", service_manifest(spec, settings), base)
             # depends_on the migrations Job: Pulumi waits for the Job to complete first.
-            workload = self._create(f"{prefix}-deployment", deployment_manifest(spec, settings, inputs, promoted_from), base + needs)
+            workload = self._create(f"{prefix}-deployment", deployment_manifest(spec, settings, inputs, promoted_from),
+                                    base + needs, custom_timeouts=timeouts)
             if has_autoscaler(spec, settings):
                 self._create(f"{prefix}-hpa", hpa_manifest(spec, settings), [workload])
                 self._create(f"{prefix}-pdb", pdb_manifest(spec, settings), base)
+        ready = workload
+        if spec.port and spec.long_running:
+            ready = self._create(f"{prefix}-service", service_manifest(spec, settings), [*base, workload])
         self._create(f"{prefix}-netpol", network_policy_manifest(spec, settings, catalog), base)
         self.workloads[spec.name] = workload
+        self.ready[spec.name] = ready

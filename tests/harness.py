@@ -44,6 +44,9 @@ class RegisteredResource:
     dependencies: list[str]
     delete_before_replace: bool
     custom: bool
+    replace_on_changes: list[str] = field(default_factory=list)
+    retain_on_delete: bool = False
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,6 +88,25 @@ def unwrap_secrets(value: Any) -> Any:
     return value
 
 
+class FakeEngine:
+    """Stands in for the Docker Engine API the program queries (version, swap accounting,
+    container health): the unit tier runs without an engine."""
+
+    def __init__(self, host: str = "unix:///var/run/docker.sock", *, api: str = "1.45", version: str = "26.1.5",
+                 swap_limit: bool = True, health: str = "healthy"):
+        self.host, self.api, self.engine_version = host, api, version
+        self.swap, self.status = swap_limit, health
+
+    def version(self) -> dict[str, Any]:
+        return {"Version": self.engine_version, "ApiVersion": self.api}
+
+    def swap_limit(self) -> bool:
+        return self.swap
+
+    def health(self, container_id: str) -> str:
+        return self.status
+
+
 class _Mocks(pulumi.runtime.Mocks):
     """Gives each resource a plausible id and state, like the providers would."""
 
@@ -105,6 +127,8 @@ class _Mocks(pulumi.runtime.Mocks):
             state["ref"] = f"{tags[0]}@{FAKE_DIGEST}" if pushed and tags else (tags[0] if tags else "")
         elif args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = "p" * int(state.get("length", 16))
+        elif args.typ == "docker:index/remoteImage:RemoteImage":
+            state["imageId"] = "sha256:" + "cd" * 32
         elif args.typ == "docker:index/container:Container":
             state["exitCode"] = 0 if state.get("attach") else None
         elif args.typ == "pulumi:pulumi:StackReference":
@@ -138,6 +162,10 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 dependencies=list(request.dependencies),
                 delete_before_replace=request.deleteBeforeReplace,
                 custom=request.custom,
+                replace_on_changes=list(request.replaceOnChanges),
+                retain_on_delete=request.retainOnDelete,
+                custom_timeouts={k: v for k, v in (("create", request.customTimeouts.create),
+                                                   ("update", request.customTimeouts.update)) if v},
             ))
         return response
 
@@ -197,13 +225,15 @@ def run_program(
     base_config: bool = True,
     config_stack: str | None = None,
     new_resource_hook: Callable | None = None,
+    engine: FakeEngine | None = None,
 ) -> ProgramRun:
     """Run __main__.py for `stack` under mocks.
 
     `config` deep-merges into Pulumi.<stack>.yaml's `dockyard:` values;
     `secrets` are set as secret config; `stack_outputs` answers StackReferences;
     `config_stack` reads another stack's file (a throwaway stack with dev's settings);
-    `new_resource_hook(args)` may return (id, state) to stand in for a provider.
+    `new_resource_hook(args)` may return (id, state) to stand in for a provider;
+    `engine` answers the program's Docker Engine API questions (default: a current, healthy one).
     """
     values = merge(stack_config(config_stack or stack) if base_config else {}, config or {})
     all_config = {f"dockyard:{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in values.items()}
@@ -217,16 +247,28 @@ def run_program(
     pulumi.runtime.set_all_config(all_config, [f"dockyard:{k}" for k in (secrets or {})])
     saved_env = os.environ.pop("PULUMI_CONFIG", None)
     sys.path.insert(0, str(PROJECT_DIR))
+    import components.preflight as preflight  # the module __main__ imports DockerEngine from
+
+    fake_engine = engine or FakeEngine()
+    saved_engine, saved_contexts = preflight.DockerEngine, preflight.kubeconfig_contexts
+    preflight.DockerEngine = lambda host: _with_host(fake_engine, host)
+    preflight.kubeconfig_contexts = lambda paths: {"minikube", "staging", "prod"}
     try:
         _sync_await(run_in_stack(lambda: runpy.run_path(str(MAIN), run_name="__main__")))
     except BaseException:
         _cancel_leftover_tasks()
         raise
     finally:
+        preflight.DockerEngine, preflight.kubeconfig_contexts = saved_engine, saved_contexts
         sys.path.remove(str(PROJECT_DIR))
         if saved_env is not None:
             os.environ["PULUMI_CONFIG"] = saved_env
     return ProgramRun(stack=stack, resources=monitor.registered, outputs=monitor.stack_outputs)
+
+
+def _with_host(engine: FakeEngine, host: str) -> FakeEngine:
+    engine.host = host
+    return engine
 
 
 STAGING_DIGEST_REFS = {

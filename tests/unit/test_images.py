@@ -93,7 +93,14 @@ def test_digest_ref_is_exported_after_push():
     assert run.outputs["images"] == {
         service: f"registry.example.com/team/{service}@{FAKE_DIGEST}" for service in ("backend", "frontend")
     }
-    assert run.outputs["imageDigests"]["backend"] == FAKE_DIGEST
+    ref = run.outputs["imageRefs"]["backend"]
+    assert ref.startswith("registry.example.com/team/backend:") and ref.endswith(f"@{FAKE_DIGEST}")
+
+
+def test_a_stack_that_only_loads_exports_no_digests():
+    # A loaded image has a digest no registry serves: nothing to promote from dev.
+    run = run_program("dev")
+    assert "images" not in run.outputs and "imageDigests" not in run.outputs
 
 
 def test_ca_bundle_is_a_buildkit_secret_not_a_build_arg(tmp_path):

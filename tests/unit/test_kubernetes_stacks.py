@@ -222,7 +222,10 @@ def test_migrations_job_completes_before_the_backend_rolls_out(run):
     assert job.inputs["spec"]["backoffLimit"] >= 1
     assert job.inputs["spec"]["activeDeadlineSeconds"] > 0 and job.inputs["spec"]["ttlSecondsAfterFinished"] > 0
     if run.stack != "prod":
-        assert workloads(run)["postgres"].urn in job.dependencies
+        # The Job waits for postgres's Service, which is created once the StatefulSet is ready.
+        postgres_service = next(r for r in run.of_type("kubernetes:core/v1:Service") if r.inputs["metadata"]["name"] == "postgres")
+        assert postgres_service.urn in job.dependencies
+        assert workloads(run)["postgres"].urn in postgres_service.dependencies
 
 
 def test_a_new_image_digest_renames_the_migrations_job():

@@ -162,9 +162,9 @@ def test_resources_come_from_settings():
 def test_one_shot_failure_stops_what_follows():
     from components.docker_env import _require_success
 
-    assert _require_success("migrations")(0) == 0
-    with pytest.raises(RuntimeError, match="'migrations' exited with code 3"):
-        _require_success("migrations")(3)
+    assert _require_success("migrations", "dockyard-dev-migrations")(0) == "0"
+    with pytest.raises(RuntimeError, match=r"'migrations' exited with code 3; see `docker logs dockyard-dev-migrations`"):
+        _require_success("migrations", "dockyard-dev-migrations")(3)
 
 
 def test_components_are_parented_and_typed(dev):

@@ -1,0 +1,251 @@
+"""What the program sends, checked against what the real providers do with it.
+
+The behaviour each test encodes was read from the providers' source (pulumi-docker and
+its upstream terraform-provider-docker v4.5.0, pulumi-docker-build v0.0.22,
+pulumi-kubernetes); the real engine cannot be built here (see README "Testing"), so
+these run under mocks, the nearest tier that can show them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from components import docker_env, preflight
+from components.catalog import CATALOG
+from components.kubernetes_env import EXTERNAL_SECRET_SUFFIX, IMAGE_REVISION_ANNOTATION
+from components.settings import cpu_cores
+from tests.harness import FakeEngine, outside_inputs, run_program
+
+CONTAINER = "docker:index/container:Container"
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+BUILD = "docker-build:index:Image"
+ONE_SHOT = {spec.name for spec in CATALOG if spec.one_shot}
+
+
+def containers(run):
+    return {c.inputs["name"].rsplit("-", 1)[-1]: c for c in run.of_type(CONTAINER)}
+
+
+def labels(container) -> dict[str, str]:
+    return {entry["label"]: entry["value"] for entry in container.inputs.get("labels", [])}
+
+
+# --- 1. old engines ---------------------------------------------------------------------------
+
+
+def test_an_engine_below_api_1_44_stops_the_program_before_any_resource():
+    old = FakeEngine(api="1.41", version="20.10.24")
+    with pytest.raises(preflight.PreflightError) as raised:
+        run_program("dev", engine=old)
+    message = str(raised.value)
+    assert "20.10.24" in message and "API 1.41" in message
+    assert "Docker Engine 25.0 or newer (API 1.44)" in message and "nothing was created" in message
+
+
+def test_no_engine_answering_is_named_with_its_address(tmp_path):
+    engine = preflight.DockerEngine(f"unix://{tmp_path}/absent.sock")
+    (problem,) = preflight.docker_engine_problems(engine)
+    assert f"no Docker engine answers at unix://{tmp_path}/absent.sock" in problem
+
+
+def test_a_current_engine_passes():
+    assert preflight.docker_engine_problems(FakeEngine(api="1.44")) == []
+
+
+# --- 3. a rebuilt image reaches the containers ---------------------------------------------------
+
+
+def test_containers_run_the_loaded_image_id_which_each_build_refreshes():
+    run = run_program("dev")
+    loaded = {r.inputs["name"]: r for r in run.of_type(REMOTE_IMAGE)}
+    builds = {r.name: r for r in run.of_type(BUILD)}
+    assert set(loaded) == {tags for b in builds.values() for tags in b.inputs["tags"][:1]}
+    for image in loaded.values():
+        assert image.inputs["keepLocally"] is True  # never deletes what the engine's owner has
+        build_urn = next(b.urn for b in builds.values() if b.inputs["tags"][0] == image.inputs["name"])
+        assert build_urn in image.dependencies
+    for service, container in containers(run).items():
+        if any(spec.name == service and (spec.build or spec.image_of) for spec in CATALOG):
+            assert container.inputs["image"].startswith("sha256:"), service
+
+
+def test_a_new_build_digest_gives_the_containers_a_new_image():
+    def by_trigger(args):  # the engine answers the image ID the new build produced
+        if args.typ == REMOTE_IMAGE:
+            return f"{args.name}-id", {**args.inputs, "imageId": "sha256:" + ("1" if "11" in str(args.inputs) else "2") * 64}
+        if args.typ == BUILD:
+            return f"{args.name}-id", {**args.inputs, "digest": "sha256:" + digest * 64, "ref": args.inputs["tags"][0]}
+        return None
+
+    digest = "11"
+    first = {s: c.inputs["image"] for s, c in containers(run_program("dev", new_resource_hook=by_trigger)).items()}
+    digest = "22"
+    second = {s: c.inputs["image"] for s, c in containers(run_program("dev", new_resource_hook=by_trigger)).items()}
+    rebuilt = {s for s in first if first[s] != second[s]}
+    assert rebuilt == {spec.name for spec in CATALOG if spec.build or spec.image_of}
+
+
+def test_minikube_pods_roll_and_the_job_is_renamed_when_the_image_id_changes():
+    def image_id(value):
+        def hook(args):
+            if args.typ == REMOTE_IMAGE:
+                return f"{args.name}-id", {**args.inputs, "imageId": value}
+            return None
+        return hook
+
+    runs = [run_program("dev", {"kubernetes": {"enabled": True}}, new_resource_hook=image_id("sha256:" + c * 64)) for c in "ab"]
+    jobs = [r.of_type("kubernetes:batch/v1:Job")[0].inputs["metadata"]["name"] for r in runs]
+    assert jobs[0] != jobs[1]
+    for run, value in zip(runs, ("a", "b"), strict=True):
+        backend = next(d for d in run.of_type("kubernetes:apps/v1:Deployment") if d.inputs["metadata"]["name"] == "backend")
+        annotations = backend.inputs["spec"]["template"]["metadata"]["annotations"]
+        assert annotations[IMAGE_REVISION_ANNOTATION] == "sha256:" + value * 64
+
+
+# --- 4. values in the form the provider reads back ----------------------------------------------
+
+
+@pytest.mark.parametrize(("cores", "read_back"), [
+    (1, "1.0"), (2, "2.0"), (0.5, "0.5"), (0.25, "0.25"), (1.5, "1.5"), (0.75, "0.75"),
+])
+def test_cpus_are_sent_as_the_provider_writes_them_back(cores, read_back):
+    assert docker_env.provider_cpus(cores) == read_back
+
+
+def test_every_container_sends_cpus_and_durations_in_read_back_form():
+    for service, container in containers(run_program("dev")).items():
+        cpus = container.inputs["cpus"]
+        assert docker_env.provider_cpus(cpu_cores(cpus)) == cpus, service
+        for key in ("interval", "timeout", "startPeriod", "startInterval"):
+            if "healthcheck" in container.inputs:
+                value = container.inputs["healthcheck"][key]
+                assert value == docker_env.go_duration(int(value.rstrip("s"))) or "m" in value, (service, key)
+
+
+@pytest.mark.parametrize(("seconds", "go"), [(2, "2s"), (30, "30s"), (60, "1m0s"), (90, "1m30s"), (3600, "1h0m0s")])
+def test_durations_are_go_durations(seconds, go):
+    assert docker_env.go_duration(seconds) == go
+
+
+@pytest.mark.parametrize(("swap_accounted", "expected"), [(True, "memory"), (False, -1)])
+def test_memory_swap_matches_what_the_engine_stores(swap_accounted, expected):
+    for service, container in containers(run_program("dev", engine=FakeEngine(swap_limit=swap_accounted))).items():
+        want = container.inputs["memory"] if expected == "memory" else -1
+        assert container.inputs["memorySwap"] == want, service
+
+
+# --- 5./6. gates that recover and re-check on every up ------------------------------------------
+
+
+def test_a_failed_one_shot_is_reported_not_raised_by_a_preview(monkeypatch):
+    warnings = []
+    monkeypatch.setattr(docker_env.pulumi.runtime, "is_dry_run", lambda: True)
+    monkeypatch.setattr(docker_env.pulumi.log, "warn", warnings.append)
+    assert docker_env._require_success("migrations", "dockyard-dev-migrations")(1) == "0"
+    assert "exited with code 1" in warnings[0]
+
+
+def test_every_dependant_waits_for_the_health_of_what_it_talks_to():
+    run = run_program("dev")
+    specs = {spec.name: spec for spec in CATALOG}
+    for service, container in containers(run).items():
+        gate = labels(container)
+        for dependency in specs[service].depends_on:
+            assert gate[f"dockyard.dev/after-{dependency}"] == ("0" if dependency in ONE_SHOT else "healthy")
+
+
+def test_an_unhealthy_dependency_stops_its_dependants_on_a_later_up(monkeypatch):
+    monkeypatch.setattr(docker_env.pulumi.runtime, "is_dry_run", lambda: False)
+    said = []
+    monkeypatch.setattr(docker_env.pulumi.log, "info", said.append)
+    now = [0.0]
+    check = docker_env.wait_healthy(
+        FakeEngine(health="unhealthy"), "postgres", 30, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s),
+    )
+    with pytest.raises(RuntimeError, match=r"service 'postgres' is unhealthy, not healthy, after 30s"):
+        check("0123456789abcdef")
+    assert any("waiting for postgres to be healthy" in line for line in said)
+
+
+def test_a_healthy_dependency_passes_at_once(monkeypatch):
+    monkeypatch.setattr(docker_env.pulumi.runtime, "is_dry_run", lambda: False)
+    assert docker_env.wait_healthy(FakeEngine(health="healthy"), "redis", 30)("abc") == "healthy"
+
+
+# --- 7. inputs the provider keeps in state only -------------------------------------------------
+
+
+def test_health_check_and_tmpfs_changes_replace_the_container():
+    for service, container in containers(run_program("dev")).items():
+        assert {"healthcheck", "tmpfs"} <= set(container.replace_on_changes), service
+
+
+# --- 9./10. staging's pushes survive it; only pushed digests are exported -----------------------
+
+
+def test_pushed_images_are_retained_when_staging_is_destroyed():
+    staging = run_program("staging", **outside_inputs("staging"))
+    assert all(image.retain_on_delete for image in staging.of_type(BUILD))
+    dev = run_program("dev")
+    assert not any(image.retain_on_delete for image in dev.of_type(BUILD))  # local only: cleaned up
+
+
+def test_prod_refuses_a_source_stack_that_never_pushed():
+    dev_outputs = run_program("dev").outputs
+    source = "organization/dockyard/staging"
+    with pytest.raises(Exception, match="exports no 'images' output"):
+        run_program("prod", secrets=outside_inputs("prod")["secrets"], stack_outputs={source: dev_outputs})
+
+
+# --- 11. rendered manifests hold no secret -------------------------------------------------------
+
+
+def test_rendered_manifests_reference_secrets_instead_of_holding_them():
+    run = run_program("staging", {"kubernetes": {"renderYamlToDirectory": "rendered/staging"}}, **outside_inputs("staging"))
+    assert run.of_type("kubernetes:core/v1:Secret") == []
+    expected = run.outputs["kubernetes"]["externalSecrets"]
+    assert expected and all(name.endswith(EXTERNAL_SECRET_SUFFIX) for name in expected)
+    mounted = {
+        volume["secret"]["secretName"]
+        for workload in run.of_type("kubernetes:apps/v1:Deployment") + run.of_type("kubernetes:apps/v1:StatefulSet")
+        for volume in workload.inputs["spec"]["template"]["spec"].get("volumes", [])
+        if "secret" in volume
+    }
+    assert mounted and mounted <= set(expected)
+
+
+# --- 12. cluster credentials ---------------------------------------------------------------------
+
+
+def test_a_missing_kube_context_is_named_with_the_files_searched(tmp_path):
+    config = tmp_path / "config"
+    config.write_text("contexts:\n  - name: minikube\n    context: {cluster: m, user: m}\n")
+    (problem,) = preflight.kube_context_problems("staging", [config])
+    assert "kubeconfig context 'staging'" in problem and str(config) in problem and "minikube" in problem
+    assert preflight.kube_context_problems("minikube", [config]) == []
+    assert preflight.kube_context_problems("", [config]) == []  # the current context: the provider's call
+
+
+def test_kubeconfig_paths_follow_kubeconfig(monkeypatch, tmp_path):
+    monkeypatch.setenv("KUBECONFIG", f"{tmp_path}/a:{tmp_path}/b")
+    assert preflight.kubeconfig_paths() == [tmp_path / "a", tmp_path / "b"]
+
+
+# --- 13. a cold deploy finishes without await time-outs -------------------------------------------
+
+
+def test_services_follow_their_workloads_and_workloads_have_long_timeouts():
+    run = run_program("staging", **outside_inputs("staging"))
+    workloads = {
+        w.inputs["metadata"]["name"]: w
+        for w in run.of_type("kubernetes:apps/v1:Deployment") + run.of_type("kubernetes:apps/v1:StatefulSet")
+    }
+    for service in run.of_type("kubernetes:core/v1:Service"):
+        name = service.inputs["metadata"]["name"]
+        assert workloads[name].urn in service.dependencies, name
+    for workload in [*workloads.values(), *run.of_type("kubernetes:batch/v1:Job")]:
+        assert workload.custom_timeouts == {"create": "20m", "update": "20m"}
+    (ingress,) = run.of_type("kubernetes:networking.k8s.io/v1:Ingress")
+    routed = ingress.inputs["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+    routed_service = next(s for s in run.of_type("kubernetes:core/v1:Service") if s.inputs["metadata"]["name"] == routed)
+    assert routed_service.urn in ingress.dependencies
