@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 
 from .conftest import PROJECT_DIR, WORKFLOW_DIR
 
@@ -71,7 +72,11 @@ def all_jobs(
 
 
 def pulumi_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
-    return [s for s in steps(job) if str(s.get("uses", "")).startswith(PULUMI_ACTION)]
+    """Steps that run a Pulumi operation (a step without `command` only installs the CLI)."""
+    return [
+        s for s in steps(job)
+        if str(s.get("uses", "")).startswith(PULUMI_ACTION) and "command" in s.get("with", {})
+    ]
 
 
 def test_the_three_workflows_exist(workflows: dict[str, dict[str, Any]]) -> None:
@@ -335,3 +340,43 @@ def test_scan_gates_on_critical_cves_builds_sboms_and_signs_only_on_main(
         for s in steps(sign)
     )
     assert any("cosign sign --yes" in str(s.get("run", "")) for s in steps(sign))
+
+
+def _stack_file(stack: str) -> dict[str, Any]:
+    return yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def _step_index(steps: list[dict[str, Any]], predicate) -> int:
+    return next(i for i, step in enumerate(steps) if predicate(step))
+
+
+def test_staging_builds_with_the_builder_its_stack_names_and_sets_its_version(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    steps = workflows["deploy.yml"]["jobs"]["staging"]["steps"]
+    builder = _stack_file("staging")["dockyard:images"]["builder"]
+    buildx = steps[_step_index(steps, lambda s: "setup-buildx-action" in s.get("uses", ""))]
+    assert buildx["with"]["name"] == builder and buildx["with"]["driver"] == "docker-container"
+    version = _step_index(steps, lambda s: "--path images.tag" in s.get("run", ""))
+    up = _step_index(steps, lambda s: s.get("with", {}).get("command") == "up")
+    assert version < up
+
+
+def test_every_cluster_step_writes_the_context_its_stack_names_first(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    checked = 0
+    for name, job_id, job in all_jobs(workflows):
+        steps = job.get("steps", [])
+        for index, step in enumerate(steps):
+            command = step.get("with", {}).get("command")
+            if "pulumi/actions" not in step.get("uses", "") or command is None:
+                continue
+            stacks = job.get("strategy", {}).get("matrix", {}).get("stack") or [step["with"]["stack-name"]]
+            writes = [s.get("run", "") for s in steps[:index] if "update-kubeconfig" in s.get("run", "")]
+            assert writes, f"{name}:{job_id}: no kubeconfig before pulumi {command}"
+            for stack in stacks:
+                context = _stack_file(stack)["dockyard:kubernetes"]["context"]
+                assert f"--alias {context}" in writes[0] or '--alias "$STACK"' in writes[0] and context == stack
+            checked += 1
+    assert checked == 3
