@@ -13,6 +13,7 @@ import json
 import time
 from pathlib import Path
 
+from components.preflight import DockerEngine, docker_host
 from tests.engine.conftest import APP_VERSION, BASE_NODE, BASE_PYTHON, POSTGRES, REDIS
 from tests.engine.real_docker import RealDocker, air_gapped_dev_config, destroy, free_port
 from tests.harness import PROJECT_DIR, run_program
@@ -27,7 +28,7 @@ def bring_up() -> dict:
     config = air_gapped_dev_config(free_port(), free_port(), tag=APP_VERSION, bases=BASES)
     start = time.monotonic()
     try:
-        run_program(STACK, config, config_stack="dev", new_resource_hook=docker)
+        run_program(STACK, config, config_stack="dev", new_resource_hook=docker, engine=DockerEngine(docker_host(None)))
         total = time.monotonic() - start
     finally:
         destroy(docker, STACK)

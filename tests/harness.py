@@ -225,7 +225,7 @@ def run_program(
     base_config: bool = True,
     config_stack: str | None = None,
     new_resource_hook: Callable | None = None,
-    engine: FakeEngine | None = None,
+    engine: Any = None,
 ) -> ProgramRun:
     """Run __main__.py for `stack` under mocks.
 

@@ -248,7 +248,13 @@ class RealDocker:
         if args.typ == "docker-build:index:Image":
             ref = build_image(inputs)
             self.timings[f"build {args.name}"] = time.monotonic() - start
-            return ref, {**inputs, "ref": ref, "digest": ""}
+            # As the provider reports a load: a digest of what was built (the image ID here).
+            image_id = engine_api("GET", f"/images/{ref}/json")["Id"]
+            return ref, {**inputs, "ref": ref, "digest": image_id}
+        if args.typ == "docker:index/remoteImage:RemoteImage":
+            # keep_locally on an image that exists: the provider reads its ID, pulls nothing.
+            image_id = engine_api("GET", f"/images/{inputs['name']}/json")["Id"]
+            return image_id, {**inputs, "imageId": image_id}
         if args.typ == "docker:index/container:Container":
             self.containers[inputs["name"]] = inputs
             exit_code = run_container(inputs)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from components.preflight import DockerEngine, docker_host
 from tests.engine import dockerlib as dl
 from tests.engine.conftest import APP_VERSION, BASE_NODE, BASE_PYTHON, POSTGRES, REDIS
 from tests.engine.real_docker import (
@@ -76,7 +77,7 @@ def stack(base_images) -> DevStack:
     config = air_gapped_dev_config(free_port(), free_port(), tag=APP_VERSION, bases=bases)
     start = time.monotonic()
     try:
-        run = run_program(STACK, config, config_stack="dev", new_resource_hook=docker)
+        run = run_program(STACK, config, config_stack="dev", new_resource_hook=docker, engine=DockerEngine(docker_host(None)))
     except Exception:
         destroy(docker, STACK)
         raise
