@@ -33,6 +33,7 @@ PROJECT = NAMESPACE
 
 _MEMORY = re.compile(r"^(?P<n>[0-9]+(?:\.[0-9]+)?)(?P<unit>Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _CPU = re.compile(r"^(?:[0-9]+m|[0-9]+(?:\.[0-9]{1,3})?)$")
+_BUILDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _MEMORY_FACTORS = {
     None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
@@ -449,6 +450,8 @@ def _parse_section(value: Any, key: str, model: type[_Section], problems: list[P
 
 
 def _parse_services(section: Any, known: set[str], problems: list[Problem]) -> dict[str, ServiceSettings]:
+    if section is None:
+        return {}
     if not isinstance(section, Mapping):
         problems.append(Problem("services", section, "must be a map of service name to settings"))
         return {}
@@ -538,7 +541,9 @@ def _image_problems(settings: Settings) -> list[Problem]:
     problems = []
     if images.push and not images.registry:
         problems.append(Problem("images.push", True, "pushing needs a registry: set dockyard:images.registry (for example registry.example.com/team)"))
-    if images.builder and not images.registry:
+    if images.builder and not _BUILDER.match(images.builder):
+        problems.append(Problem("images.builder", images.builder, "must be a buildx builder name: letters, digits, '_', '.', '-' (see `docker buildx ls`)"))
+    elif images.builder and not images.registry:
         problems.append(Problem("images.builder", images.builder, "a buildx builder keeps its build cache in the registry: set dockyard:images.registry too"))
     if settings.kind is StackKind.STAGING and settings.runs_kubernetes:
         # The cluster pulls what staging deploys, by digest: an image only built locally
@@ -578,6 +583,8 @@ def _promotion_problems(settings: Settings) -> list[Problem]:
 def _kubernetes_name_problems(settings: Settings) -> list[Problem]:
     """Values that become Kubernetes object names or hosts, which the API server would refuse."""
     kube = settings.kubernetes
+    if not kube.ingress.host:
+        return [Problem("kubernetes.ingress.host", "", "the Ingress needs a host, for example dockyard.example.com")]
     checks = (
         ("kubernetes.ingress.host", kube.ingress.host, ingress_host_problem),
         ("kubernetes.ingress.className", kube.ingress.class_name, object_name_problem),
@@ -638,14 +645,15 @@ def parse_settings(
     if "kind" in raw or _fallback_kind(stack) is not None:
         kind = _parse_enum(raw, "kind", StackKind, _fallback_kind(stack), problems)
     problems += _kind_problems(stack, raw, kind)
-    kind = kind or _fallback_kind(stack)
+    # A stack named after a kind is checked as that kind, even when `kind` contradicts it.
+    kind = _fallback_kind(stack) or kind
     default_target = Target.DOCKER.value if kind in (StackKind.DEV, None) else Target.KUBERNETES.value
     target = _parse_enum(raw, "target", Target, default_target, problems) or Target(default_target)
     images = _parse_section(raw.get("images"), "images", ImageSettings, problems)
     dev = _parse_section(raw.get("dev"), "dev", DevSettings, problems)
     kubernetes = _parse_section(raw.get("kubernetes"), "kubernetes", KubernetesSettings, problems)
     promotion = _parse_section(raw.get("promotion"), "promotion", PromotionSettings, problems)
-    services = _parse_services(raw.get("services") or {}, service_names, problems)
+    services = _parse_services(raw.get("services", {}), service_names, problems)
     if kind is None:
         return None, distinct_problems(problems)
     settings = Settings(

@@ -119,6 +119,18 @@ def _host_port_problems(settings: Settings, catalog: tuple[ServiceSpec, ...], pr
     return problems
 
 
+def _unused_service_problems(settings: Settings, catalog: tuple[ServiceSpec, ...], secret_names: set[str]) -> list[Problem]:
+    """A service replaced by its external secret (databaseUrl) would run, unused, beside it."""
+    return [
+        Problem(f"services.{spec.name}.enabled", True, (
+            f"the secret {spec.external_secret} points the apps at an external {spec.name}, so this one would run unused:"
+            f" set services.{spec.name}.enabled to false, or remove the secret (pulumi config rm {spec.external_secret})"
+        ))
+        for spec in catalog
+        if spec.external_secret in secret_names and settings.service(spec.name).enabled
+    ]
+
+
 def validate(
     stack: str,
     raw: Mapping[str, Any],
@@ -133,6 +145,7 @@ def validate(
     if settings is not None:
         problems += _file_problems(settings, project_dir)
         problems += _host_port_problems(settings, catalog, project_dir)
+        problems += _unused_service_problems(settings, catalog, secret_names)
         problems += kubernetes_problems(settings, catalog)
     problems = distinct_problems(problems)
     if problems:
