@@ -105,6 +105,9 @@ class _Mocks(pulumi.runtime.Mocks):
             state["ref"] = f"{tags[0]}@{FAKE_DIGEST}" if pushed and tags else (tags[0] if tags else "")
         elif args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = "p" * int(state.get("length", 16))
+        elif args.typ == "random:index/randomBytes:RandomBytes":
+            state["hex"] = "5a" * int(state.get("length", 32))
+            state["base64"] = ""
         elif args.typ == "docker:index/container:Container":
             state["exitCode"] = 0 if state.get("attach") else None
         elif args.typ == "pulumi:pulumi:StackReference":
