@@ -44,6 +44,7 @@ class RegisteredResource:
     dependencies: list[str]
     delete_before_replace: bool
     custom: bool
+    retain_on_delete: bool = False
 
 
 @dataclass
@@ -141,6 +142,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 dependencies=list(request.dependencies),
                 delete_before_replace=request.deleteBeforeReplace,
                 custom=request.custom,
+                retain_on_delete=request.retainOnDelete,
             ))
         return response
 
