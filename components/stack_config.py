@@ -46,12 +46,12 @@ def configured_values() -> dict[str, Any]:
 
     Secrets are left out, except one written in plain text: the settings refuse that."""
     everything = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    secret = {*pulumi.runtime.get_config_secret_keys_env(), *(k for k in everything if pulumi.runtime.is_config_secret(k))}
     prefix = f"{NAMESPACE}:"
     return {
         key[len(prefix):]: _decode(value)
         for key, value in everything.items()
-        if key.startswith(prefix)
-        and not (key[len(prefix):] in SECRET_KEYS and pulumi.runtime.config.is_config_secret(key))
+        if key.startswith(prefix) and not (key[len(prefix):] in SECRET_KEYS and key in secret)
     }
 
 
