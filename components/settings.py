@@ -327,7 +327,12 @@ _URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
 
 def shown(value: Any) -> str:
-    """The value as a message prints it: credentials in a URL are masked."""
+    """The value as a message prints it, spelt as in the YAML stack file (true, not
+    True); credentials in a URL are masked."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "(not set)"
     text = repr(value)
     return _URL_CREDENTIALS.sub("***@", text) if isinstance(value, str) else text
 

@@ -11,7 +11,7 @@ import itertools
 
 import pytest
 
-from components.settings import SettingsError
+from components.settings import SettingsError, shown
 from components.stack_config import validate
 from tests.harness import PROJECT_DIR, merge, outside_inputs, run_program, stack_config
 
@@ -49,7 +49,7 @@ def assert_refused(stack: str, overrides: dict, key: str, value, allowed: str) -
     error = refused(stack, overrides)
     only_problem(error, key)
     line = line_of(error, key)
-    assert repr(value) in line, line
+    assert f"= {shown(value)}:" in line, line
     assert allowed in line, line
     return line
 
@@ -378,3 +378,8 @@ def test_a_builder_name_buildx_refuses_is_refused():
 def test_an_external_database_beside_the_in_cluster_one_is_refused():
     line = assert_refused("prod", {"services": {"postgres": {"enabled": True}}}, "services.postgres.enabled", True, "would run unused")
     assert "pulumi config rm databaseUrl" in line
+
+
+def test_values_are_spelt_as_in_the_stack_file():
+    error = refused("dev", {"services": {"backend": {"replicas": True}}})
+    assert "dockyard:services.backend.replicas = true: must be a whole number" in str(error)
