@@ -12,22 +12,60 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 # passphrase; empty by default so `make up` needs no set-up. Set your own for shared stacks.
 export PULUMI_CONFIG_PASSPHRASE ?=
 
-.PHONY: up preview down deps tools lint test test-unit test-policy test-render test-apps \
-        test-backend test-frontend test-engine bench clean
+# `make down purge=1` also removes the stack's data volumes (`make down` keeps them).
+purge ?=
+# `make logs s=backend` follows one service (default: all of them).
+s ?=
+# The checks each command needs: the Pulumi CLI always; a Docker engine unless the stack
+# is prod (which builds and runs nothing locally).
+PREFLIGHT := scripts/preflight.sh$(if $(filter prod,$(STACK)),, --docker)
+
+.PHONY: help up preview down logs ps urls env preflight deps tools lint test test-unit test-policy \
+        test-render test-apps test-backend test-frontend test-engine bench clean
+.DEFAULT_GOAL := help
+
+help:  ## this list: every target, one line each
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort \
+	  | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
+	@echo "  (STACK=dev by default: make preview STACK=staging)"
 
 ## The main job -------------------------------------------------------------------------
-up: deps  ## virtualenv, local file backend, dev stack, pulumi up
-	@command -v pulumi >/dev/null || { echo "make up needs the Pulumi CLI (https://www.pulumi.com/docs/iac/download-install/)"; exit 1; }
-	@command -v docker >/dev/null || { echo "make up needs Docker (the dev stack runs on your local engine)"; exit 1; }
+preflight:  ## check the Pulumi CLI and the Docker engine (run by up, preview, down)
+	@$(PREFLIGHT)
+
+up:  ## checks, virtualenv, local file backend, select/create the stack, pulumi up
+	@$(PREFLIGHT)
+	@$(MAKE) --no-print-directory deps
 	mkdir -p .pulumi-state
 	pulumi stack select --create $(STACK) --non-interactive
 	pulumi up --stack $(STACK)
 
-preview: deps
-	pulumi preview --stack $(STACK) --policy-pack policy
+preview:  ## checks, then pulumi preview with the policy pack and the stack's policy config
+	@$(PREFLIGHT)
+	@$(MAKE) --no-print-directory deps policy/venv/.installed
+	pulumi preview --stack $(STACK) --policy-pack policy --policy-pack-config policy/config/$(STACK).json
 
-down:
+down:  ## pulumi destroy, keeping the data volumes; purge=1 removes them too
+	@$(PREFLIGHT)
 	pulumi destroy --stack $(STACK)
+ifneq ($(purge),)
+	docker volume ls -q --filter label=dockyard.dev/stack=$(STACK) | xargs -r docker volume rm
+endif
+
+logs:  ## follow the logs of every service, or of one: make logs s=backend
+	@scripts/logs.sh $(STACK) $(s)
+
+ps:  ## the stack's services: state, health, published URL
+	@scripts/ps.sh $(STACK)
+
+urls:  ## the stack's URLs (from its outputs)
+	@pulumi stack output --stack $(STACK) --json | $(PYTHON) -c 'import json, sys; \
+	  o = json.load(sys.stdin); [print(f"{k:<10} {v}") for k, v in (o.get("urls") or {}).items()]; \
+	  k = (o.get("kubernetes") or {}).get("url"); k and print(f"{\"ingress\":<10} {k}")'
+
+env:  ## the backend and passphrase settings for plain pulumi commands: eval "$(make -s env)"
+	@echo "export PULUMI_BACKEND_URL='$(PULUMI_BACKEND_URL)'"
+	@echo "export PULUMI_CONFIG_PASSPHRASE='$(PULUMI_CONFIG_PASSPHRASE)'"
 
 ## Dependencies ------------------------------------------------------------------------
 $(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt
@@ -35,7 +73,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.tx
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -r policy/requirements.txt
 	touch $@
 
-deps: $(VENV)/.installed
+deps: $(VENV)/.installed  ## the project virtualenv (.venv) with the program, test and policy dependencies
+
+# The policy pack's own virtualenv (PulumiPolicy.yaml: virtualenv venv), as CI creates it.
+policy/venv/.installed: policy/requirements.txt
+	test -x policy/venv/bin/python || $(PYTHON) -m venv policy/venv
+	policy/venv/bin/pip install -q --disable-pip-version-check -r $<
+	touch $@
 
 # Scanners pin libraries that clash with pulumi's: each gets its own virtualenv.
 .venv-checkov/.installed: tests/render/requirements-checkov.txt
@@ -48,36 +92,36 @@ deps: $(VENV)/.installed
 	.venv-zizmor/bin/pip install -q --disable-pip-version-check -r $<
 	touch $@
 
-tools: deps .venv-checkov/.installed .venv-zizmor/.installed
+tools: deps .venv-checkov/.installed .venv-zizmor/.installed  ## deps plus the scanners' own virtualenvs (checkov, zizmor)
 
 ## Tests (see README "Testing") ----------------------------------------------------------
-lint: deps
+lint: deps  ## ruff over the program and tests
 	$(PY) -m ruff check .
 
-test-unit: deps
+test-unit: deps  ## the program under Pulumi mocks, per stack; every bad setting refused
 	$(PYTEST) tests/unit
 
-test-policy: tools
+test-policy: tools  ## the policy pack's rules, every stack through the pack, the workflows
 	$(PYTEST) tests/policy tests/workflows
 
-test-render: tools
+test-render: tools  ## Kubernetes manifests (kubernetes-validate, checkov), Dockerfiles (hadolint, checkov)
 	$(PYTEST) tests/render tests/lint
 
-test-backend:
+test-backend:  ## the backend against real PostgreSQL and Redis
 	apps/backend/scripts/test.sh -q -p no:cacheprovider
 
-test-frontend:
+test-frontend:  ## the frontend's tests and next build
 	apps/frontend/scripts/test.sh
 
-test-apps: test-backend test-frontend
+test-apps: test-backend test-frontend  ## both apps' tests
 
-test-engine: deps
+test-engine: deps  ## images built and run on a real Docker engine
 	$(PYTEST) tests/engine
 
-test: lint test-unit test-policy test-render test-apps test-engine
+test: lint test-unit test-policy test-render test-apps test-engine  ## every test tier
 
-bench: deps
+bench: deps  ## the benchmarks (tables, JSON in bench/results/)
 	$(PY) -m bench
 
-clean:
-	rm -rf $(VENV) .venv-checkov .venv-zizmor apps/backend/.venv apps/frontend/node_modules apps/frontend/.next
+clean:  ## remove the virtualenvs and the apps' build output
+	rm -rf $(VENV) .venv-checkov .venv-zizmor policy/venv apps/backend/.venv apps/frontend/node_modules apps/frontend/.next

@@ -217,6 +217,19 @@ def wait_healthy(engine: DockerEngine, service: str, timeout_seconds: int, clock
     return check
 
 
+def _announce_wait(service: str, plan: ContainerPlan, container: docker.Container) -> None:
+    """Says, on the container's line of `pulumi up`, what it waits for and how long at most."""
+    if pulumi.runtime.is_dry_run():
+        return
+    if plan.one_shot:
+        message = f"{service}: runs to completion before the services after it start"
+    elif plan.health_test:
+        message = f"{service}: waiting until its health check passes (up to {HEALTH_WAIT_SECONDS}s)"
+    else:
+        return
+    pulumi.log.info(message, resource=container)
+
+
 class LocalEnvironment(pulumi.ComponentResource):
     """The whole stack on the local Docker engine.
 
@@ -296,6 +309,7 @@ class LocalEnvironment(pulumi.ComponentResource):
                     replace_on_changes=REPLACE_ON_CHANGES,
                 ),
             )
+            _announce_wait(service, plan, container)
             if spec.one_shot:
                 gates[service] = container.exit_code.apply(_require_success(service, plan.name))
             else:
@@ -320,5 +334,7 @@ class LocalEnvironment(pulumi.ComponentResource):
             f"{name}-{plan.service}-data",
             name=plan.volume,
             labels=[docker.VolumeLabelArgs(label="dockyard.dev/stack", value=settings.stack)],
-            opts=pulumi.ResourceOptions(parent=self),
+            # `pulumi destroy` (make down) keeps the data, as `compose down` does; `make down
+            # purge=1` removes it. A later `up` re-adopts the volume by its name.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )

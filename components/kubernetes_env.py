@@ -12,6 +12,7 @@ orders them (migrations Job before the backend rollout).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -20,6 +21,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components.catalog import CATALOG, ServiceSpec, by_name, render_template, start_order, talks_to_edges
 from components.secrets import render_env_value
@@ -443,10 +445,21 @@ def plain_env(spec: ServiceSpec, catalog: Iterable[ServiceSpec]) -> dict[str, st
 
 
 def content_name(prefix: str, data: Mapping[str, str]) -> str:
-    """`<prefix>-<hash of the content>`, as kustomize's configMapGenerator/secretGenerator
-    name them: a change makes a new object, and the new name in the pod template rolls
-    the workload (an edited ConfigMap or Secret alone would not restart anything)."""
+    """`<prefix>-<hash of the content>`, as kustomize's configMapGenerator names them: a
+    change makes a new object, and the new name in the pod template rolls the workload
+    (an edited ConfigMap alone would not restart anything). Plain values only: Secrets are
+    named by `secret_name`."""
     digest = hashlib.sha256(json.dumps(dict(data), sort_keys=True).encode()).hexdigest()
+    return f"{prefix}-{digest[:10]}"
+
+
+def secret_name(prefix: str, values: Mapping[str, str], salt: str) -> str:
+    """`<prefix>-<10 hex of an HMAC of the values>`: a changed value makes a new name, which
+    rolls the pods that mount it. Keyed with a random salt kept secret in the stack's state:
+    an unkeyed hash in a name anyone reading Deployments sees would let them test guesses
+    of a password offline."""
+    payload = json.dumps(dict(values), sort_keys=True).encode()
+    digest = hmac.new(salt.encode(), payload, hashlib.sha256).hexdigest()
     return f"{prefix}-{digest[:10]}"
 
 
@@ -676,6 +689,10 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         promoted_from = promoted_from or {}
         self._create(f"{name}-default-deny", default_deny_manifest(settings), [self.namespace])
         self._create(f"{name}-allow-dns", dns_egress_manifest(settings), [self.namespace])
+        # Generated once and kept (encrypted) in the stack's state: keys the Secret names.
+        self._secret_salt = random.RandomBytes(
+            f"{name}-secret-name-salt", length=32, opts=pulumi.ResourceOptions(parent=self),
+        ).hex
         self.workloads: dict[str, pulumi.CustomResource] = {}
         # service -> what dependants wait for: its Service (created once its pods are ready,
         # so its await finds endpoints at once) or, without one, the workload itself.
@@ -715,30 +732,32 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         base = [self.namespace]
         prefix = f"{name}-{spec.name}"
         account = self._create(f"{prefix}-sa", service_account_manifest(spec, settings), base)
-        config_map = secret = secret_name = None
+        config_map = secret = name_of_secret = None
         data = plain_env(spec, catalog)
         if data:
             config_map = self._create(f"{prefix}-env", config_map_manifest(spec, settings, data), base)
         secret_names = spec.secret_env_names()
         if secret_names and rendering(settings):
             # renderYamlToDirectory would write the values (base64) into the files.
-            secret_name = external_secret_name(spec.name)
+            name_of_secret = external_secret_name(spec.name)
             secret_names = ()
         if secret_names:
             hosts = {s.name: s.name for s in catalog}
             ports = {s.name: s.port for s in catalog if s.port}
             values = {key: render_env_value(spec.env[key], hosts, ports, secrets) for key in secret_names}
-            # The name carries a 10-hex hash of the values (not reversible; kustomize does the
-            # same), so it need not be secret: pod templates that use it stay readable in diffs.
-            secret_name = pulumi.Output.unsecret(
-                pulumi.Output.all(**values).apply(lambda v, p=f"{spec.name}-secrets": content_name(p, v))
+            # The name's hash is keyed with the secret salt, so it reveals nothing about the
+            # values and need not be secret: pod templates that use it stay readable in diffs.
+            name_of_secret = pulumi.Output.unsecret(
+                pulumi.Output.all(self._secret_salt, pulumi.Output.all(**values)).apply(
+                    lambda args, p=f"{spec.name}-secrets": secret_name(p, args[1], args[0])
+                )
             )
-            secret = self._create(f"{prefix}-secret", secret_manifest(spec, settings, secret_name, values), base)
+            secret = self._create(f"{prefix}-secret", secret_manifest(spec, settings, name_of_secret, values), base)
         inputs = WorkloadInputs(
             image=image,
             image_pull_policy=image_pull_policy(spec, settings),
             config_map=content_name(f"{spec.name}-env", data) if data else None,
-            secret=secret_name if secret_name is not None else None,
+            secret=name_of_secret,
             image_revision=image_revision,
         )
         needs = [account, *(r for r in (config_map, secret) if r is not None)]

@@ -6,17 +6,29 @@ Everything here happens before the first resource is registered.
 from __future__ import annotations
 
 import json
+import re
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pulumi
 
-from components.catalog import CATALOG, ServiceSpec, built_service_names, catalog_problems
+from components.catalog import CATALOG, ServiceSpec, built_service_names, catalog_problems, enabled_catalog
+from components.docker_env import container_plan
 from components.kubernetes_env import kubernetes_problems
-from components.settings import NAMESPACE, Problem, Settings, SettingsError, parse_settings
+from components.settings import (
+    NAMESPACE,
+    SECRET_KEYS,
+    Problem,
+    Settings,
+    SettingsError,
+    distinct_problems,
+    parse_settings,
+)
 
-SECRET_KEYS = ("registryPassword", "databaseUrl")
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
 
 
 def _decode(value: Any) -> Any:
@@ -30,13 +42,16 @@ def _decode(value: Any) -> Any:
 
 
 def configured_values() -> dict[str, Any]:
-    """Every `dockyard:` key the stack sets (so a misspelt key is reported, not ignored)."""
+    """Every `dockyard:` key the stack sets (so a misspelt key is reported, not ignored).
+
+    Secrets are left out, except one written in plain text: the settings refuse that."""
     everything = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    secret = {*pulumi.runtime.get_config_secret_keys_env(), *(k for k in everything if pulumi.runtime.is_config_secret(k))}
     prefix = f"{NAMESPACE}:"
     return {
         key[len(prefix):]: _decode(value)
         for key, value in everything.items()
-        if key.startswith(prefix) and key[len(prefix):] not in SECRET_KEYS
+        if key.startswith(prefix) and not (key[len(prefix):] in SECRET_KEYS and key in secret)
     }
 
 
@@ -49,11 +64,71 @@ def configured_secrets(config: pulumi.Config) -> dict[str, pulumi.Output[str]]:
     return secrets
 
 
+def ca_bundle_problem(path: Path) -> str | None:
+    """Why the file is not a PEM bundle of CA certificates (None when it is)."""
+    allowed = "must be a readable PEM file of CA certificates (-----BEGIN CERTIFICATE----- blocks), for a TLS-inspecting proxy"
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeError):
+        return allowed
+    others = set(_PEM_BLOCK.findall(text)) - {"CERTIFICATE"}
+    if others:
+        return f"holds {', '.join(sorted(others))}: a CA bundle holds certificates only"
+    certificates = _PEM_CERTIFICATE.findall(text)
+    if not certificates:
+        return allowed
+    try:
+        # OpenSSL parses each certificate as X.509, as BuildKit's TLS client will.
+        ssl.create_default_context(cadata="\n".join(certificates))
+    except (ssl.SSLError, ValueError):
+        return f"{allowed}; a certificate in it does not parse"
+    return None
+
+
 def _file_problems(settings: Settings, project_dir: Path) -> list[Problem]:
     bundle = settings.images.ca_bundle
-    if bundle and not (project_dir / bundle).expanduser().is_file():
-        return [Problem("images.caBundle", bundle, "must be a readable PEM file (an extra CA bundle for TLS-inspecting proxies)")]
-    return []
+    if not bundle:
+        return []
+    problem = ca_bundle_problem((project_dir / bundle).expanduser())
+    return [Problem("images.caBundle", bundle, problem)] if problem else []
+
+
+def _host_port_problems(settings: Settings, catalog: tuple[ServiceSpec, ...], project_dir: Path) -> list[Problem]:
+    """Each published service needs its own 127.0.0.1 port; a hostPort on a service that is
+    not published would be silently ignored."""
+    if not settings.runs_docker:
+        return []
+    problems = []
+    taken: dict[int, str] = {}
+    for spec in enabled_catalog(catalog, settings):
+        plan = container_plan(spec, settings, project_dir)
+        chosen = settings.service(spec.name).host_port
+        key = f"services.{spec.name}.hostPort"
+        if chosen is not None and not plan.published:
+            why = "it has no port" if spec.port is None else (
+                "databases are published only with dev.publishDatabases: true" if spec.state else "it is not public"
+            )
+            problems.append(Problem(key, chosen, f"{spec.name} is not published on 127.0.0.1 ({why}): remove it"))
+        for published in plan.published:
+            other = taken.setdefault(published.external, spec.name)
+            if other != spec.name:
+                problems.append(Problem(key, published.external, (
+                    f"127.0.0.1:{published.external} is already published by {other}:"
+                    f" give each published service its own port with services.<name>.hostPort (1-65535)"
+                )))
+    return problems
+
+
+def _unused_service_problems(settings: Settings, catalog: tuple[ServiceSpec, ...], secret_names: set[str]) -> list[Problem]:
+    """A service replaced by its external secret (databaseUrl) would run, unused, beside it."""
+    return [
+        Problem(f"services.{spec.name}.enabled", True, (
+            f"the secret {spec.external_secret} points the apps at an external {spec.name}, so this one would run unused:"
+            f" set services.{spec.name}.enabled to false, or remove the secret (pulumi config rm {spec.external_secret})"
+        ))
+        for spec in catalog
+        if spec.external_secret in secret_names and settings.service(spec.name).enabled
+    ]
 
 
 def validate(
@@ -69,7 +144,10 @@ def validate(
     problems += catalog_problems(catalog, settings, secret_names)
     if settings is not None:
         problems += _file_problems(settings, project_dir)
+        problems += _host_port_problems(settings, catalog, project_dir)
+        problems += _unused_service_problems(settings, catalog, secret_names)
         problems += kubernetes_problems(settings, catalog)
+    problems = distinct_problems(problems)
     if problems:
         raise SettingsError(stack, problems)
     return settings

@@ -129,6 +129,9 @@ class _Mocks(pulumi.runtime.Mocks):
             state["result"] = "p" * int(state.get("length", 16))
         elif args.typ == "docker:index/remoteImage:RemoteImage":
             state["imageId"] = "sha256:" + "cd" * 32
+        elif args.typ == "random:index/randomBytes:RandomBytes":
+            state["hex"] = "5a" * int(state.get("length", 32))
+            state["base64"] = ""
         elif args.typ == "docker:index/container:Container":
             state["exitCode"] = 0 if state.get("attach") else None
         elif args.typ == "pulumi:pulumi:StackReference":

@@ -4,7 +4,9 @@ import re
 
 import pytest
 
-from tests.harness import FAKE_DIGEST, run_program
+from tests.harness import FAKE_DIGEST, PROJECT_DIR, run_program
+
+TEST_CA = PROJECT_DIR / "tests" / "unit" / "data" / "test-ca.pem"
 
 IMAGE = "docker-build:index:Image"
 STAGING = {
@@ -105,7 +107,7 @@ def test_a_stack_that_only_loads_exports_no_digests():
 
 def test_ca_bundle_is_a_buildkit_secret_not_a_build_arg(tmp_path):
     bundle = tmp_path / "extra-ca.pem"
-    bundle.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    bundle.write_text(TEST_CA.read_text())  # a real certificate: the settings parse it
     run = run_program("dev", {"images": {"caBundle": str(bundle)}})
     for image in images(run).values():
         assert image.inputs["secrets"] == {"ca_bundle": bundle.read_text()}

@@ -180,6 +180,17 @@ def test_content_names_change_with_the_content():
     assert kenv.content_name("backend-env", {"A": "1"}) != kenv.content_name("backend-env", {"A": "2"})
 
 
+def test_secret_names_change_with_the_values_and_are_keyed_by_the_salt():
+    values = {"DATABASE_URL": "postgresql+psycopg://todo:hunter2@db:5432/todo"}
+    name = kenv.secret_name("backend-secrets", values, "salt-a")
+    assert name == kenv.secret_name("backend-secrets", values, "salt-a")
+    assert name != kenv.secret_name("backend-secrets", {"DATABASE_URL": "other"}, "salt-a")  # pods roll
+    assert name != kenv.secret_name("backend-secrets", values, "salt-b")
+    # Nothing derived from the value alone: the unkeyed hash of the same content differs.
+    assert name != kenv.content_name("backend-secrets", values)
+    assert name.startswith("backend-secrets-") and len(name) == len("backend-secrets-") + 10
+
+
 # --- stateful sets, jobs --------------------------------------------------------------------
 
 def test_stateful_sets_claim_storage_from_the_catalog_state(staging):

@@ -157,6 +157,33 @@ def test_secrets_stay_secret_and_reach_pods_as_files(run):
     assert backend_env == {"DATABASE_URL_FILE": "/run/secrets/dockyard/DATABASE_URL"}
 
 
+def test_secret_names_publish_nothing_derived_from_the_value_alone(runs):
+    from components.kubernetes_env import content_name
+
+    for stack, run in runs.items():
+        (component,) = run.of_type("dockyard:index:KubernetesEnvironment")
+        (salt,) = run.of_type("random:index/randomBytes:RandomBytes")
+        assert salt.parent == component.urn and salt.inputs["length"] >= 32
+        for secret in run.of_type("kubernetes:core/v1:Secret"):
+            prefix = secret.inputs["metadata"]["name"].rsplit("-", 1)[0]
+            unkeyed = content_name(prefix, secret.inputs["stringData"])
+            assert secret.inputs["metadata"]["name"] != unkeyed, (stack, secret.name)
+
+
+def test_a_changed_secret_value_rolls_the_pods_that_mount_it():
+    inputs = RUNS["prod"]()
+
+    def backend_secret_ref(url: str) -> str:
+        run = run_program("prod", secrets={"databaseUrl": url}, stack_outputs=inputs["stack_outputs"])
+        (backend,) = [r for r in run.of_type(DEPLOYMENT) if r.name == "kubernetes-backend-deployment"]
+        volumes = {v["name"]: v for v in backend.inputs["spec"]["template"]["spec"]["volumes"]}
+        return volumes["secrets"]["secret"]["secretName"]
+
+    first = backend_secret_ref("postgresql+psycopg://todo:one@db.example.com:5432/todo")
+    assert first == backend_secret_ref("postgresql+psycopg://todo:one@db.example.com:5432/todo")
+    assert first != backend_secret_ref("postgresql+psycopg://todo:two@db.example.com:5432/todo")
+
+
 def test_the_backend_secret_holds_the_database_url(runs):
     (secret,) = [s for s in runs["staging"].of_type("kubernetes:core/v1:Secret") if s.name == "kubernetes-backend-secret"]
     assert secret.inputs["stringData"]["DATABASE_URL"].startswith("postgresql+psycopg://todo:")

@@ -178,3 +178,23 @@ def test_stack_outputs(dev):
     assert dev.outputs["urls"] == {"backend": "http://127.0.0.1:8000", "frontend": "http://127.0.0.1:3000"}
     assert dev.outputs["network"] == "dockyard-dev-net"
     assert set(dev.outputs["imageRefs"]) == {"backend", "frontend"}
+
+
+def test_make_down_keeps_the_data_volumes(dev):
+    # `pulumi destroy` leaves them in Docker (as `compose down`); `make down purge=1` removes them.
+    volumes = dev.of_type("docker:index/volume:Volume")
+    assert volumes and all(volume.retain_on_delete for volume in volumes)
+    assert not any(c.retain_on_delete for c in dev.of_type("docker:index/container:Container"))
+
+
+def test_each_wait_is_announced_with_its_service_and_budget(caplog):
+    import logging
+
+    from components.docker_env import HEALTH_WAIT_SECONDS
+
+    with caplog.at_level(logging.INFO):
+        run_program("dev")
+    messages = [record.getMessage() for record in caplog.records]
+    for service in ("postgres", "redis", "backend", "frontend"):
+        assert f"{service}: waiting until its health check passes (up to {HEALTH_WAIT_SECONDS}s)" in messages
+    assert "migrations: runs to completion before the services after it start" in messages

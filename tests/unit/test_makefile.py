@@ -1,0 +1,132 @@
+"""The everyday commands: `make help` lists every target, and `make up`/`preview`/`down`
+check the Pulumi CLI and the Docker engine before installing or running anything.
+
+The checks run against stand-in `pulumi` and `docker` commands on PATH (no engine needed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.harness import PROJECT_DIR
+
+MAKEFILE = PROJECT_DIR / "Makefile"
+PREFLIGHT = PROJECT_DIR / "scripts" / "preflight.sh"
+TESTED_PULUMI = re.search(r"^pulumi==(\S+)$", (PROJECT_DIR / "requirements.txt").read_text(), re.M)[1]
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None or shutil.which("bash") is None, reason="needs make and bash")
+
+
+def phony_targets() -> set[str]:
+    text = MAKEFILE.read_text().replace("\\\n", " ")
+    (line,) = re.findall(r"^\.PHONY:(.*)$", text, re.M)
+    return set(line.split())
+
+
+def make(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-s", "--no-print-directory", *args], cwd=PROJECT_DIR, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=60)
+
+
+def test_make_help_lists_every_target_with_a_line():
+    listed = dict(re.findall(r"^  make (\S+)\s+(.+)$", make("help").stdout, re.M))
+    assert set(listed) == phony_targets()
+    for target in ("up", "preview", "down", "logs", "ps", "urls", "test", "lint", "test-unit"):
+        assert listed[target].strip(), target
+
+
+def test_the_readme_targets_exist():
+    readme = (PROJECT_DIR / "README.md").read_text()
+    mentioned = set(re.findall(r"`make ([a-z-]+)", readme))
+    assert mentioned and mentioned <= phony_targets(), mentioned - phony_targets()
+
+
+@pytest.mark.parametrize("target", ["up", "preview", "down"])
+def test_the_checks_come_before_anything_else(target):
+    first = make("-n", target).stdout.splitlines()[0]
+    assert first == "scripts/preflight.sh --docker"
+    assert make("-n", target, "STACK=prod").stdout.splitlines()[0] == "scripts/preflight.sh"
+
+
+def test_preview_uses_the_stack_policy_config():
+    assert "--policy-pack policy --policy-pack-config policy/config/staging.json" in make("-n", "preview", "STACK=staging").stdout
+
+
+def test_down_keeps_volumes_unless_purged():
+    assert "docker volume" not in make("-n", "down").stdout
+    assert "docker volume ls -q --filter label=dockyard.dev/stack=dev | xargs -r docker volume rm" in make("-n", "down", "purge=1").stdout
+
+
+def test_env_gives_plain_pulumi_commands_the_backend_and_passphrase():
+    out = make("env").stdout
+    assert f"export PULUMI_BACKEND_URL='file://{PROJECT_DIR}/.pulumi-state'" in out
+    assert "export PULUMI_CONFIG_PASSPHRASE=" in out
+
+
+# --- scripts/preflight.sh against stand-ins --------------------------------------------------
+
+
+def stand_in(directory: Path, name: str, script: str) -> None:
+    path = directory / name
+    path.write_text(f"#!/bin/sh\n{script}\n")
+    path.chmod(0o755)
+
+
+def preflight(tmp_path: Path, *, pulumi: str | None, docker: str | None, args=("--docker",)) -> subprocess.CompletedProcess:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for tool in ("sed", "timeout", "dirname"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    if pulumi is not None:
+        stand_in(bin_dir, "pulumi", pulumi)
+    if docker is not None:
+        stand_in(bin_dir, "docker", docker)
+    return subprocess.run([shutil.which("bash"), str(PREFLIGHT), *args], capture_output=True, text=True,
+                          env={"PATH": str(bin_dir)}, timeout=60)
+
+
+def docker_answering(api: str, version: str) -> str:
+    return f'case "$*" in *APIVersion*) echo {api};; *Server.Version*) echo {version};; esac'
+
+
+PULUMI_OK = f"echo v{TESTED_PULUMI}"
+
+
+def test_a_missing_pulumi_cli_is_named_with_the_tested_version(tmp_path):
+    result = preflight(tmp_path, pulumi=None, docker=docker_answering("1.47", "27.3.1"))
+    assert result.returncode != 0
+    assert f"the Pulumi CLI is not installed (dockyard is tested with Pulumi CLI {TESTED_PULUMI})" in result.stderr
+
+
+def test_another_pulumi_version_says_which_is_tested(tmp_path):
+    result = preflight(tmp_path, pulumi="echo v3.100.0", docker=docker_answering("1.47", "27.3.1"))
+    assert result.returncode == 0
+    assert f"Pulumi CLI 3.100.0 found; dockyard is tested with {TESTED_PULUMI}" in result.stderr
+
+
+def test_no_running_docker_engine_is_refused(tmp_path):
+    result = preflight(tmp_path, pulumi=PULUMI_OK, docker="echo 'Cannot connect to the Docker daemon' >&2; exit 1")
+    assert result.returncode != 0 and "no running Docker engine answers" in result.stderr
+
+
+def test_an_old_docker_engine_is_refused_with_the_minimum(tmp_path):
+    result = preflight(tmp_path, pulumi=PULUMI_OK, docker=docker_answering("1.41", "20.10.24"))
+    assert result.returncode != 0
+    assert "Docker Engine 20.10.24 (API 1.41) is older than the supported minimum, Docker Engine 25.0 (API 1.44)" in result.stderr
+
+
+@pytest.mark.parametrize("api", ["1.44", "1.51", "2.0"])
+def test_a_supported_engine_passes(tmp_path, api):
+    result = preflight(tmp_path, pulumi=PULUMI_OK, docker=docker_answering(api, "28.0.0"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_prod_needs_no_docker(tmp_path):
+    assert preflight(tmp_path, pulumi=PULUMI_OK, docker=None, args=()).returncode == 0
