@@ -7,7 +7,7 @@ import pulumi
 from components.catalog import CATALOG, by_name, enabled_catalog
 from components.docker_env import LocalEnvironment
 from components.images import RegistryCredentials, ServiceImage, git_revision, plan_build
-from components.kubernetes_env import KubernetesEnvironment
+from components.kubernetes_env import KubernetesEnvironment, rendering
 from components.preflight import (
     DockerEngine,
     PreflightError,
@@ -34,7 +34,7 @@ engine = None
 if settings.runs_docker:
     engine = DockerEngine(docker_host(pulumi.Config("docker").get("host")))
     preflight_problems += docker_engine_problems(engine)
-if settings.runs_kubernetes and not settings.kubernetes.render_yaml_to_directory:
+if settings.runs_kubernetes and not rendering(settings):
     preflight_problems += kube_context_problems(settings.kubernetes.context)
 if preflight_problems:
     raise PreflightError(pulumi.get_stack(), preflight_problems)
@@ -84,7 +84,7 @@ if settings.runs_docker:
         "local",
         settings=settings,
         catalog=catalog,
-        images={s.name: built_image(s).local_id if built_image(s) else s.image for s in catalog},
+        images={s.name: image.local_id if (image := built_image(s)) else s.image for s in catalog},
         secrets=stack_secrets.values,
         project_dir=PROJECT_DIR,
         engine=engine,
@@ -105,7 +105,7 @@ if settings.runs_kubernetes:
     elif settings.kind is StackKind.DEV:
         # Tags loaded into Minikube's daemon; their image IDs roll the pods on a rebuild.
         built_refs = {n: built[n].ref for n in built_names}
-        revisions = {s.name: built_image(s).local_id for s in catalog if built_image(s)}
+        revisions = {s.name: image.local_id for s in catalog if (image := built_image(s))}
     else:
         built_refs = {n: built[n].digest_ref for n in built_names}  # repository@sha256:…
     kubernetes = KubernetesEnvironment(

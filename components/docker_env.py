@@ -72,10 +72,10 @@ def provider_cpus(cores: float) -> str:
     nanoInt64ToDecimalString): nine decimals, then one decimal if the string has exactly
     nine zeros, else trailing zeros trimmed. Sending that form avoids a replacement on
     every `up` (`"1"` reads back as `"1.0"`)."""
-    nanos = int(round(cores * 1e9))
-    nine = f"{Decimal(nanos) / Decimal(10**9):.9f}"
+    value = Decimal(int(round(cores * 1e9))) / Decimal(10**9)
+    nine = f"{value:.9f}"
     if nine.count("0") == 9:
-        return f"{Decimal(nanos) / Decimal(10**9):.1f}"
+        return f"{value:.1f}"
     return nine.rstrip("0")
 
 

@@ -53,12 +53,11 @@ class DockerEngine:
 
     def __init__(self, host: str):
         self.host = host
-        parts = urlsplit(host)
-        if parts.scheme not in ("unix", "tcp", "http"):
-            raise ValueError(f"cannot query an engine at {host!r} (only unix:// and tcp:// without TLS)")
-        self._parts = parts
+        self._parts = urlsplit(host)
 
     def _connection(self) -> http.client.HTTPConnection:
+        if self._parts.scheme not in ("unix", "tcp", "http"):
+            raise ValueError(f"cannot query an engine at {self.host!r} (only unix:// and tcp:// without TLS)")
         if self._parts.scheme == "unix":
             return _UnixConnection(self._parts.path)
         return http.client.HTTPConnection(self._parts.hostname or "localhost", self._parts.port or 2375, timeout=_TIMEOUT_SECONDS)

@@ -48,6 +48,11 @@ def test_no_engine_answering_is_named_with_its_address(tmp_path):
     assert f"no Docker engine answers at unix://{tmp_path}/absent.sock" in problem
 
 
+def test_an_engine_address_the_check_cannot_speak_is_a_problem_not_a_traceback():
+    (problem,) = preflight.docker_engine_problems(preflight.DockerEngine("ssh://user@build-host"))
+    assert "ssh://user@build-host" in problem and "only unix:// and tcp://" in problem
+
+
 def test_a_current_engine_passes():
     assert preflight.docker_engine_problems(FakeEngine(api="1.44")) == []
 

@@ -44,6 +44,14 @@ def line_of(error: SettingsError, key: str) -> str:
     return next(line for line in str(error).splitlines() if f"dockyard:{key}" in line)
 
 
+def _nested(key: str, value) -> dict:
+    """`a.b.c`, v -> {"a": {"b": {"c": v}}}: a stack-file override for one dotted key."""
+    override = value
+    for part in reversed(key.split(".")):
+        override = {part: override}
+    return override
+
+
 def assert_refused(stack: str, overrides: dict, key: str, value, allowed: str) -> str:
     """One problem, on `key`, showing the value and what is allowed; returns its line."""
     error = refused(stack, overrides)
@@ -81,11 +89,7 @@ def test_the_stack_files_are_valid(stack):
     ("dev", "services.redis.image", "redis:7.4.5 ", "no spaces"),
 ])
 def test_malformed_image_references_are_refused(stack, key, value, allowed):
-    section, *path = key.split(".")
-    override = value
-    for part in reversed(path):
-        override = {part: override}
-    assert_refused(stack, {section: override}, key, value, allowed)
+    assert_refused(stack, _nested(key, value), key, value, allowed)
 
 
 def test_well_formed_references_pass():
@@ -108,11 +112,7 @@ def test_well_formed_references_pass():
     ("kubernetes.namespace", "Dockyard", "DNS label"),
 ])
 def test_names_kubernetes_refuses_are_refused(key, value, allowed):
-    _, *path = key.split(".")
-    override = value
-    for part in reversed(path):
-        override = {part: override}
-    assert_refused("staging", {"kubernetes": override}, key, value, allowed)
+    assert_refused("staging", _nested(key, value), key, value, allowed)
 
 
 def test_wildcard_ingress_host_passes():
@@ -174,11 +174,7 @@ def test_host_port_on_a_kubernetes_stack_is_refused():
     ("images.push", "yes", "must be true or false"),
 ])
 def test_a_value_of_the_wrong_type_is_refused(key, value, allowed):
-    section, *path = key.split(".")
-    override = value
-    for part in reversed(path):
-        override = {part: override}
-    assert_refused("dev", {section: override}, key, value, allowed)
+    assert_refused("dev", _nested(key, value), key, value, allowed)
 
 
 @pytest.mark.parametrize("tag", [1.0, 2, 1.1])
@@ -201,11 +197,7 @@ def test_numbers_that_are_quantities_or_flags_as_text_pass():
     ("images.platforms", [], "at least one platform"),
 ])
 def test_ranges_and_choices_are_named(key, value, allowed):
-    section, *path = key.split(".")
-    override = value
-    for part in reversed(path):
-        override = {part: override}
-    assert_refused("dev", {section: override}, key, value, allowed)
+    assert_refused("dev", _nested(key, value), key, value, allowed)
 
 
 # --- images.caBundle -----------------------------------------------------------------------------
@@ -319,10 +311,7 @@ KEYS = (
 
 
 def _set(config: dict, key: str, value) -> dict:
-    override = value
-    for part in reversed(key.split(".")):
-        override = {part: override}
-    return merge(config, override)
+    return merge(config, _nested(key, value))
 
 
 @pytest.mark.parametrize("stack", STACKS)
