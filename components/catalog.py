@@ -32,6 +32,7 @@ class Build:
 
     context: str  # directory holding the Dockerfile, relative to the project root
     base_image: str  # default BASE_IMAGE build argument, pinned by tag
+    runtime_base_image: str | None = None  # default RUNTIME_BASE_IMAGE (runtime stage); None: base_image
     target: str = "runtime"
     dev_target: str = "dev"
     source_dir: str = "src"  # bind-mounted for hot reload, relative to context

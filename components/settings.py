@@ -107,6 +107,7 @@ class ImageSettings(_Section):
     ca_bundle: str = ""
     source_url: str = ""
     base_images: dict[str, str] = Field(default_factory=dict)
+    runtime_base_images: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("tag")
     @classmethod
@@ -333,8 +334,9 @@ def _image_problems(images: ImageSettings, built_services: set[str]) -> list[Pro
         problems.append(Problem("images.push", True, "pushing needs a registry: set dockyard:images.registry (for example registry.example.com/team)"))
     if images.builder and not images.registry:
         problems.append(Problem("images.builder", images.builder, "a buildx builder keeps its build cache in the registry: set dockyard:images.registry too"))
-    for service in sorted(set(images.base_images) - built_services):
-        problems.append(Problem(f"images.baseImages.{service}", images.base_images[service], f"only built services take a base image: {', '.join(sorted(built_services))}"))
+    for key, bases in (("baseImages", images.base_images), ("runtimeBaseImages", images.runtime_base_images)):
+        for service in sorted(set(bases) - built_services):
+            problems.append(Problem(f"images.{key}.{service}", bases[service], f"only built services take a base image: {', '.join(sorted(built_services))}"))
     return problems
 
 

@@ -264,15 +264,21 @@ class RealDocker:
         run_container(self.containers[name])
 
 
-def air_gapped_dev_config(frontend_port: int, backend_port: int, *, tag: str, bases: dict[str, str]) -> dict:
+def air_gapped_dev_config(
+    frontend_port: int, backend_port: int, *, tag: str, bases: dict[str, str], runtime_bases: dict[str, str] | None = None
+) -> dict:
     """Dev settings that select dockyard's air-gapped images and free loopback ports;
-    the program itself is unchanged. `bases`: backend, frontend, postgres, redis -> image."""
+    the program itself is unchanged. `bases`: backend, frontend, postgres, redis -> image;
+    `runtime_bases`: backend, frontend -> the runtime stage's (distroless) base."""
+    images = {
+        "tag": tag,
+        "caBundle": str(dl.CA_BUNDLE),
+        "baseImages": {"backend": bases["backend"], "frontend": bases["frontend"]},
+    }
+    if runtime_bases:
+        images["runtimeBaseImages"] = dict(runtime_bases)
     return {
-        "images": {
-            "tag": tag,
-            "caBundle": str(dl.CA_BUNDLE),
-            "baseImages": {"backend": bases["backend"], "frontend": bases["frontend"]},
-        },
+        "images": images,
         "services": {
             "postgres": {"image": bases["postgres"]},
             "redis": {"image": bases["redis"]},
