@@ -111,6 +111,7 @@ def container_body(inputs: dict[str, Any]) -> dict[str, Any]:
             "Timeout": _duration(health.get("timeout")),
             "Retries": int(health.get("retries", 0)),
             "StartPeriod": _duration(health.get("startPeriod")),
+            "StartInterval": _duration(health.get("startInterval")),
         }
         if health
         else None,
@@ -227,6 +228,16 @@ class RealDocker:
 
     containers: dict[str, dict] = field(default_factory=dict)  # container name -> inputs
     timings: dict[str, float] = field(default_factory=dict)
+    first_create: float | None = None  # monotonic time the first container was created
+    last_ready: float | None = None  # ... and the last one was healthy (or had exited, one-shot)
+
+    @property
+    def containers_up_seconds(self) -> float | None:
+        """From the first container create to the last one healthy: what `pulumi up` spends on
+        the containers once images are built."""
+        if self.first_create is None or self.last_ready is None:
+            return None
+        return self.last_ready - self.first_create
 
     def __call__(self, args) -> tuple[str, dict] | None:
         inputs = unwrap_secrets(args.inputs)
@@ -251,7 +262,10 @@ class RealDocker:
             return ref, {**inputs, "ref": ref, "digest": ""}
         if args.typ == "docker:index/container:Container":
             self.containers[inputs["name"]] = inputs
+            if self.first_create is None:
+                self.first_create = start
             exit_code = run_container(inputs)
+            self.last_ready = max(self.last_ready or 0.0, time.monotonic())
             self.timings[f"start {inputs['name']}"] = time.monotonic() - start
             return inputs["name"], {**inputs, "exitCode": exit_code}
         if args.typ == "random:index/randomPassword:RandomPassword":
