@@ -32,6 +32,7 @@ class Build:
 
     context: str  # directory holding the Dockerfile, relative to the project root
     base_image: str  # default BASE_IMAGE build argument, pinned by tag
+    runtime_base_image: str | None = None  # default RUNTIME_BASE_IMAGE (runtime stage); None: base_image
     target: str = "runtime"
     dev_target: str = "dev"
     source_dir: str = "src"  # bind-mounted for hot reload, relative to context
@@ -49,6 +50,13 @@ class Health:
     command: tuple[str, ...]
     liveness_path: str | None = None
     readiness_path: str | None = None
+    # Docker health-check timing (Go durations). Tuned per service from measured start times
+    # (bench/stack.py): poll every start_interval while starting, every interval once healthy.
+    interval: str = "10s"
+    timeout: str = "5s"
+    retries: int = 5
+    start_period: str = "30s"
+    start_interval: str = "2s"
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,10 @@ CATALOG: tuple[ServiceSpec, ...] = (
             # and initdb refuses a non-empty directory.
             "PGDATA": "/var/lib/postgresql/data/pgdata",
         },
-        health=Health(command=("pg_isready", "--quiet", "--host", "127.0.0.1", "--username", _DB_USER, "--dbname", _DB_NAME)),
+        health=Health(
+            command=("pg_isready", "--quiet", "--host", "127.0.0.1", "--username", _DB_USER, "--dbname", _DB_NAME),
+            interval="15s", timeout="5s", retries=3, start_period="30s", start_interval="250ms",  # ready 1.5-1.9 s (initdb), 0.1 s
+        ),
         resources=Resources(memory="512Mi", cpu="1"),
         state=State(path="/var/lib/postgresql/data", size="5Gi"),
         writable_paths=("/tmp", "/var/run/postgresql"),
@@ -132,7 +143,10 @@ CATALOG: tuple[ServiceSpec, ...] = (
         image="redis:7.4.5-bookworm",
         port=6379,
         command=("redis-server", "--appendonly", "yes", "--dir", "/data", "--save", "60", "1"),
-        health=Health(command=("redis-cli", "-h", "127.0.0.1", "ping")),
+        health=Health(
+            command=("redis-cli", "-h", "127.0.0.1", "ping"),
+            interval="15s", timeout="3s", retries=3, start_period="10s", start_interval="250ms",  # ready 0.07 s
+        ),
         resources=Resources(memory="256Mi", cpu="250m"),
         state=State(path="/data", size="1Gi"),
         user="999:999",
@@ -162,6 +176,7 @@ CATALOG: tuple[ServiceSpec, ...] = (
             command=("python", "-m", "todo_api.healthcheck", "/readyz"),
             liveness_path="/livez",
             readiness_path="/readyz",
+            interval="15s", timeout="5s", retries=3, start_period="20s", start_interval="250ms",  # ready 0.6 s
         ),
         resources=Resources(memory="512Mi", cpu="500m"),
         talks_to=("postgres", "redis"),
@@ -181,6 +196,7 @@ CATALOG: tuple[ServiceSpec, ...] = (
             command=("node", "/app/healthcheck.js", "/api/health"),
             liveness_path="/api/health",
             readiness_path="/api/health",
+            interval="15s", timeout="5s", retries=3, start_period="20s", start_interval="250ms",  # ready 0.3 s
         ),
         resources=Resources(memory="512Mi", cpu="500m"),
         writable_paths=("/tmp", "/app/.next/cache"),

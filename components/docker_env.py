@@ -22,7 +22,8 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec, by_name, start_order
+from components.catalog import OPT_OUT_READ_ONLY_ROOT, Health, ServiceSpec, by_name, start_order
+from components.durations import duration_nanos, go_duration
 from components.preflight import DockerEngine
 from components.secrets import render_env_value
 from components.settings import Settings, cpu_cores, memory_bytes
@@ -57,6 +58,7 @@ class ContainerPlan:
     memory_mb: int
     cpus: str
     health_test: tuple[str, ...] | None
+    health_timing: dict[str, str | int]  # healthcheck timing inputs, durations in read-back form
     one_shot: bool
     published: tuple[Published, ...]
     volume: str | None
@@ -77,17 +79,6 @@ def provider_cpus(cores: float) -> str:
     if nine.count("0") == 9:
         return f"{value:.1f}"
     return nine.rstrip("0")
-
-
-def go_duration(seconds: int) -> str:
-    """Seconds as Go's time.Duration prints them (`90` -> `1m30s`): what the provider reads back."""
-    minutes, rest = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h{minutes}m{rest}s"
-    if minutes:
-        return f"{minutes}m{rest}s"
-    return f"{rest}s"
 
 
 def memory_swap_mb(memory_mb: int, swap_accounted: bool) -> int:
@@ -142,6 +133,7 @@ def container_plan(spec: ServiceSpec, settings: Settings, project_dir: Path) -> 
         memory_mb=memory_bytes(spec.resources.memory) // 2**20,
         cpus=provider_cpus(cpu_cores(spec.resources.cpu)),
         health_test=("CMD", *spec.health.command) if spec.health else None,
+        health_timing=_health_timing(spec.health) if spec.health else {},
         one_shot=spec.one_shot,
         published=_published_ports(spec, settings),
         volume=f"{prefix}-{spec.name}-data" if spec.state else None,
@@ -153,13 +145,18 @@ def container_plan(spec: ServiceSpec, settings: Settings, project_dir: Path) -> 
     )
 
 
+def _health_timing(health: Health) -> dict[str, str | int]:
+    durations = {
+        "interval": health.interval, "timeout": health.timeout,
+        "start_period": health.start_period, "start_interval": health.start_interval,
+    }  # fmt: skip
+    return {key: go_duration(duration_nanos(text)) for key, text in durations.items()} | {"retries": health.retries}
+
+
 def _health_check(plan: ContainerPlan) -> docker.ContainerHealthcheckArgs | None:
     if plan.health_test is None:
         return None
-    return docker.ContainerHealthcheckArgs(
-        tests=list(plan.health_test), interval=go_duration(10), timeout=go_duration(5), retries=5,
-        start_period=go_duration(30), start_interval=go_duration(2),
-    )
+    return docker.ContainerHealthcheckArgs(tests=list(plan.health_test), **plan.health_timing)
 
 
 def _volumes(plan: ContainerPlan) -> list[docker.ContainerVolumeArgs]:

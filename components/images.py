@@ -98,19 +98,25 @@ def plan_build(
     repository = repository_for(spec.name, images)
     context = project_dir / spec.build.context
     base_image = images.base_images.get(spec.name, spec.build.base_image)
+    # The runtime stage's base must carry base_image's interpreter: a replaced base_image
+    # replaces the catalog's runtime default too.
+    runtime_base_image = images.runtime_base_images.get(spec.name) or (
+        None if spec.name in images.base_images else spec.build.runtime_base_image
+    ) or base_image
+    target = spec.build.dev_target if dev_stage else spec.build.target
     return BuildPlan(
         repository=repository,
         tags=tags_for(repository, images.tag, revision),
         context=str(context),
         dockerfile=str(context / "Dockerfile"),
-        target=spec.build.dev_target if dev_stage else spec.build.target,
-        build_args={"BASE_IMAGE": base_image, "APP_VERSION": images.tag},
+        target=target,
+        build_args={"BASE_IMAGE": base_image, "RUNTIME_BASE_IMAGE": runtime_base_image, "APP_VERSION": images.tag},
         labels={
             "org.opencontainers.image.title": spec.name,
             "org.opencontainers.image.source": source_url(images, project_dir),
             "org.opencontainers.image.revision": revision,
             "org.opencontainers.image.version": images.tag,
-            "org.opencontainers.image.base.name": base_image,
+            "org.opencontainers.image.base.name": runtime_base_image if target == spec.build.target else base_image,
         },
         platforms=tuple(platform.value for platform in images.platforms),
         push=images.push,

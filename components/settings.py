@@ -189,6 +189,7 @@ class ImageSettings(_Section):
     ca_bundle: Text = ""
     source_url: Text = ""
     base_images: Annotated[dict[str, str], BeforeValidator(_base_images)] = Field(default_factory=dict)
+    runtime_base_images: Annotated[dict[str, str], BeforeValidator(_base_images)] = Field(default_factory=dict)
 
     @field_validator("tag")
     @classmethod
@@ -529,12 +530,13 @@ def _reference_problems(settings: Settings, built_services: set[str]) -> list[Pr
     problems = []
     if images.registry and (problem := registry_problem(images.registry)):
         problems.append(Problem("images.registry", images.registry, problem))
-    for service, image in sorted(images.base_images.items()):
-        key = f"images.baseImages.{service}"
-        if service not in built_services:
-            problems.append(Problem(key, image, f"only built services take a base image: {', '.join(sorted(built_services))}"))
-        elif problem := image_reference_problem(image):
-            problems.append(Problem(key, image, problem))
+    for setting, bases in (("baseImages", images.base_images), ("runtimeBaseImages", images.runtime_base_images)):
+        for service, image in sorted(bases.items()):
+            key = f"images.{setting}.{service}"
+            if service not in built_services:
+                problems.append(Problem(key, image, f"only built services take a base image: {', '.join(sorted(built_services))}"))
+            elif problem := image_reference_problem(image):
+                problems.append(Problem(key, image, problem))
     for service, override in sorted(settings.services.items()):
         if override.image is not None and (problem := image_reference_problem(override.image)):
             problems.append(Problem(f"services.{service}.image", override.image, problem))

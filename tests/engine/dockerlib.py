@@ -179,6 +179,17 @@ def layer_files(ref: str) -> list[LayerFile]:
     return files
 
 
+BIN_DIRS = ("bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "usr/local/sbin", "opt/venv/bin")
+SHELLS_AND_PACKAGE_MANAGERS = frozenset(
+    {"sh", "bash", "dash", "ash", "busybox", "apt", "apt-get", "dpkg", "apk", "pip", "pip3", "npm", "npx", "corepack"}
+)
+
+
+def programs_in_path(files: list[LayerFile], names: frozenset[str] = SHELLS_AND_PACKAGE_MANAGERS) -> list[str]:
+    """Paths of entries named like a shell or package manager in a PATH directory."""
+    return [f.path for f in files if f.path.rpartition("/")[0] in BIN_DIRS and f.path.rpartition("/")[2] in names]
+
+
 def history_commands(ref: str) -> list[str]:
     return docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", ref).splitlines()
 

@@ -117,5 +117,46 @@ def test_no_mirror_host_or_sources_baked_into_images(base_images, key):
     history = "\n".join(dl.history_commands(ref))
     for host in hosts:
         assert host not in history, f"{ref} history names mirror {host}"
+    if key in RUNTIMES:  # no shell to ask: read the layers
+        assert [f.path for f in dl.layer_files(ref) if f.path.startswith("etc/apt")] == []
+        return
     sources = _sh(ref, "cat /etc/apt/sources.list; ls /etc/apt/sources.list.d/")
     assert sources.strip() == "", f"{ref} ships apt sources: {sources!r}"
+
+
+# --- the distroless runtime bases ------------------------------------------------------------
+
+RUNTIMES = {
+    "runtime-python": ["python3", "-c", "import sys, ssl; print(sys.version_info[:2], ssl.OPENSSL_VERSION[:7])"],
+    "runtime-node": ["node", "-p", "process.version"],
+}
+RUNTIME_OUTPUT = {"runtime-python": "(3, 11) OpenSSL", "runtime-node": f"v{bases.NODE_VERSION}"}
+
+
+@pytest.mark.parametrize("key", sorted(RUNTIMES))
+def test_runtime_base_runs_its_interpreter_hardened_as_uid_1000(base_images, key):
+    ref = bases.SPECS[key].ref
+    assert dl.image_config(ref)["User"] == "1000:1000"
+    out = dl.docker("run", "--rm", *dl.label_args(), *dl.hardened_args("1000:1000"), ref, *RUNTIMES[key])
+    assert out.strip() == RUNTIME_OUTPUT[key]
+
+
+@pytest.mark.parametrize("key", sorted(RUNTIMES))
+def test_runtime_base_has_no_shell_and_no_package_manager(base_images, key):
+    ref = bases.SPECS[key].ref
+    proc = dl.docker_proc("run", "--rm", *dl.label_args(), "--entrypoint", "sh", ref, "-c", "true")
+    assert proc.returncode != 0 and "executable file not found" in proc.stderr, proc
+    present = dl.programs_in_path(dl.layer_files(ref))
+    assert present == [], f"{ref} carries {present}"
+
+
+@pytest.mark.parametrize("key", sorted(RUNTIMES))
+def test_runtime_base_has_ca_bundle_user_1000_and_package_records(base_images, key):
+    ref = bases.SPECS[key].ref
+    files = {f.path: f for f in dl.layer_files(ref)}
+    assert files["etc/ssl/certs/ca-certificates.crt"].size > 100_000
+    assert "var/lib/dpkg/status.d/libc6" in files, "scanners find the Debian packages through status.d"
+    passwd = dl.docker("run", "--rm", *dl.label_args(), "--entrypoint", RUNTIMES[key][0], ref,
+                       *(["-c", "print(open('/etc/passwd').read())"] if key == "runtime-python"
+                         else ["-p", "require('fs').readFileSync('/etc/passwd', 'utf8')"]))  # fmt: skip
+    assert any(line.split(":")[2:4] == ["1000", "1000"] for line in passwd.splitlines() if line.count(":") >= 6)

@@ -22,7 +22,7 @@ import pytest
 
 from components.preflight import DockerEngine, docker_host
 from tests.engine import dockerlib as dl
-from tests.engine.conftest import APP_VERSION, BASE_NODE, BASE_PYTHON, POSTGRES, REDIS
+from tests.engine.conftest import APP_VERSION, BASE_NODE, BASE_PYTHON, POSTGRES, REDIS, RUNTIME_NODE, RUNTIME_PYTHON
 from tests.engine.real_docker import (
     RealDocker,
     air_gapped_dev_config,
@@ -74,7 +74,8 @@ class DevStack:
 def stack(base_images) -> DevStack:
     docker = RealDocker()
     bases = {"backend": BASE_PYTHON, "frontend": BASE_NODE, "postgres": POSTGRES, "redis": REDIS}
-    config = air_gapped_dev_config(free_port(), free_port(), tag=APP_VERSION, bases=bases)
+    runtime_bases = {"backend": RUNTIME_PYTHON, "frontend": RUNTIME_NODE}
+    config = air_gapped_dev_config(free_port(), free_port(), tag=APP_VERSION, bases=bases, runtime_bases=runtime_bases)
     start = time.monotonic()
     try:
         run = run_program(STACK, config, config_stack="dev", new_resource_hook=docker, engine=DockerEngine(docker_host(None)))
@@ -102,6 +103,7 @@ def test_containers_run_as_the_program_asked(stack):
     assert host["ReadonlyRootfs"] is True and host["CapDrop"] == ["ALL"]
     assert "no-new-privileges:true" in host["SecurityOpt"]
     assert host["Memory"] == 512 * 2**20
+    assert backend["Config"]["Healthcheck"]["StartInterval"] > 0, "the engine polls faster while starting"
     assert [b["HostIp"] for b in host["PortBindings"]["8000/tcp"]] == ["127.0.0.1"]
     uid = dl.docker("exec", f"{PREFIX}-backend", "python", "-c", "import os; print(os.getuid())").strip()
     assert uid == "1000"

@@ -40,10 +40,27 @@ def test_dev_builds_each_app_locally_into_the_daemon(dev):
 
 def test_base_image_and_version_are_build_args(dev):
     built = images(dev)
-    assert built["backend"].inputs["buildArgs"] == {"BASE_IMAGE": "python:3.13-slim-bookworm", "APP_VERSION": "dev"}
+    assert built["backend"].inputs["buildArgs"] == {
+        "BASE_IMAGE": "python:3.13-slim-bookworm", "RUNTIME_BASE_IMAGE": "python:3.13-slim-bookworm", "APP_VERSION": "dev",
+    }
     assert built["frontend"].inputs["buildArgs"]["BASE_IMAGE"] == "node:22-alpine"
+    assert built["frontend"].inputs["buildArgs"]["RUNTIME_BASE_IMAGE"] == "node:22-alpine"
     air_gapped = run_program("dev", {"images": {"baseImages": {"backend": "mirror.local/python:3.11"}}})
     assert images(air_gapped)["backend"].inputs["buildArgs"]["BASE_IMAGE"] == "mirror.local/python:3.11"
+    assert images(air_gapped)["backend"].inputs["buildArgs"]["RUNTIME_BASE_IMAGE"] == "mirror.local/python:3.11"
+
+
+def test_runtime_base_image_is_its_own_build_arg_and_the_base_label():
+    run = run_program("dev", {"images": {
+        "baseImages": {"backend": "mirror.local/python:3.11"},
+        "runtimeBaseImages": {"backend": "mirror.local/python-distroless:3.11"},
+    }})
+    backend = images(run)["backend"].inputs
+    assert backend["buildArgs"]["BASE_IMAGE"] == "mirror.local/python:3.11"
+    assert backend["buildArgs"]["RUNTIME_BASE_IMAGE"] == "mirror.local/python-distroless:3.11"
+    assert backend["labels"]["org.opencontainers.image.base.name"] == "mirror.local/python-distroless:3.11"
+    with pytest.raises(Exception, match=r"images\.runtimeBaseImages\.postgres"):
+        run_program("dev", {"images": {"runtimeBaseImages": {"postgres": "x:1"}}})
 
 
 def test_oci_labels_name_source_revision_and_version(dev):

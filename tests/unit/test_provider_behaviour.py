@@ -12,6 +12,7 @@ import pytest
 
 from components import docker_env, preflight
 from components.catalog import CATALOG
+from components.durations import duration_nanos, go_duration
 from components.kubernetes_env import EXTERNAL_SECRET_SUFFIX, IMAGE_REVISION_ANNOTATION
 from components.settings import cpu_cores
 from tests.harness import FakeEngine, outside_inputs, run_program
@@ -124,12 +125,33 @@ def test_every_container_sends_cpus_and_durations_in_read_back_form():
         for key in ("interval", "timeout", "startPeriod", "startInterval"):
             if "healthcheck" in container.inputs:
                 value = container.inputs["healthcheck"][key]
-                assert value == docker_env.go_duration(int(value.rstrip("s"))) or "m" in value, (service, key)
+                assert value == go_duration(duration_nanos(value)), (service, key)
 
 
-@pytest.mark.parametrize(("seconds", "go"), [(2, "2s"), (30, "30s"), (60, "1m0s"), (90, "1m30s"), (3600, "1h0m0s")])
-def test_durations_are_go_durations(seconds, go):
-    assert docker_env.go_duration(seconds) == go
+@pytest.mark.parametrize(("written", "go"), [
+    ("2s", "2s"), ("30s", "30s"), ("60s", "1m0s"), ("90s", "1m30s"), ("3600s", "1h0m0s"),
+    ("250ms", "250ms"), ("1500ms", "1.5s"), ("0.5s", "500ms"), ("1m0.25s", "1m0.25s"),
+])
+def test_durations_are_go_durations(written, go):
+    assert go_duration(duration_nanos(written)) == go
+
+
+@pytest.mark.parametrize("written", ["15", "fast", "1 s", "-1s", "", "1d"])
+def test_a_duration_without_a_unit_is_refused_naming_the_form(written):
+    with pytest.raises(ValueError, match="number and a unit"):
+        duration_nanos(written)
+
+
+def test_each_service_health_check_uses_its_catalog_timing():
+    plans = containers(run_program("dev"))
+    for spec in CATALOG:
+        container = plans.get(spec.name)
+        if spec.health is None or container is None:
+            continue
+        sent = container.inputs["healthcheck"]
+        assert duration_nanos(sent["startInterval"]) == duration_nanos(spec.health.start_interval), spec.name
+        assert duration_nanos(sent["interval"]) == duration_nanos(spec.health.interval), spec.name
+        assert sent["retries"] == spec.health.retries, spec.name
 
 
 @pytest.mark.parametrize(("swap_accounted", "expected"), [(True, "memory"), (False, -1)])
