@@ -1,13 +1,20 @@
-"""dockyard: reads the stack's settings, wires the components, exports outputs."""
+"""dockyard: the architecture on one page.
 
+The catalog (catalog.yaml) and the stack's settings are validated together, then resolved
+once into what this stack runs; images are built (or, in prod, promoted); the local Docker
+environment and the Kubernetes environment render the same resolved stack.
+"""
+
+import os
 from pathlib import Path
 
 import pulumi
 
-from components.catalog import CATALOG, by_name, enabled_catalog
+from components.catalog import CATALOG_FILE, load_catalog
 from components.docker_env import LocalEnvironment
 from components.images import RegistryCredentials, ServiceImage, git_revision, plan_build
 from components.kubernetes_env import KubernetesEnvironment, rendering
+from components.model import resolve
 from components.preflight import (
     DockerEngine,
     PreflightError,
@@ -21,12 +28,13 @@ from components.settings import StackKind
 from components.stack_config import configured_secrets, configured_values, validate
 
 PROJECT_DIR = Path(__file__).resolve().parent
+# DOCKYARD_CATALOG: another catalog file for this program (tests use a copy).
+catalog = load_catalog(Path(os.environ.get("DOCKYARD_CATALOG", PROJECT_DIR / CATALOG_FILE)))
 
-config = pulumi.Config("dockyard")
-secret_config = configured_secrets(config)
-settings = validate(pulumi.get_stack(), configured_values(), set(secret_config), PROJECT_DIR)
-catalog = enabled_catalog(CATALOG, settings)
-specs = by_name(catalog)
+# --- settings: validated with the catalog, then resolved once for this stack ---
+secret_config = configured_secrets(pulumi.Config("dockyard"), catalog)
+settings = validate(pulumi.get_stack(), configured_values(catalog), set(secret_config), PROJECT_DIR, catalog)
+stack = resolve(catalog, settings)
 
 # --- what the stack drives must be there before anything is created ---
 preflight_problems = []
@@ -39,15 +47,9 @@ if settings.runs_kubernetes and not rendering(settings):
 if preflight_problems:
     raise PreflightError(pulumi.get_stack(), preflight_problems)
 
-postgres = specs.get("postgres")
-stack_secrets = StackSecrets(
-    "secrets",
-    postgres_env=postgres.env if postgres else None,
-    postgres_host="postgres",
-    postgres_port=postgres.port if postgres else 5432,
-    external_database_url=secret_config.get("databaseUrl"),
-)
+stack_secrets = StackSecrets("secrets", secrets=stack.secrets, config_secrets=secret_config)
 
+# --- images: built with BuildKit (dev, staging) ---
 credentials = None
 if settings.images.registry and "registryPassword" in secret_config:
     credentials = RegistryCredentials(
@@ -58,33 +60,22 @@ if settings.images.registry and "registryPassword" in secret_config:
 ca_bundle = None
 if settings.images.ca_bundle:
     ca_bundle = pulumi.Output.secret((PROJECT_DIR / settings.images.ca_bundle).expanduser().read_text())
-
 revision = git_revision(PROJECT_DIR)
 built: dict[str, ServiceImage] = {}
 if settings.builds_images:
-    for spec in catalog:
-        if spec.build is None:
-            continue
+    for name in stack.built:
         plan = plan_build(
-            spec, settings.images, project_dir=PROJECT_DIR, revision=revision,
-            load_into_daemon=settings.runs_docker,
-            dev_stage=settings.dev.hot_reload,
+            stack.services[name].spec, settings.images, project_dir=PROJECT_DIR, revision=revision,
+            load_into_daemon=settings.runs_docker, dev_stage=settings.dev.hot_reload,
         )
-        built[spec.name] = ServiceImage(f"{spec.name}-image", plan, credentials=credentials, ca_bundle=ca_bundle)
+        built[name] = ServiceImage(f"{name}-image", plan, credentials=credentials, ca_bundle=ca_bundle)
 
-
-def built_image(spec) -> ServiceImage | None:
-    """The image this stack builds for `spec` (its own, or the one it shares), if any."""
-    return built.get(spec.image_of or spec.name)
-
-
+# --- Docker target: containers run the loaded image's ID (it changes with each rebuild) ---
 if settings.runs_docker:
-    # Containers run the loaded image's ID: it changes with each rebuild, the tag does not.
     local = LocalEnvironment(
         "local",
-        settings=settings,
-        catalog=catalog,
-        images={s.name: image.local_id if (image := built_image(s)) else s.image for s in catalog},
+        stack=stack,
+        images=stack.image_refs({name: image.local_id for name, image in built.items()}),
         secrets=stack_secrets.values,
         project_dir=PROJECT_DIR,
         engine=engine,
@@ -95,27 +86,25 @@ if settings.runs_docker:
 
 # --- Kubernetes target (Minikube in dev, staging, prod) and promotion ---
 if settings.runs_kubernetes:
-    built_names = sorted({spec.image_of or spec.name for spec in catalog if spec.build or spec.image_of})
     promoted = None
     revisions = {}
     if settings.kind is StackKind.PROD:
         # prod builds nothing: it deploys exactly the digests the source stack exports.
-        promoted = PromotedImages("promotion", source_stack=settings.promotion.from_stack, services=built_names)
+        promoted = PromotedImages("promotion", source_stack=settings.promotion.from_stack, services=stack.built)
         built_refs = promoted.images
     elif settings.kind is StackKind.DEV:
         # Tags loaded into Minikube's daemon; their image IDs roll the pods on a rebuild.
-        built_refs = {n: built[n].ref for n in built_names}
-        revisions = {s.name: image.local_id for s in catalog if (image := built_image(s))}
+        built_refs = {name: image.ref for name, image in built.items()}
+        revisions = stack.image_refs({name: image.local_id for name, image in built.items()}, built_only=True)
     else:
-        built_refs = {n: built[n].digest_ref for n in built_names}  # repository@sha256:…
+        built_refs = {name: image.digest_ref for name, image in built.items()}  # repository@sha256:…
     kubernetes = KubernetesEnvironment(
         "kubernetes",
-        settings=settings,
-        catalog=catalog,
-        images={s.name: built_refs[s.image_of or s.name] if (s.build or s.image_of) else s.image for s in catalog},
+        stack=stack,
+        images=stack.image_refs(built_refs),
         image_revisions=revisions,
         secrets=stack_secrets.values,
-        promoted_from={s.name: settings.promotion.from_stack for s in catalog if promoted and (s.build or s.image_of)},
+        promoted_from={name: settings.promotion.from_stack for name in stack.on_built_images} if promoted else None,
     )
     pulumi.export("kubernetes", {
         "namespace": settings.kubernetes.namespace, "url": kubernetes.url, "images": kubernetes.images,

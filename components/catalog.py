@@ -1,99 +1,183 @@
-"""The service catalog: one `ServiceSpec` per workload, declared once.
+"""The service catalog: its typed models, read from `catalog.yaml` and checked as a whole.
 
-Pure data and pure functions. The Docker and Kubernetes components render these
-specs; a team swaps in its own services by editing `CATALOG` only.
+The models are the file's schema (camelCase keys, unknown keys refused) and the program's
+types (snake_case attributes). `load_catalog` reads the file and refuses it with one
+`CatalogError` listing every problem, each naming the file, the service and the field as
+written there. Nothing here knows a particular service or secret: the reference app is
+the content of catalog.yaml only.
 
-Environment values are templates resolved per target:
-`{host:svc}` (the service's network name), `{port:svc}` (its port) and
-`{secret:name}` (a value from components/secrets.py; any variable that uses one
-is a secret as a whole).
+Env values are templates: `{host:svc}` (the service's network name), `{port:svc}` (its
+port) and `{secret:name}` (a declared secret; any variable that uses one is a secret as a
+whole).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from components.settings import Problem, Settings
+import yaml
+from pulumi.errors import RunError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
+from pydantic.alias_generators import to_camel
 
+from components.durations import duration_nanos
+from components.quantities import check_cpu, check_memory, memory_bytes
+from components.references import image_reference_problem
+from components.settings import OMITTED, SECRET_KEYS, SETTING_KEYS, Problem
+
+CATALOG_FILE = "catalog.yaml"
+SCHEMA_FILE = "catalog.schema.json"
 DEFAULT_USER = "1000:1000"
 _PLACEHOLDER = re.compile(r"\{(host|port|secret):([a-z0-9-]+)\}")
+_ANY_PLACEHOLDER = re.compile(r"\{([a-z]+):([^}]*)\}")
+_NAME = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"  # a DNS label short enough for derived names
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_CONFIG_KEY = r"^[a-z][A-Za-z0-9]*$"
+_USER = re.compile(r"^[0-9]+(:[0-9]+)?$")
 
 # Named opt-outs: each weakens one default of principle 3 and carries its reason.
 OPT_OUT_UPSTREAM_UID = "upstream-uid"
 OPT_OUT_READ_ONLY_ROOT = "read-only-root"
+OptOut = Literal["upstream-uid", "read-only-root"]
 
 
-@dataclass(frozen=True)
-class Build:
-    """An image built from this repo."""
-
-    context: str  # directory holding the Dockerfile, relative to the project root
-    base_image: str  # default BASE_IMAGE build argument, pinned by tag
-    runtime_base_image: str | None = None  # default RUNTIME_BASE_IMAGE (runtime stage); None: base_image
-    target: str = "runtime"
-    dev_target: str = "dev"
-    source_dir: str = "src"  # bind-mounted for hot reload, relative to context
-    source_mount: str = "/app/src"
+# --- field types: each refuses a wrong value in words the file's author can act on ------------
 
 
-@dataclass(frozen=True)
-class Health:
-    """How to tell the service is alive and ready.
+def _duration(value: str) -> str:
+    duration_nanos(value)  # raises ValueError naming the form
+    return value
 
-    HTTP services give paths (Kubernetes probes); `command` is the exec-form
-    check for Docker, using a binary that exists in the image.
-    """
 
-    command: tuple[str, ...]
+def _image(value: str) -> str:
+    if problem := image_reference_problem(value):
+        raise ValueError(problem)
+    return value
+
+
+def _user(value: str) -> str:
+    if not _USER.match(value):
+        raise ValueError('must be "uid" or "uid:gid" in numbers, e.g. "1000:1000" (quote it in YAML)')
+    return value
+
+
+def _text_or_number(value: Any) -> Any:
+    # `CACHE_TTL_SECONDS: 30` is what people write; a boolean would become "True", so quote it.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (bool, float)):
+        raise ValueError(f"YAML read {value!r} as {'true/false' if isinstance(value, bool) else 'a number'}: quote it")
+    return value
+
+
+def _quantity(value: Any) -> Any:
+    # `cpu: 1` is a quantity too; YAML reads it as a number.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    return value
+
+
+def _memory(value: str) -> str:
+    check_memory(value)
+    return value
+
+
+def _cpu(value: str) -> str:
+    check_cpu(value)
+    return value
+
+
+def _path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path in the container, e.g. /data")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+ImageRef = Annotated[str, AfterValidator(_image)]
+User = Annotated[str, AfterValidator(_user)]
+EnvValue = Annotated[str, BeforeValidator(_text_or_number)]
+MemoryQuantity = Annotated[str, BeforeValidator(_quantity), AfterValidator(_memory)]
+CpuQuantity = Annotated[str, BeforeValidator(_quantity), AfterValidator(_cpu)]
+ContainerPath = Annotated[str, AfterValidator(_path)]
+Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+ServiceName = Annotated[str, Field(pattern=_NAME)]
+
+
+class _Model(BaseModel):
+    """camelCase keys in the file, snake_case in code; unknown keys refused; immutable."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class Build(_Model):
+    """An image built from this repo (see docs/services.md for what its Dockerfile must offer)."""
+
+    context: str = Field(description="directory holding the Dockerfile, relative to the project root")
+    base_image: ImageRef = Field(description="default BASE_IMAGE build argument, pinned by tag")
+    runtime_base_image: ImageRef | None = Field(None, description="default RUNTIME_BASE_IMAGE (the runtime stage); unset: baseImage")
+    target: str = Field("runtime", description="the Dockerfile stage that runs in every environment")
+    dev_target: str = Field("dev", description="the stage that runs with dev.hotReload")
+    source_dir: str = Field("src", description="bind-mounted for hot reload, relative to context")
+    source_mount: ContainerPath = Field("/app/src", description="where the dev stage expects sourceDir")
+
+
+class Health(_Model):
+    """How to tell the service is alive and ready: `command` is the exec-form check (Docker,
+    and Kubernetes without paths), using a binary that exists in the image; HTTP services
+    give paths for the Kubernetes probes."""
+
+    command: tuple[str, ...] = Field(min_length=1)
     liveness_path: str | None = None
     readiness_path: str | None = None
-    # Docker health-check timing (Go durations). Tuned per service from measured start times
-    # (bench/stack.py): poll every start_interval while starting, every interval once healthy.
-    interval: str = "10s"
-    timeout: str = "5s"
-    retries: int = 5
-    start_period: str = "30s"
-    start_interval: str = "2s"
+    # Docker health-check timing, tuned per service from measured start times (bench/stack.py):
+    # poll every startInterval while starting, every interval once healthy.
+    interval: Duration = "10s"
+    timeout: Duration = "5s"
+    retries: Annotated[StrictInt, Field(ge=1)] = 5
+    start_period: Duration = "30s"
+    start_interval: Duration = "2s"
 
 
-@dataclass(frozen=True)
-class Resources:
-    memory: str  # limit; the request is derived (see kubernetes_env)
-    cpu: str
+class Resources(_Model):
+    memory: MemoryQuantity = Field(description="limit; the Kubernetes request is half")
+    cpu: CpuQuantity = Field(description="limit; the Kubernetes request is half")
 
 
-@dataclass(frozen=True)
-class State:
-    """Persistent data: a named volume (Docker) or a PVC (Kubernetes)."""
+class State(_Model):
+    """Persistent data: a named volume (Docker) or a PersistentVolumeClaim (Kubernetes)."""
 
-    path: str
-    size: str = "1Gi"
+    path: ContainerPath
+    size: MemoryQuantity = "1Gi"
 
 
-@dataclass(frozen=True)
-class ServiceSpec:
-    name: str
+class ServiceSpec(_Model):
+    """One workload. Exactly one of image, build, imageOf says where its image comes from."""
+
+    name: ServiceName = Field(description="the key in `services` (set by the loader)")
     resources: Resources
-    image: str | None = None  # an upstream image pinned by tag
-    build: Build | None = None  # or built from this repo
-    image_of: str | None = None  # or the image another service builds (migrations)
-    port: int | None = None
+    image: ImageRef | None = Field(None, description="an upstream image pinned by tag or digest")
+    build: Build | None = Field(None, description="or built from this repo")
+    image_of: str | None = Field(None, description="or the image another (built) service builds, e.g. a worker")
+    port: Port | None = None
     command: tuple[str, ...] | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: dict[Annotated[str, Field(pattern=_ENV_NAME)], EnvValue] = Field(default_factory=dict)
     health: Health | None = None
     state: State | None = None
-    writable_paths: tuple[str, ...] = ("/tmp",)
-    talks_to: tuple[str, ...] = ()  # network edges: Docker start order, NetworkPolicy egress
-    starts_after: tuple[str, ...] = ()  # one-shot services that must succeed first
+    writable_paths: tuple[ContainerPath, ...] = ("/tmp",)
+    talks_to: tuple[str, ...] = Field((), description="network edges: start order, NetworkPolicy ingress/egress")
+    starts_after: tuple[str, ...] = Field((), description="one-shot services that must succeed first")
     one_shot: bool = False
-    public: bool = False  # reached from outside: published port / Ingress
-    user: str = DEFAULT_USER
-    fs_group: int | None = None
-    opt_outs: Mapping[str, str] = field(default_factory=dict)  # name -> why
-    external_secret: str | None = None  # config secret that replaces it when disabled
+    public: bool = Field(False, description="reached from outside: a published port (Docker), the Ingress (Kubernetes)")
+    user: User = DEFAULT_USER
+    fs_group: Annotated[StrictInt, Field(ge=0)] | None = None
+    opt_outs: dict[OptOut, str] = Field(default_factory=dict, description="named weakenings of the defaults, each with its reason")
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -110,100 +194,146 @@ class ServiceSpec:
         return tuple(name for name, value in self.env.items() if "{secret:" not in value)
 
 
-_DB_NAME = "todo"
-_DB_USER = "todo"
+class Generate(_Model):
+    length: Annotated[StrictInt, Field(ge=16, le=128)] = 32
 
-CATALOG: tuple[ServiceSpec, ...] = (
-    ServiceSpec(
-        name="postgres",
-        image="postgres:17.6-bookworm",
-        port=5432,
-        env={
-            "POSTGRES_DB": _DB_NAME,
-            "POSTGRES_USER": _DB_USER,
-            "POSTGRES_PASSWORD": "{secret:postgres-password}",
-            # A subdirectory of the volume: a fresh cloud disk's lost+found makes its root non-empty,
-            # and initdb refuses a non-empty directory.
-            "PGDATA": "/var/lib/postgresql/data/pgdata",
-        },
-        health=Health(
-            command=("pg_isready", "--quiet", "--host", "127.0.0.1", "--username", _DB_USER, "--dbname", _DB_NAME),
-            interval="15s", timeout="5s", retries=3, start_period="30s", start_interval="250ms",  # ready 1.5-1.9 s (initdb), 0.1 s
-        ),
-        resources=Resources(memory="512Mi", cpu="1"),
-        state=State(path="/var/lib/postgresql/data", size="5Gi"),
-        writable_paths=("/tmp", "/var/run/postgresql"),
-        user="999:999",
-        fs_group=999,
-        opt_outs={OPT_OUT_UPSTREAM_UID: "the postgres image owns its data directory as UID 999 (postgres)"},
-        external_secret="databaseUrl",
-    ),
-    ServiceSpec(
-        name="redis",
-        image="redis:7.4.5-bookworm",
-        port=6379,
-        command=("redis-server", "--appendonly", "yes", "--dir", "/data", "--save", "60", "1"),
-        health=Health(
-            command=("redis-cli", "-h", "127.0.0.1", "ping"),
-            interval="15s", timeout="3s", retries=3, start_period="10s", start_interval="250ms",  # ready 0.07 s
-        ),
-        resources=Resources(memory="256Mi", cpu="250m"),
-        state=State(path="/data", size="1Gi"),
-        user="999:999",
-        fs_group=999,
-        opt_outs={OPT_OUT_UPSTREAM_UID: "the redis image owns /data as UID 999 (redis)"},
-    ),
-    ServiceSpec(
-        name="migrations",
-        image_of="backend",
-        command=("python", "-m", "todo_api.migrate"),
-        env={"DATABASE_URL": "{secret:database-url}", "LOG_LEVEL": "info"},
-        resources=Resources(memory="256Mi", cpu="250m"),
-        talks_to=("postgres",),
-        one_shot=True,
-    ),
-    ServiceSpec(
-        name="backend",
-        build=Build(context="apps/backend", base_image="python:3.13-slim-bookworm"),
-        port=8000,
-        env={
-            "DATABASE_URL": "{secret:database-url}",
-            "REDIS_URL": "redis://{host:redis}:{port:redis}/0",
-            "LOG_LEVEL": "info",
-            "CACHE_TTL_SECONDS": "30",
-        },
-        health=Health(
-            command=("python", "-m", "todo_api.healthcheck", "/readyz"),
-            liveness_path="/livez",
-            readiness_path="/readyz",
-            interval="15s", timeout="5s", retries=3, start_period="20s", start_interval="250ms",  # ready 0.6 s
-        ),
-        resources=Resources(memory="512Mi", cpu="500m"),
-        talks_to=("postgres", "redis"),
-        starts_after=("migrations",),
-        public=True,
-    ),
-    ServiceSpec(
-        name="frontend",
-        build=Build(context="apps/frontend", base_image="node:22-alpine"),
-        port=3000,
-        env={
-            "BACKEND_URL": "http://{host:backend}:{port:backend}",
-            "PORT": "3000",
-            "HOSTNAME": "0.0.0.0",
-        },
-        health=Health(
-            command=("node", "/app/healthcheck.js", "/api/health"),
-            liveness_path="/api/health",
-            readiness_path="/api/health",
-            interval="15s", timeout="5s", retries=3, start_period="20s", start_interval="250ms",  # ready 0.3 s
-        ),
-        resources=Resources(memory="512Mi", cpu="500m"),
-        writable_paths=("/tmp", "/app/.next/cache"),
-        talks_to=("backend",),
-        public=True,
-    ),
-)
+
+class SecretSpec(_Model):
+    """A secret env templates name: generated (letters and digits, kept encrypted in the
+    stack's state), a template over other secrets and services, or a config secret. With
+    an owner, `config` replaces the generated value when the owner is disabled (an external
+    service); without generate/template, the config secret is required."""
+
+    owner: str | None = Field(None, description="the service whose value it is; disabling it needs `config`")
+    generate: Generate | None = None
+    template: str | None = None
+    config: Annotated[str, Field(pattern=_CONFIG_KEY)] | None = Field(
+        None, description="the dockyard:<key> config secret (pulumi config set --secret <key> …)",
+    )
+
+
+class CatalogFile(_Model):
+    """catalog.yaml as a whole."""
+
+    secrets: dict[ServiceName, SecretSpec] = Field(default_factory=dict)
+    services: dict[str, dict[str, Any]] = Field(min_length=1)  # each validated as a ServiceSpec
+
+
+@dataclass(frozen=True)
+class Catalog:
+    services: tuple[ServiceSpec, ...]
+    secrets: Mapping[str, SecretSpec] = field(default_factory=dict)
+    source: str = CATALOG_FILE  # the file it was read from, for messages
+
+    def by_name(self) -> dict[str, ServiceSpec]:
+        return by_name(self.services)
+
+    def config_secret_keys(self) -> tuple[str, ...]:
+        return tuple(spec.config for spec in self.secrets.values() if spec.config)
+
+    def replacement(self, service: str) -> str | None:
+        """The config secret that stands in for `service` when it is disabled (external)."""
+        return next(
+            (s.config for s in self.secrets.values() if s.owner == service and s.config and (s.generate or s.template)),
+            None,
+        )
+
+
+class CatalogError(RunError, ValueError):
+    """Every problem in the catalog file; Pulumi prints it without a traceback (RunError)."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {problem.text(f'{source}: ')}" for problem in problems)
+        super().__init__(f"the service catalog {source} has {len(problems)} problem(s):\n{lines}")
+
+
+# --- reading the file -----------------------------------------------------------------------
+
+
+def _loc(parts: Iterable[Any]) -> str:
+    return ".".join(str(part) for part in parts)
+
+
+def _model_problems(prefix: tuple, error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = _loc((*prefix, *item["loc"]))
+        if item["type"] == "extra_forbidden":
+            problems.append(Problem(loc, OMITTED, "unknown key (check the spelling)"))
+        elif item["type"] == "missing":
+            problems.append(Problem(loc, OMITTED, "is required"))
+        else:
+            message = str(item["ctx"]["error"]) if "error" in item.get("ctx", {}) else item["msg"]
+            problems.append(Problem(loc, item.get("input"), message))
+    return problems
+
+
+def _parse_services(raw: Mapping[str, Any]) -> tuple[list[ServiceSpec], list[Problem]]:
+    services, problems = [], []
+    for name, body in raw.items():
+        if not isinstance(body, Mapping):
+            problems.append(Problem(f"services.{name}", body, "must be a map of the service's fields"))
+            continue
+        if "name" in body:
+            problems.append(Problem(f"services.{name}.name", body["name"], "unknown key: a service's name is its key"))
+            continue
+        try:
+            services.append(ServiceSpec.model_validate({**body, "name": name}))
+        except ValidationError as error:
+            problems += _model_problems(("services", name), error)
+    return services, problems
+
+
+def parse_catalog(raw: Any, source: str = CATALOG_FILE) -> Catalog:
+    """A `Catalog` from the file's parsed YAML, or one CatalogError with every problem."""
+    if not isinstance(raw, Mapping):
+        raise CatalogError(source, [Problem("(top level)", OMITTED, "must be a map with `services` (and `secrets`)")])
+    try:
+        top = CatalogFile.model_validate(raw)
+    except ValidationError as error:
+        raise CatalogError(source, _model_problems((), error)) from None
+    services, problems = _parse_services(top.services)
+    catalog = Catalog(services=tuple(services), secrets=top.secrets, source=source)
+    if not problems:
+        problems = catalog_problems(catalog)
+    if problems:
+        raise CatalogError(source, problems)
+    return catalog
+
+
+def load_catalog(path: Path) -> Catalog:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise CatalogError(str(path), [Problem("(file)", OMITTED, f"cannot be read: {error.strerror}")]) from None
+    except yaml.YAMLError as error:
+        raise CatalogError(path.name, [Problem("(file)", OMITTED, f"is not valid YAML: {error}")]) from None
+    return parse_catalog(raw, path.name)
+
+
+def catalog_schema() -> dict[str, Any]:
+    """The JSON Schema of catalog.yaml (for editors), generated from the models."""
+    schema = CatalogFile.model_json_schema(by_alias=True)
+    service = ServiceSpec.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
+    definitions = {**schema.pop("$defs", {}), **service.pop("$defs", {})}
+    service["properties"].pop("name")
+    service["required"] = [key for key in service["required"] if key != "name"]
+    definitions["ServiceSpec"] = service
+    schema["properties"]["services"] = {
+        "type": "object", "minProperties": 1,
+        "propertyNames": {"pattern": _NAME},
+        "additionalProperties": {"$ref": "#/$defs/ServiceSpec"},
+    }
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "$defs": definitions}
+
+
+def schema_text() -> str:
+    return json.dumps(catalog_schema(), indent=2, sort_keys=True) + "\n"
+
+
+# --- graph helpers ---------------------------------------------------------------------------
 
 
 def by_name(catalog: Iterable[ServiceSpec]) -> dict[str, ServiceSpec]:
@@ -233,99 +363,6 @@ def render_template(value: str, hosts: Mapping[str, str], ports: Mapping[str, in
     return _PLACEHOLDER.sub(fill, value)
 
 
-def _dependency_problems(catalog: tuple[ServiceSpec, ...]) -> list[Problem]:
-    names = by_name(catalog)
-    problems = []
-    for spec in catalog:
-        for dependency in spec.depends_on:
-            if dependency not in names:
-                problems.append(Problem(
-                    f"catalog.{spec.name}.dependsOn", dependency,
-                    f"no such service; known: {', '.join(sorted(names))}",
-                ))
-        for kind, target in placeholders(" ".join(spec.env.values())):
-            if kind in ("host", "port") and target not in names:
-                problems.append(Problem(
-                    f"catalog.{spec.name}.env", f"{{{kind}:{target}}}",
-                    f"refers to no service; known: {', '.join(sorted(names))}",
-                ))
-    return problems
-
-
-def _cycle_problems(catalog: tuple[ServiceSpec, ...]) -> list[Problem]:
-    graph = {spec.name: set(spec.depends_on) for spec in catalog}
-    try:
-        TopologicalSorter(graph).prepare()
-    except CycleError as error:
-        cycle = " -> ".join(error.args[1])
-        return [Problem("catalog.dependsOn", cycle, "dependencies must not form a cycle")]
-    return []
-
-
-def _shape_problems(catalog: tuple[ServiceSpec, ...]) -> list[Problem]:
-    problems = []
-    names = by_name(catalog)
-    for spec in catalog:
-        sources = [spec.image, spec.build, spec.image_of]
-        if sum(source is not None for source in sources) != 1:
-            problems.append(Problem(f"catalog.{spec.name}.image", spec.image, "exactly one of image, build, image_of"))
-        if spec.image_of is not None and spec.image_of in names and names[spec.image_of].build is None:
-            problems.append(Problem(f"catalog.{spec.name}.imageOf", spec.image_of, "must name a service that is built"))
-        if spec.long_running and spec.health is None:
-            problems.append(Problem(f"catalog.{spec.name}.health", None, "a long-running service needs a health check"))
-        if spec.port is not None and not 1 <= spec.port <= 65535:
-            problems.append(Problem(f"catalog.{spec.name}.port", spec.port, "must be a port number from 1 to 65535"))
-        for one_shot in spec.starts_after:
-            if one_shot in names and not names[one_shot].one_shot:
-                problems.append(Problem(f"catalog.{spec.name}.startsAfter", one_shot, "must name a one-shot service"))
-    return problems
-
-
-def _override_problems(catalog: tuple[ServiceSpec, ...], settings: Settings) -> list[Problem]:
-    problems = []
-    for spec in catalog:
-        override = settings.service(spec.name)
-        if override.image and spec.image is None:
-            problems.append(Problem(
-                f"services.{spec.name}.image", override.image,
-                "only upstream images can be replaced; a built service takes dockyard:images.baseImages instead",
-            ))
-        if spec.one_shot and override.replicas != 1:
-            problems.append(Problem(f"services.{spec.name}.replicas", override.replicas, "a one-shot service runs exactly once: 1"))
-        if spec.state is not None and override.replicas != 1:
-            problems.append(Problem(f"services.{spec.name}.replicas", override.replicas, "a stateful single-instance service runs 1 replica; use an external service to scale"))
-    return problems
-
-
-def _disabled_problems(catalog: tuple[ServiceSpec, ...], settings: Settings, configured_secrets: set[str]) -> list[Problem]:
-    problems = []
-    for spec in catalog:
-        if settings.service(spec.name).enabled:
-            continue
-        users = [other.name for other in catalog if spec.name in other.depends_on and settings.service(other.name).enabled]
-        if spec.external_secret is None and users:
-            problems.append(Problem(
-                f"services.{spec.name}.enabled", False,
-                f"{', '.join(users)} need(s) {spec.name}, which has no external replacement",
-            ))
-        elif spec.external_secret is not None and spec.external_secret not in configured_secrets:
-            problems.append(Problem(
-                f"services.{spec.name}.enabled", False,
-                f"an external {spec.name} needs the secret dockyard:{spec.external_secret} "
-                f"(pulumi config set --secret {spec.external_secret} …)",
-            ))
-    return problems
-
-
-def catalog_problems(catalog: tuple[ServiceSpec, ...], settings: Settings | None = None, configured_secrets: set[str] = frozenset()) -> list[Problem]:
-    """Everything wrong with the catalog, alone and under these settings."""
-    problems = _shape_problems(catalog) + _dependency_problems(catalog) + _cycle_problems(catalog)
-    if settings is not None:
-        problems += _override_problems(catalog, settings)
-        problems += _disabled_problems(catalog, settings, configured_secrets)
-    return problems
-
-
 def start_order(catalog: Iterable[ServiceSpec]) -> list[str]:
     """Service names, dependencies first (stable: catalog order among peers)."""
     specs = list(catalog)
@@ -340,28 +377,129 @@ def start_order(catalog: Iterable[ServiceSpec]) -> list[str]:
     return order
 
 
-def enabled_catalog(catalog: tuple[ServiceSpec, ...], settings: Settings) -> tuple[ServiceSpec, ...]:
-    """The services this stack runs, with settings' overrides applied and
-    dependencies on disabled (external) services removed."""
-    enabled = {spec.name for spec in catalog if settings.service(spec.name).enabled}
-    resolved = []
-    for spec in catalog:
-        if spec.name not in enabled:
-            continue
-        override = settings.service(spec.name)
-        resolved.append(replace(
-            spec,
-            image=override.image or spec.image if spec.image is not None else None,
-            resources=Resources(
-                memory=override.memory or spec.resources.memory,
-                cpu=override.cpu or spec.resources.cpu,
-            ),
-            talks_to=tuple(name for name in spec.talks_to if name in enabled),
-            starts_after=tuple(name for name in spec.starts_after if name in enabled),
-        ))
-    return tuple(resolved)
-
-
 def talks_to_edges(catalog: Iterable[ServiceSpec]) -> set[tuple[str, str]]:
     """(client, server) pairs: exactly the network paths the catalog declares."""
     return {(spec.name, server) for spec in catalog for server in spec.talks_to}
+
+
+def secret_references(value: str, secrets: Mapping[str, SecretSpec]) -> list[tuple[str, str]]:
+    """The placeholders of `value` and, through each `{secret:x}` template, of the secrets it
+    uses: what the value needs to reach. Unknown secrets and cycles are left to the checks."""
+    found, pending, seen = [], [value], set()
+    while pending:
+        for kind, name in placeholders(pending.pop()):
+            found.append((kind, name))
+            if kind == "secret" and name not in seen and name in secrets and secrets[name].template:
+                seen.add(name)
+                pending.append(secrets[name].template)
+    return found
+
+
+# --- checks of the catalog alone -------------------------------------------------------------
+
+
+def _known(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names)) or "none"
+
+
+def _shape_problems(catalog: Catalog) -> list[Problem]:
+    problems = []
+    names = catalog.by_name()
+    for spec in catalog.services:
+        key = f"services.{spec.name}"
+        sources = [spec.image, spec.build, spec.image_of]
+        if sum(source is not None for source in sources) != 1:
+            problems.append(Problem(key, OMITTED, "needs exactly one of image (upstream), build (this repo), imageOf (a built service's image)"))
+        if spec.image_of is not None and (spec.image_of not in names or names[spec.image_of].build is None):
+            problems.append(Problem(f"{key}.imageOf", spec.image_of, f"must name a built service: {_known(built_service_names(catalog.services))}"))
+        if spec.long_running and spec.health is None:
+            problems.append(Problem(f"{key}.health", OMITTED, "a long-running service needs a health check (or oneShot: true)"))
+        if spec.one_shot and (spec.public or spec.state):
+            problems.append(Problem(f"{key}.oneShot", True, "a one-shot service is neither public nor stateful"))
+        if spec.public and spec.port is None:
+            problems.append(Problem(f"{key}.public", True, "a public service needs a port"))
+        if spec.health and (spec.health.liveness_path or spec.health.readiness_path) and spec.port is None:
+            problems.append(Problem(f"{key}.health", OMITTED, "HTTP probe paths need a port"))
+        if spec.state and memory_bytes(spec.state.size) < 2**20:
+            problems.append(Problem(f"{key}.state.size", spec.state.size, "must be at least 1Mi, e.g. 1Gi"))
+    return problems
+
+
+def _edge_problems(catalog: Catalog) -> list[Problem]:
+    problems = []
+    names = catalog.by_name()
+    for spec in catalog.services:
+        for field_name, targets in (("talksTo", spec.talks_to), ("startsAfter", spec.starts_after)):
+            for index, target in enumerate(targets):
+                key = f"services.{spec.name}.{field_name}.{index}"
+                if target not in names or target == spec.name:
+                    problems.append(Problem(key, target, f"must name another service: {_known(set(names) - {spec.name})}"))
+                elif field_name == "startsAfter" and not names[target].one_shot:
+                    problems.append(Problem(key, target, "must name a one-shot service"))
+                elif field_name == "talksTo" and names[target].port is None:
+                    # A NetworkPolicy rule without a port would open every port.
+                    problems.append(Problem(key, target, f"{target} has no port to talk to; talk to services with a port"))
+    return problems
+
+
+def _cycle_problems(catalog: Catalog) -> list[Problem]:
+    graph = {spec.name: set(spec.depends_on) for spec in catalog.services}
+    try:
+        TopologicalSorter(graph).prepare()
+    except CycleError as error:
+        return [Problem("services", " -> ".join(error.args[1]), "talksTo and startsAfter must not form a cycle")]
+    return []
+
+
+def _template_problems(key: str, value: str, talks_to: Iterable[str] | None, catalog: Catalog) -> list[Problem]:
+    """Placeholders that name nothing, or a service the owner does not talk to (Kubernetes'
+    default-deny NetworkPolicy would block what Docker lets through)."""
+    names = catalog.by_name()
+    problems = []
+    for kind, name in _ANY_PLACEHOLDER.findall(value):
+        if kind not in ("host", "port", "secret"):
+            problems.append(Problem(key, value, f"{{{kind}:{name}}} is not a placeholder: use {{host:svc}}, {{port:svc}} or {{secret:name}}"))
+    for kind, name in secret_references(value, catalog.secrets):
+        if kind == "secret" and name not in catalog.secrets:
+            problems.append(Problem(key, value, f"{{secret:{name}}} names no secret; declared: {_known(catalog.secrets)}"))
+        elif kind in ("host", "port") and name not in names:
+            problems.append(Problem(key, value, f"{{{kind}:{name}}} names no service; known: {_known(names)}"))
+        elif kind == "port" and names[name].port is None:
+            problems.append(Problem(key, value, f"{{port:{name}}}: {name} has no port"))
+        elif kind in ("host", "port") and talks_to is not None and name not in talks_to:
+            problems.append(Problem(key, value, f"reaches {name}, which is not in talksTo: add it there (NetworkPolicies allow only talksTo)"))
+    return problems
+
+
+def _secret_problems(catalog: Catalog) -> list[Problem]:
+    names = catalog.by_name()
+    problems = []
+    configs: dict[str, str] = {}
+    for name, secret in catalog.secrets.items():
+        key = f"secrets.{name}"
+        if secret.generate and secret.template:
+            problems.append(Problem(key, OMITTED, "takes one of generate and template"))
+        if not (secret.generate or secret.template or secret.config):
+            problems.append(Problem(key, OMITTED, "needs generate, template or config"))
+        if secret.owner is not None and secret.owner not in names:
+            problems.append(Problem(f"{key}.owner", secret.owner, f"must name a service: {_known(names)}"))
+        if secret.config in (*SECRET_KEYS, *SETTING_KEYS):
+            problems.append(Problem(f"{key}.config", secret.config, "is a key of the program's own settings: choose another"))
+        elif secret.config in configs:
+            problems.append(Problem(f"{key}.config", secret.config, f"is already the config key of secret {configs[secret.config]}"))
+        elif secret.config:
+            configs[secret.config] = name
+        if secret.template:
+            problems += _template_problems(f"{key}.template", secret.template, None, catalog)
+            if ("secret", name) in secret_references(secret.template, catalog.secrets):
+                problems.append(Problem(f"{key}.template", secret.template, "must not use itself"))
+    return problems
+
+
+def catalog_problems(catalog: Catalog) -> list[Problem]:
+    """Everything wrong with the catalog on its own (settings are checked in stack_checks)."""
+    problems = _shape_problems(catalog) + _edge_problems(catalog) + _cycle_problems(catalog) + _secret_problems(catalog)
+    for spec in catalog.services:
+        for env_name, value in spec.env.items():
+            problems += _template_problems(f"services.{spec.name}.env.{env_name}", value, spec.talks_to, catalog)
+    return problems

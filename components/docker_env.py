@@ -16,17 +16,18 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
 
-from components.catalog import OPT_OUT_READ_ONLY_ROOT, Health, ServiceSpec, by_name, start_order
+from components.catalog import OPT_OUT_READ_ONLY_ROOT, Health, ServiceSpec
 from components.durations import duration_nanos, go_duration
+from components.model import ResolvedStack, Service
 from components.preflight import DockerEngine
-from components.secrets import render_env_value
-from components.settings import Settings, cpu_cores, memory_bytes
+from components.quantities import memory_mb, provider_cpus
+from components.secrets import fill_secrets
+from components.settings import Settings
 
 OPT_OUT_LABEL_PREFIX = "opt-out.dockyard.dev/"
 LOOPBACK = "127.0.0.1"
@@ -69,18 +70,6 @@ class ContainerPlan:
     depends_on: tuple[str, ...] = ()
 
 
-def provider_cpus(cores: float) -> str:
-    """`cores` as the Docker provider writes NanoCPUs back into state (its
-    nanoInt64ToDecimalString): nine decimals, then one decimal if the string has exactly
-    nine zeros, else trailing zeros trimmed. Sending that form avoids a replacement on
-    every `up` (`"1"` reads back as `"1.0"`)."""
-    value = Decimal(int(round(cores * 1e9))) / Decimal(10**9)
-    nine = f"{value:.9f}"
-    if nine.count("0") == 9:
-        return f"{value:.1f}"
-    return nine.rstrip("0")
-
-
 def memory_swap_mb(memory_mb: int, swap_accounted: bool) -> int:
     """No swap beyond the memory limit. Without swap accounting Docker stores -1 whatever is
     asked (the limit cannot apply there), so ask for -1 and the state matches."""
@@ -95,16 +84,6 @@ def hot_reloading(spec: ServiceSpec, settings: Settings) -> bool:
     return settings.dev.hot_reload and spec.build is not None
 
 
-def _published_ports(spec: ServiceSpec, settings: Settings) -> tuple[Published, ...]:
-    if spec.port is None:
-        return ()
-    publish = spec.public or (spec.state is not None and settings.dev.publish_databases)
-    if not publish:
-        return ()
-    external = settings.service(spec.name).host_port or spec.port
-    return (Published(internal=spec.port, external=external),)
-
-
 def _labels(spec: ServiceSpec, settings: Settings, opt_outs: Mapping[str, str]) -> dict[str, str]:
     labels = {
         "dockyard.dev/stack": settings.stack,
@@ -115,7 +94,8 @@ def _labels(spec: ServiceSpec, settings: Settings, opt_outs: Mapping[str, str]) 
     return labels
 
 
-def container_plan(spec: ServiceSpec, settings: Settings, project_dir: Path) -> ContainerPlan:
+def container_plan(service: Service, settings: Settings, project_dir: Path) -> ContainerPlan:
+    spec = service.spec
     prefix = resource_prefix(settings)
     reload = hot_reloading(spec, settings)
     opt_outs = dict(spec.opt_outs)
@@ -130,18 +110,18 @@ def container_plan(spec: ServiceSpec, settings: Settings, project_dir: Path) -> 
         user=spec.user,
         read_only=not reload,
         tmpfs={path: TMPFS_OPTIONS for path in spec.writable_paths},
-        memory_mb=memory_bytes(spec.resources.memory) // 2**20,
-        cpus=provider_cpus(cpu_cores(spec.resources.cpu)),
+        memory_mb=memory_mb(spec.resources.memory),
+        cpus=provider_cpus(spec.resources.cpu),
         health_test=("CMD", *spec.health.command) if spec.health else None,
         health_timing=_health_timing(spec.health) if spec.health else {},
         one_shot=spec.one_shot,
-        published=_published_ports(spec, settings),
+        published=(Published(spec.port, service.published_port),) if service.published_port else (),
         volume=f"{prefix}-{spec.name}-data" if spec.state else None,
         data_path=spec.state.path if spec.state else None,
         source_bind=source_bind,
         command=spec.command,
         labels=_labels(spec, settings, opt_outs),
-        depends_on=spec.depends_on,
+        depends_on=service.depends_on,
     )
 
 
@@ -157,6 +137,14 @@ def _health_check(plan: ContainerPlan) -> docker.ContainerHealthcheckArgs | None
     if plan.health_test is None:
         return None
     return docker.ContainerHealthcheckArgs(tests=list(plan.health_test), **plan.health_timing)
+
+
+def _env(service: Service, secrets: Mapping[str, pulumi.Output[str]]) -> dict[str, pulumi.Input[str]]:
+    """The container's env in the catalog's order; a value that uses a secret is a secret Output."""
+    return {
+        key: service.plain_env[key] if key in service.plain_env else fill_secrets(service.secret_env[key], secrets)
+        for key in service.spec.env
+    }
 
 
 def _volumes(plan: ContainerPlan) -> list[docker.ContainerVolumeArgs]:
@@ -238,8 +226,7 @@ class LocalEnvironment(pulumi.ComponentResource):
         self,
         name: str,
         *,
-        settings: Settings,
-        catalog: tuple[ServiceSpec, ...],
+        stack: ResolvedStack,
         images: Mapping[str, pulumi.Input[str]],
         secrets: Mapping[str, pulumi.Output[str]],
         project_dir: Path,
@@ -248,6 +235,7 @@ class LocalEnvironment(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("dockyard:index:LocalEnvironment", name, None, opts)
+        settings = stack.settings
         prefix = resource_prefix(settings)
         child = pulumi.ResourceOptions(parent=self)
         self.network = docker.Network(
@@ -255,22 +243,16 @@ class LocalEnvironment(pulumi.ComponentResource):
             labels=[docker.NetworkLabelArgs(label="dockyard.dev/stack", value=settings.stack)],
             opts=child,
         )
-        specs = by_name(catalog)
-        hosts = {service: service for service in specs}  # network alias = service name
-        ports = {service: spec.port for service, spec in specs.items() if spec.port}
         self.containers: dict[str, docker.Container] = {}
         gates: dict[str, pulumi.Output] = {}  # service -> "0" (one-shot exited 0) or "healthy"
         self.urls: dict[str, str] = {}
-        for service in start_order(catalog):
-            spec = specs[service]
-            plan = container_plan(spec, settings, project_dir)
+        for resolved in stack.services.values():  # start order
+            service, spec = resolved.name, resolved.spec
+            plan = container_plan(resolved, settings, project_dir)
             if spec.public and plan.published:
                 self.urls[service] = f"http://{LOOPBACK}:{plan.published[0].external}"
             volume = self._volume(name, plan, settings) if plan.volume else None
-            envs = [
-                pulumi.Output.concat(key, "=", render_env_value(value, hosts, ports, secrets))
-                for key, value in spec.env.items()
-            ]
+            envs = [pulumi.Output.concat(key, "=", value) for key, value in _env(resolved, secrets).items()]
             gate_labels = [
                 docker.ContainerLabelArgs(label=f"dockyard.dev/after-{done}", value=gates[done])
                 for done in plan.depends_on

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+from pulumi.errors import RunError
 
 MIN_DOCKER_API = (1, 44)
 MIN_DOCKER_ENGINE = "25.0"
@@ -28,8 +29,9 @@ DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 _TIMEOUT_SECONDS = 5
 
 
-class PreflightError(RuntimeError):
-    """What the program's surroundings (engine, cluster access) lack: every problem at once."""
+class PreflightError(RunError, RuntimeError):
+    """What the program's surroundings (engine, cluster access) lack: every problem at once.
+    A RunError: Pulumi prints the message alone, without a traceback."""
 
     def __init__(self, stack: str, problems: list[str]):
         self.problems = problems

@@ -1,28 +1,26 @@
-"""`StackSecrets`: the secret values the catalog's `{secret:…}` templates name.
+"""`StackSecrets`: the values of the secrets a stack needs, as secret Outputs.
 
-In dev nothing has to be set by hand: the database password is generated and
-kept (encrypted) in the stack's state. An external database replaces the
-generated one through the `dockyard:databaseUrl` config secret.
+Which secrets and where each comes from is the catalog's (resolved per stack in
+components/model.py): generated ones (letters and digits, kept encrypted in the stack's
+state, so dev needs nothing set by hand), templates over other secrets, and config
+secrets (`pulumi config set --secret <key> …`), such as an external database's URL.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import pulumi
 import pulumi_random as random
 
-from components.catalog import render_template
+from components.model import StackSecret
 
-DATABASE_URL_TEMPLATE = "postgresql+psycopg://{user}:{password}@{host}:{port}/{database}"
-
-
-def database_url(user: str, password: str, host: str, port: int, database: str) -> str:
-    return DATABASE_URL_TEMPLATE.format(user=user, password=password, host=host, port=port, database=database)
+_SECRET = re.compile(r"\{secret:([a-z0-9-]+)\}")
 
 
 class StackSecrets(pulumi.ComponentResource):
-    """Named secret Outputs: `postgres-password` and `database-url`."""
+    """`values`: secret name -> secret Output."""
 
     values: Mapping[str, pulumi.Output[str]]
 
@@ -30,49 +28,38 @@ class StackSecrets(pulumi.ComponentResource):
         self,
         name: str,
         *,
-        postgres_env: Mapping[str, str] | None,
-        postgres_host: str,
-        postgres_port: int,
-        external_database_url: pulumi.Input[str] | None,
+        secrets: Mapping[str, StackSecret],
+        config_secrets: Mapping[str, pulumi.Output[str]],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("dockyard:index:StackSecrets", name, None, opts)
         values: dict[str, pulumi.Output[str]] = {}
-        if postgres_env is not None:
-            # Letters and digits only: the password goes into a URL unescaped.
-            password = random.RandomPassword(
-                f"{name}-postgres-password", length=32, special=False,
-                opts=pulumi.ResourceOptions(parent=self),
-            ).result
-            values["postgres-password"] = pulumi.Output.secret(password)
-            values["database-url"] = pulumi.Output.secret(password.apply(lambda pw: database_url(
-                postgres_env["POSTGRES_USER"], pw, postgres_host, postgres_port, postgres_env["POSTGRES_DB"],
-            )))
-        if external_database_url is not None:
-            values["database-url"] = pulumi.Output.secret(external_database_url)
+        for secret in secrets.values():  # dependencies first
+            if secret.generate is not None:
+                # Letters and digits only: a generated value may go into a URL unescaped.
+                values[secret.name] = pulumi.Output.secret(random.RandomPassword(
+                    f"{name}-{secret.name}", length=secret.generate.length, special=False,
+                    opts=pulumi.ResourceOptions(parent=self),
+                ).result)
+            elif secret.template is not None:
+                values[secret.name] = fill_secrets(secret.template, values)
+            else:
+                values[secret.name] = pulumi.Output.secret(config_secrets[secret.config])
         self.values = values
         self.register_outputs({})
 
 
-def render_env_value(
-    template: str,
-    hosts: Mapping[str, str],
-    ports: Mapping[str, int],
-    secrets: Mapping[str, pulumi.Output[str]],
-) -> pulumi.Input[str]:
-    """A catalog env template as a plain string, or a secret Output when it names a secret."""
-    filled = render_template(template, hosts, ports)
-    names = [part.split("}", 1)[0] for part in filled.split("{secret:")[1:]]
+def fill_secrets(template: str, secrets: Mapping[str, pulumi.Output[str]]) -> pulumi.Input[str]:
+    """`template` with each `{secret:name}` filled: a secret Output, or the text as it is when
+    it names no secret. Names are checked against the catalog before any resource exists."""
+    names = _SECRET.findall(template)
     if not names:
-        return filled
-    missing = [name for name in names if name not in secrets]
-    if missing:
-        raise KeyError(f"no secret named {', '.join(missing)}; known: {', '.join(sorted(secrets))}")
+        return template
 
     def substitute(values: list[str]) -> str:
-        result = filled
-        for name, value in zip(names, values, strict=True):
-            result = result.replace(f"{{secret:{name}}}", value, 1)
+        result = template
+        for secret_name, value in zip(names, values, strict=True):
+            result = result.replace(f"{{secret:{secret_name}}}", value, 1)
         return result
 
-    return pulumi.Output.secret(pulumi.Output.all(*(secrets[name] for name in names)).apply(substitute))
+    return pulumi.Output.secret(pulumi.Output.all(*(secrets[n] for n in names)).apply(substitute))

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any
 
+from pulumi.errors import RunError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
+from components.quantities import check_cpu, check_memory
 from components.references import (
     TAG,
     image_reference_problem,
@@ -31,13 +33,7 @@ from components.references import (
 NAMESPACE = "dockyard"  # the config namespace, which is also the project's name
 PROJECT = NAMESPACE
 
-_MEMORY = re.compile(r"^(?P<n>[0-9]+(?:\.[0-9]+)?)(?P<unit>Ki|Mi|Gi|Ti|k|M|G|T)?$")
-_CPU = re.compile(r"^(?:[0-9]+m|[0-9]+(?:\.[0-9]{1,3})?)$")
 _BUILDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_MEMORY_FACTORS = {
-    None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
-}
 
 
 class StackKind(str, Enum):
@@ -119,40 +115,6 @@ class _Section(BaseModel):
         return [field.alias or name for name, field in cls.model_fields.items()]
 
 
-def memory_bytes(quantity: str) -> int:
-    """Bytes in a Kubernetes memory quantity such as `256Mi` or `1G`."""
-    match = _MEMORY.match(quantity)
-    if not match:
-        raise ValueError(f"not a memory quantity: {quantity!r}")
-    return int(float(match["n"]) * _MEMORY_FACTORS[match["unit"]])
-
-
-def cpu_cores(quantity: str) -> float:
-    """Cores in a Kubernetes CPU quantity such as `500m` or `1.5`."""
-    if not _CPU.match(quantity):
-        raise ValueError(f"not a CPU quantity: {quantity!r}")
-    return int(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
-
-
-def _check_memory(value: str | None) -> str | None:
-    if value is None:
-        return value
-    if not _MEMORY.match(value) or memory_bytes(value) < 6 * 2**20:
-        raise ValueError(
-            "must be a memory quantity of at least 6Mi such as 128Mi, 512Mi or 1Gi"
-            " (units Ki, Mi, Gi, Ti, k, M, G, T)"
-        )
-    return value
-
-
-def _check_cpu(value: str | None) -> str | None:
-    if value is None:
-        return value
-    if not _CPU.match(value) or cpu_cores(value) <= 0:
-        raise ValueError("must be a CPU quantity above 0 such as 250m, 0.5 or 2")
-    return value
-
-
 def _check_port(value: int | None) -> int | None:
     if value is not None and not 1 <= value <= 65535:
         raise ValueError("must be a port number from 1 to 65535")
@@ -218,8 +180,8 @@ class ServiceSettings(_Section):
             raise ValueError("must be a whole number of at least 1")
         return value
 
-    _memory = field_validator("memory")(classmethod(lambda cls, v: _check_memory(v)))
-    _cpu = field_validator("cpu")(classmethod(lambda cls, v: _check_cpu(v)))
+    _memory = field_validator("memory")(classmethod(lambda cls, v: check_memory(v)))
+    _cpu = field_validator("cpu")(classmethod(lambda cls, v: check_cpu(v)))
     _port = field_validator("host_port")(classmethod(lambda cls, v: _check_port(v)))
 
 
@@ -345,13 +307,18 @@ class Problem:
     allowed: str
 
     def __str__(self) -> str:
+        return self.text(f"{NAMESPACE}:")
+
+    def text(self, prefix: str) -> str:
+        """`<prefix><key> = <value>: <what is allowed>`; the prefix names where the key is."""
         if self.value is OMITTED:
-            return f"{NAMESPACE}:{self.key}: {self.allowed}"
-        return f"{NAMESPACE}:{self.key} = {shown(self.value)}: {self.allowed}"
+            return f"{prefix}{self.key}: {self.allowed}"
+        return f"{prefix}{self.key} = {shown(self.value)}: {self.allowed}"
 
 
-class SettingsError(ValueError):
-    """Every problem found in a stack's settings, in one message."""
+class SettingsError(RunError, ValueError):
+    """Every problem found in a stack's settings, in one message. A RunError: Pulumi prints
+    the message alone, without a traceback."""
 
     def __init__(self, stack: str, problems: list[Problem]):
         self.stack = stack
@@ -372,13 +339,9 @@ def distinct_problems(problems: list[Problem]) -> list[Problem]:
     return kept
 
 
-SECRET_KEYS = ("registryPassword", "databaseUrl")
-KNOWN_KEYS = (
-    "kind", "target", "images", "services", "dev", "kubernetes", "promotion",
-    # secrets, read separately as Pulumi secrets (see components/secrets.py); in this raw
-    # map only when written in plain text, which is refused
-    *SECRET_KEYS,
-)
+# The program's own config secrets; the catalog declares the apps' (see catalog.yaml).
+SECRET_KEYS = ("registryPassword",)
+SETTING_KEYS = ("kind", "target", "images", "services", "dev", "kubernetes", "promotion")
 
 
 # --- parsing: every section on its own, a refused value replaced by its default --------------
@@ -470,22 +433,25 @@ def _parse_services(section: Any, known: set[str], problems: list[Problem]) -> d
     return services
 
 
-def _unknown_key_problems(raw: Mapping[str, Any]) -> list[Problem]:
+def _unknown_key_problems(raw: Mapping[str, Any], secret_keys: tuple[str, ...]) -> list[Problem]:
+    # Secrets are read separately as Pulumi secrets; they reach this raw map only when
+    # written in plain text, which is refused.
+    known = (*SETTING_KEYS, *secret_keys)
     return [
-        Problem(key, OMITTED, f"unknown key; known: {', '.join(KNOWN_KEYS)}")
+        Problem(key, OMITTED, f"unknown key; known: {', '.join(known)}")
         for key in raw
-        if key not in KNOWN_KEYS
+        if key not in known
     ]
 
 
-def _plain_secret_problems(raw: Mapping[str, Any]) -> list[Problem]:
+def _plain_secret_problems(raw: Mapping[str, Any], secret_keys: tuple[str, ...]) -> list[Problem]:
     """Secrets reach this map only when the stack file holds them in plain text."""
     return [
         Problem(key, HIDDEN, (
             f"a secret must not be stored in plain text: run `pulumi config set --secret {key}` "
             "(it replaces the plain entry with an encrypted one), and rotate the value if the file was shared"
         ))
-        for key in SECRET_KEYS
+        for key in secret_keys
         if key in raw
     ]
 
@@ -639,6 +605,7 @@ def parse_settings(
     raw: Mapping[str, Any],
     service_names: set[str],
     built_services: set[str],
+    secret_keys: tuple[str, ...] = SECRET_KEYS,
 ) -> tuple[Settings | None, list[Problem]]:
     """Parse raw `dockyard:` config (keys without the namespace).
 
@@ -647,7 +614,7 @@ def parse_settings(
     stack's kind cannot be known. `validate` in components/stack_config.py turns problems
     into one `SettingsError`.
     """
-    problems = _unknown_key_problems(raw) + _plain_secret_problems(raw)
+    problems = _unknown_key_problems(raw, secret_keys) + _plain_secret_problems(raw, secret_keys)
     kind = None
     if "kind" in raw or _fallback_kind(stack) is not None:
         kind = _parse_enum(raw, "kind", StackKind, _fallback_kind(stack), problems)

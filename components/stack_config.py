@@ -14,9 +14,7 @@ from typing import Any
 
 import pulumi
 
-from components.catalog import CATALOG, ServiceSpec, built_service_names, catalog_problems, enabled_catalog
-from components.docker_env import container_plan
-from components.kubernetes_env import kubernetes_problems
+from components.catalog import CATALOG_FILE, Catalog, built_service_names, load_catalog
 from components.settings import (
     NAMESPACE,
     SECRET_KEYS,
@@ -26,6 +24,7 @@ from components.settings import (
     distinct_problems,
     parse_settings,
 )
+from components.stack_checks import stack_problems
 
 _PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
@@ -41,23 +40,29 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def configured_values() -> dict[str, Any]:
+def secret_keys(catalog: Catalog) -> tuple[str, ...]:
+    """Every config key read as a secret: the program's own and the catalog's."""
+    return (*SECRET_KEYS, *catalog.config_secret_keys())
+
+
+def configured_values(catalog: Catalog) -> dict[str, Any]:
     """Every `dockyard:` key the stack sets (so a misspelt key is reported, not ignored).
 
     Secrets are left out, except one written in plain text: the settings refuse that."""
     everything = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
     secret = {*pulumi.runtime.get_config_secret_keys_env(), *(k for k in everything if pulumi.runtime.is_config_secret(k))}
     prefix = f"{NAMESPACE}:"
+    keys = secret_keys(catalog)
     return {
         key[len(prefix):]: _decode(value)
         for key, value in everything.items()
-        if key.startswith(prefix) and not (key[len(prefix):] in SECRET_KEYS and key in secret)
+        if key.startswith(prefix) and not (key[len(prefix):] in keys and key in secret)
     }
 
 
-def configured_secrets(config: pulumi.Config) -> dict[str, pulumi.Output[str]]:
+def configured_secrets(config: pulumi.Config, catalog: Catalog) -> dict[str, pulumi.Output[str]]:
     secrets = {}
-    for key in SECRET_KEYS:
+    for key in secret_keys(catalog):
         value = config.get_secret(key)
         if value is not None:
             secrets[key] = value
@@ -93,60 +98,21 @@ def _file_problems(settings: Settings, project_dir: Path) -> list[Problem]:
     return [Problem("images.caBundle", bundle, problem)] if problem else []
 
 
-def _host_port_problems(settings: Settings, catalog: tuple[ServiceSpec, ...], project_dir: Path) -> list[Problem]:
-    """Each published service needs its own 127.0.0.1 port; a hostPort on a service that is
-    not published would be silently ignored."""
-    if not settings.runs_docker:
-        return []
-    problems = []
-    taken: dict[int, str] = {}
-    for spec in enabled_catalog(catalog, settings):
-        plan = container_plan(spec, settings, project_dir)
-        chosen = settings.service(spec.name).host_port
-        key = f"services.{spec.name}.hostPort"
-        if chosen is not None and not plan.published:
-            why = "it has no port" if spec.port is None else (
-                "databases are published only with dev.publishDatabases: true" if spec.state else "it is not public"
-            )
-            problems.append(Problem(key, chosen, f"{spec.name} is not published on 127.0.0.1 ({why}): remove it"))
-        for published in plan.published:
-            other = taken.setdefault(published.external, spec.name)
-            if other != spec.name:
-                problems.append(Problem(key, published.external, (
-                    f"127.0.0.1:{published.external} is already published by {other}:"
-                    f" give each published service its own port with services.<name>.hostPort (1-65535)"
-                )))
-    return problems
-
-
-def _unused_service_problems(settings: Settings, catalog: tuple[ServiceSpec, ...], secret_names: set[str]) -> list[Problem]:
-    """A service replaced by its external secret (databaseUrl) would run, unused, beside it."""
-    return [
-        Problem(f"services.{spec.name}.enabled", True, (
-            f"the secret {spec.external_secret} points the apps at an external {spec.name}, so this one would run unused:"
-            f" set services.{spec.name}.enabled to false, or remove the secret (pulumi config rm {spec.external_secret})"
-        ))
-        for spec in catalog
-        if spec.external_secret in secret_names and settings.service(spec.name).enabled
-    ]
-
-
 def validate(
     stack: str,
     raw: Mapping[str, Any],
     secret_names: set[str],
     project_dir: Path,
-    catalog: tuple[ServiceSpec, ...] = CATALOG,
+    catalog: Catalog | None = None,
 ) -> Settings:
-    """Settings for `stack`, or one `SettingsError` listing every problem."""
-    names = {spec.name for spec in catalog}
-    settings, problems = parse_settings(stack, raw, names, built_service_names(catalog))
-    problems += catalog_problems(catalog, settings, secret_names)
+    """Settings for `stack`, or one `SettingsError` listing every problem. `catalog`
+    defaults to the project's catalog.yaml."""
+    catalog = catalog or load_catalog(project_dir / CATALOG_FILE)
+    names = {spec.name for spec in catalog.services}
+    settings, problems = parse_settings(stack, raw, names, built_service_names(catalog.services), secret_keys(catalog))
     if settings is not None:
         problems += _file_problems(settings, project_dir)
-        problems += _host_port_problems(settings, catalog, project_dir)
-        problems += _unused_service_problems(settings, catalog, secret_names)
-        problems += kubernetes_problems(settings, catalog)
+        problems += stack_problems(catalog, settings, secret_names)
     problems = distinct_problems(problems)
     if problems:
         raise SettingsError(stack, problems)

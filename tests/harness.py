@@ -28,8 +28,13 @@ from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+from components.catalog import CATALOG_FILE, Catalog, load_catalog
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MAIN = PROJECT_DIR / "__main__.py"
+
+# The project's catalog: tests derive which services, edges and ports to expect from it.
+CATALOG: Catalog = load_catalog(PROJECT_DIR / CATALOG_FILE)
 FAKE_DIGEST = "sha256:" + "ab" * 32
 
 
@@ -229,6 +234,7 @@ def run_program(
     config_stack: str | None = None,
     new_resource_hook: Callable | None = None,
     engine: Any = None,
+    catalog: Path | None = None,
 ) -> ProgramRun:
     """Run __main__.py for `stack` under mocks.
 
@@ -236,7 +242,8 @@ def run_program(
     `secrets` are set as secret config; `stack_outputs` answers StackReferences;
     `config_stack` reads another stack's file (a throwaway stack with dev's settings);
     `new_resource_hook(args)` may return (id, state) to stand in for a provider;
-    `engine` answers the program's Docker Engine API questions (default: a current, healthy one).
+    `engine` answers the program's Docker Engine API questions (default: a current, healthy one);
+    `catalog` is another catalog file for the program (DOCKYARD_CATALOG).
     """
     values = merge(stack_config(config_stack or stack) if base_config else {}, config or {})
     all_config = {f"dockyard:{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in values.items()}
@@ -249,6 +256,9 @@ def run_program(
     pulumi.runtime.settings.set_root_resource(None)
     pulumi.runtime.set_all_config(all_config, [f"dockyard:{k}" for k in (secrets or {})])
     saved_env = os.environ.pop("PULUMI_CONFIG", None)
+    saved_catalog = os.environ.pop("DOCKYARD_CATALOG", None)
+    if catalog is not None:
+        os.environ["DOCKYARD_CATALOG"] = str(catalog)
     sys.path.insert(0, str(PROJECT_DIR))
     import components.preflight as preflight  # the module __main__ imports DockerEngine from
 
@@ -266,6 +276,9 @@ def run_program(
         sys.path.remove(str(PROJECT_DIR))
         if saved_env is not None:
             os.environ["PULUMI_CONFIG"] = saved_env
+        os.environ.pop("DOCKYARD_CATALOG", None)
+        if saved_catalog is not None:
+            os.environ["DOCKYARD_CATALOG"] = saved_catalog
     return ProgramRun(stack=stack, resources=monitor.registered, outputs=monitor.stack_outputs)
 
 
@@ -275,7 +288,7 @@ def _with_host(engine: FakeEngine, host: str) -> FakeEngine:
 
 
 STAGING_DIGEST_REFS = {
-    service: f"registry.example.com/dockyard/{service}@{FAKE_DIGEST}" for service in ("backend", "frontend")
+    spec.name: f"registry.example.com/dockyard/{spec.name}@{FAKE_DIGEST}" for spec in CATALOG.services if spec.build
 }
 
 

@@ -1,0 +1,74 @@
+"""NetworkPolicies: default deny, DNS, and per service exactly the catalog's edges that
+touch it (its clients in, its peers out, on their ports), the ingress controller for the
+routed service, and external peers (a config-replaced database) by CIDR and port."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.k8s_objects import metadata
+from components.k8s_pod import PART_OF, PART_OF_LABEL, selector_labels
+from components.model import Service
+from components.settings import Settings
+
+DNS_NAMESPACE = "kube-system"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace
+
+
+def _pod_peer(service: str) -> dict:
+    return {"podSelector": {"matchLabels": selector_labels(service)}}
+
+
+def _tcp(port: int) -> list[dict]:
+    return [{"protocol": "TCP", "port": port}]
+
+
+def default_deny_manifest(settings: Settings) -> dict:
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "default-deny", "namespace": settings.kubernetes.namespace, "labels": {PART_OF_LABEL: PART_OF}},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    }
+
+
+def dns_egress_manifest(settings: Settings) -> dict:
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "allow-dns", "namespace": settings.kubernetes.namespace, "labels": {PART_OF_LABEL: PART_OF}},
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{
+                "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: DNS_NAMESPACE}}}],
+                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+            }],
+        },
+    }
+
+
+def network_policy_manifest(service: Service, settings: Settings) -> dict:
+    """Exactly the catalog's edges touching this service: ingress from its clients and
+    egress to its peers on their ports; the ingress controller for the routed service;
+    external peers (replaced from config) by CIDR on their ports."""
+    spec = service.spec
+    ingress = [{"from": [_pod_peer(client)], "ports": _tcp(spec.port)} for client in sorted(service.clients)]
+    if spec.name == settings.kubernetes.ingress.service and spec.port:
+        ingress.append({
+            "from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: settings.kubernetes.ingress_namespace}}}],
+            "ports": _tcp(spec.port),
+        })
+    egress = [{"to": [_pod_peer(peer)], "ports": _tcp(port)} for peer, port in sorted(service.peers.items())]
+    egress += [
+        {"to": [{"ipBlock": {"cidr": settings.kubernetes.external_database_cidr}}], "ports": _tcp(external.port)}
+        for external in sorted(service.external_peers, key=lambda peer: peer.service)
+    ]
+    body: dict[str, Any] = {"podSelector": {"matchLabels": selector_labels(spec.name)}, "policyTypes": ["Ingress", "Egress"]}
+    if ingress:
+        body["ingress"] = ingress
+    if egress:
+        body["egress"] = egress
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": metadata(f"allow-{spec.name}", spec.name, settings),
+        "spec": body,
+    }

@@ -1,0 +1,242 @@
+"""The pod a catalog service runs as on Kubernetes: labels, containers, probes, security,
+volumes and spread. Plain Kubernetes API dicts (camelCase), computed from a resolved
+`Service`; values that are Outputs (image, Secret name) arrive in `WorkloadInputs`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from components.catalog import ServiceSpec
+from components.model import Service
+from components.quantities import half_cpu, half_memory
+from components.settings import Settings, StackKind
+
+PART_OF = "dockyard"
+NAME_LABEL = "app.kubernetes.io/name"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+STACK_LABEL = "dockyard.dev/stack"
+OPT_OUT_ANNOTATION_PREFIX = "opt-out.dockyard.dev/"
+PROMOTED_FROM_ANNOTATION = "dockyard.dev/promoted-from"
+IMAGE_REVISION_ANNOTATION = "dockyard.dev/image-id"
+
+SECRET_DIR = "/run/secrets/dockyard"  # <NAME> files; apps read <NAME>_FILE
+SECRET_FILE_MODE = 0o440  # owner root, group fsGroup: readable by the pod's group only
+STATE_VOLUME = "data"
+TMP_SIZE_LIMIT = "64Mi"  # as the Docker target's tmpfs size
+MEMORY_BACKED_PATHS = ("/tmp",)  # scratch space: RAM-backed, counted against the memory limit
+
+PRE_STOP_SLEEP_SECONDS = 5  # lets endpoints and the ingress stop sending traffic first
+APP_GRACEFUL_SECONDS = 20  # what the apps take to drain (uvicorn --timeout-graceful-shutdown)
+TERMINATION_GRACE_SECONDS = PRE_STOP_SLEEP_SECONDS + APP_GRACEFUL_SECONDS + 5  # + margin for SIGKILL
+
+
+def _user_ids(spec: ServiceSpec) -> tuple[int, int]:
+    user, _, group = spec.user.partition(":")
+    return int(user), int(group or user)
+
+
+def selector_labels(service: str) -> dict[str, str]:
+    return {NAME_LABEL: service, PART_OF_LABEL: PART_OF}
+
+
+def object_labels(service: str, settings: Settings) -> dict[str, str]:
+    return {**selector_labels(service), STACK_LABEL: settings.stack}
+
+
+def _volume_name(path: str) -> str:
+    cleaned = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
+    return f"writable-{cleaned or 'root'}"[:63].rstrip("-")
+
+
+
+def http_port_name(spec: ServiceSpec) -> str:
+    return "http" if spec.health and spec.health.liveness_path else "tcp"
+
+
+
+@dataclass(frozen=True)
+class WorkloadInputs:
+    """Values the pod template needs that may be Outputs."""
+
+    image: Any
+    image_pull_policy: str
+    config_map: Any | None = None  # name of the plain-env ConfigMap
+    secret: Any | None = None  # name of the secret-env Secret
+    image_revision: Any | None = None  # the built image's ID where the ref is a reused tag (Minikube)
+
+
+def image_pull_policy(service: Service, settings: Settings) -> str:
+    """Dev: built images exist only in Minikube's Docker daemon (Never pulls them),
+    upstream ones are pulled once. Elsewhere: Always, so every pod start checks the
+    registry credentials; the digest makes the pull itself a no-op when cached."""
+    if settings.kind is StackKind.DEV:
+        return "IfNotPresent" if service.upstream_image is not None else "Never"
+    return "Always"
+
+
+def _probe_handler(spec: ServiceSpec, path: str | None) -> dict:
+    if path is not None:
+        return {"httpGet": {"path": path, "port": http_port_name(spec)}}
+    return {"exec": {"command": list(spec.health.command)}}
+
+
+def probes(spec: ServiceSpec) -> dict:
+    """startup (gives slow starts 2 minutes), readiness and liveness.
+
+    HTTP services use their catalog paths; databases the exec check from the catalog."""
+    if spec.health is None or spec.one_shot:
+        return {}
+    live = _probe_handler(spec, spec.health.liveness_path)
+    ready = _probe_handler(spec, spec.health.readiness_path or spec.health.liveness_path)
+    return {
+        "startupProbe": {**live, "periodSeconds": 2, "failureThreshold": 60, "timeoutSeconds": 3},
+        "readinessProbe": {**ready, "periodSeconds": 5, "failureThreshold": 3, "timeoutSeconds": 3},
+        "livenessProbe": {**live, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
+    }
+
+
+def resources(spec: ServiceSpec) -> dict:
+    # Requests are half the limits: the scheduler reserves a typical load, the limit
+    # caps a burst. Memory over the request is the first to be reclaimed under pressure.
+    return {
+        "requests": {"cpu": half_cpu(spec.resources.cpu), "memory": half_memory(spec.resources.memory)},
+        "limits": {"cpu": spec.resources.cpu, "memory": spec.resources.memory},
+    }
+
+
+def container_security_context(spec: ServiceSpec) -> dict:
+    uid, gid = _user_ids(spec)
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": gid,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pod_security_context(spec: ServiceSpec) -> dict:
+    uid, gid = _user_ids(spec)
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": gid,
+        "fsGroup": spec.fs_group if spec.fs_group is not None else gid,
+        "fsGroupChangePolicy": "OnRootMismatch",  # no recursive chown of a big data volume on every start
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def writable_volumes(spec: ServiceSpec) -> tuple[list[dict], list[dict]]:
+    """(volumes, mounts): an emptyDir per writable path; the root filesystem is read-only."""
+    volumes, mounts = [], []
+    for path in spec.writable_paths:
+        name = _volume_name(path)
+        empty_dir = {"sizeLimit": TMP_SIZE_LIMIT}
+        if path in MEMORY_BACKED_PATHS:
+            empty_dir["medium"] = "Memory"
+        volumes.append({"name": name, "emptyDir": empty_dir})
+        mounts.append({"name": name, "mountPath": path})
+    return volumes, mounts
+
+
+def env_entries(service: Service) -> list[dict]:
+    """Secrets arrive as files: `<NAME>_FILE` points at the mounted Secret key."""
+    return [{"name": f"{name}_FILE", "value": f"{SECRET_DIR}/{name}"} for name in service.secret_env]
+
+
+def _lifecycle(spec: ServiceSpec) -> dict:
+    if spec.one_shot:
+        return {}
+    return {"lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}}}
+
+
+def container(service: Service, inputs: WorkloadInputs) -> dict:
+    spec = service.spec
+    _, mounts = writable_volumes(spec)
+    if service.secret_env:
+        mounts.append({"name": "secrets", "mountPath": SECRET_DIR, "readOnly": True})
+    if spec.state is not None:
+        mounts.append({"name": STATE_VOLUME, "mountPath": spec.state.path})
+    result: dict[str, Any] = {
+        "name": spec.name,
+        "image": inputs.image,
+        "imagePullPolicy": inputs.image_pull_policy,
+        "securityContext": container_security_context(spec),
+        "resources": resources(spec),
+        "volumeMounts": mounts,
+        **probes(spec),
+        **_lifecycle(spec),
+    }
+    if spec.command:
+        result["command"] = list(spec.command)
+    if spec.port:
+        result["ports"] = [{"name": http_port_name(spec), "containerPort": spec.port, "protocol": "TCP"}]
+    env = env_entries(service)
+    if env:
+        result["env"] = env
+    if inputs.config_map is not None:
+        result["envFrom"] = [{"configMapRef": {"name": inputs.config_map}}]
+    return result
+
+
+def pod_volumes(service: Service, inputs: WorkloadInputs) -> list[dict]:
+    volumes, _ = writable_volumes(service.spec)
+    if service.secret_env:
+        volumes.append({"name": "secrets", "secret": {"secretName": inputs.secret, "defaultMode": SECRET_FILE_MODE}})
+    return volumes
+
+
+def topology_spread(service: str, replicas: int) -> list[dict]:
+    """Spread replicas over nodes and zones; best effort, so a small cluster still schedules."""
+    if replicas <= 1:
+        return []
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector_labels(service)},
+            "matchLabelKeys": ["pod-template-hash"],  # count only the current rollout's pods
+        }
+        for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
+    ]
+
+
+def workload_annotations(spec: ServiceSpec, promoted_from: str | None) -> dict[str, str]:
+    annotations = {f"{OPT_OUT_ANNOTATION_PREFIX}{name}": reason for name, reason in spec.opt_outs.items()}
+    if promoted_from:
+        annotations[PROMOTED_FROM_ANNOTATION] = promoted_from
+    return annotations
+
+
+def pod_template(service: Service, settings: Settings, inputs: WorkloadInputs, promoted_from: str | None = None) -> dict:
+    spec = service.spec
+    pod_spec: dict[str, Any] = {
+        "serviceAccountName": spec.name,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,  # env comes from the catalog only, not from every Service
+        "securityContext": pod_security_context(spec),
+        "containers": [container(service, inputs)],
+        "volumes": pod_volumes(service, inputs),
+    }
+    if spec.one_shot:
+        pod_spec["restartPolicy"] = "Never"
+    else:
+        pod_spec["terminationGracePeriodSeconds"] = TERMINATION_GRACE_SECONDS
+    spread = topology_spread(spec.name, service.replicas)
+    if spread:
+        pod_spec["topologySpreadConstraints"] = spread
+    metadata: dict[str, Any] = {"labels": object_labels(spec.name, settings)}
+    annotations = workload_annotations(spec, promoted_from)
+    if inputs.image_revision is not None:
+        # A rebuilt image under the same tag: a changed template rolls the pods onto it.
+        annotations[IMAGE_REVISION_ANNOTATION] = inputs.image_revision
+    if annotations:
+        metadata["annotations"] = annotations
+    return {"metadata": metadata, "spec": pod_spec}

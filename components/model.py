@@ -1,0 +1,183 @@
+"""`resolve`: the catalog under one stack's settings, computed once per stack.
+
+It runs after validation (components/stack_config.py) and yields, per enabled service,
+every per-stack fact a renderer needs: where its image comes from, replicas, resources,
+the 127.0.0.1 port it is published on, its peers inside and outside the stack, and its
+env with hosts and ports filled (secrets left as `{secret:name}`, filled from Outputs by
+components/secrets.py). `LocalEnvironment`, `KubernetesEnvironment`, the promotion and
+`__main__.py` take this and re-derive nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from components.catalog import Catalog, Generate, ServiceSpec, placeholders, render_template, start_order
+from components.settings import Settings
+
+
+@dataclass(frozen=True)
+class ExternalPeer:
+    """A disabled service this one talks to, replaced from config (the database in prod)."""
+
+    service: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Service:
+    spec: ServiceSpec  # the catalog's, with the stack's overrides (image, resources) applied
+    upstream_image: str | None  # the pinned upstream reference, or None when built
+    built_from: str | None  # the built service whose image it runs (itself, or imageOf)
+    replicas: int
+    published_port: int | None  # on 127.0.0.1 (docker target), None when not published
+    peers: Mapping[str, int]  # enabled services it talks to -> their port
+    clients: tuple[str, ...]  # enabled services that talk to it
+    external_peers: tuple[ExternalPeer, ...]
+    depends_on: tuple[str, ...]  # peers and one-shots it starts after (enabled only)
+    plain_env: Mapping[str, str]  # hosts and ports filled
+    secret_env: Mapping[str, str]  # hosts and ports filled, `{secret:name}` left
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class StackSecret:
+    """One secret this stack needs, and where its value comes from (exactly one)."""
+
+    name: str
+    generate: Generate | None = None
+    template: str | None = None  # hosts and ports filled, `{secret:name}` left
+    config: str | None = None  # the dockyard:<key> config secret
+
+
+@dataclass(frozen=True)
+class ResolvedStack:
+    settings: Settings
+    services: Mapping[str, Service]  # in start order
+    secrets: Mapping[str, StackSecret]  # dependencies first
+
+    @property
+    def built(self) -> tuple[str, ...]:
+        """Services whose image this stack's program builds (unless it promotes them)."""
+        return tuple(name for name, service in self.services.items() if service.spec.build is not None)
+
+    @property
+    def on_built_images(self) -> tuple[str, ...]:
+        """Services that run an image this project builds (their own, or one they share)."""
+        return tuple(name for name, service in self.services.items() if service.built_from)
+
+    def image_refs(self, built_refs: Mapping[str, Any], *, built_only: bool = False) -> dict[str, Any]:
+        """service -> the image it runs: `built_refs[<the built service>]` for a built or
+        shared image (a tag, an ID, a digest reference, as the target needs), else the
+        upstream reference (left out with `built_only`)."""
+        return {
+            name: built_refs[service.built_from] if service.built_from else service.upstream_image
+            for name, service in self.services.items()
+            if service.built_from or not built_only
+        }
+
+    @property
+    def edges(self) -> set[tuple[str, str]]:
+        return {(service.name, peer) for service in self.services.values() for peer in service.peers}
+
+
+def published_port(spec: ServiceSpec, settings: Settings) -> int | None:
+    """The 127.0.0.1 port of a public service (and, with dev.publishDatabases, of a stateful
+    one) on the docker target: `services.<name>.hostPort`, else its own port."""
+    if spec.port is None:
+        return None
+    if not (spec.public or (spec.state is not None and settings.dev.publish_databases)):
+        return None
+    return settings.service(spec.name).host_port or spec.port
+
+
+def enabled_names(catalog: Catalog, settings: Settings) -> set[str]:
+    return {spec.name for spec in catalog.services if settings.service(spec.name).enabled}
+
+
+def _with_overrides(spec: ServiceSpec, settings: Settings, enabled: set[str]) -> ServiceSpec:
+    override = settings.service(spec.name)
+    return spec.model_copy(update={
+        "image": (override.image or spec.image) if spec.image is not None else None,
+        "resources": spec.resources.model_copy(update={
+            "memory": override.memory or spec.resources.memory,
+            "cpu": override.cpu or spec.resources.cpu,
+        }),
+        "talks_to": tuple(name for name in spec.talks_to if name in enabled),
+        "starts_after": tuple(name for name in spec.starts_after if name in enabled),
+    })
+
+
+def _external_peers(spec: ServiceSpec, catalog: Catalog, enabled: set[str]) -> tuple[ExternalPeer, ...]:
+    specs = catalog.by_name()
+    return tuple(
+        ExternalPeer(name, specs[name].port)
+        for name in spec.talks_to
+        if name not in enabled and catalog.replacement(name) and specs[name].port
+    )
+
+
+def _fill(template: str, catalog: Catalog) -> str:
+    """Hosts and ports filled in. A service's host name is its name on both targets (Docker
+    network alias, Kubernetes Service in the same namespace)."""
+    hosts = {spec.name: spec.name for spec in catalog.services}
+    ports = {spec.name: spec.port for spec in catalog.services if spec.port}
+    return render_template(template, hosts, ports)
+
+
+def _needed_secrets(catalog: Catalog, services: Mapping[str, Service], enabled: set[str]) -> dict[str, StackSecret]:
+    """The secrets the enabled services' env uses, each with its source, dependencies first."""
+    needed: dict[str, StackSecret] = {}
+
+    def need(name: str) -> None:
+        if name in needed:
+            return
+        declared = catalog.secrets[name]
+        external = declared.owner is not None and declared.owner not in enabled
+        if external or not (declared.generate or declared.template):
+            needed[name] = StackSecret(name, config=declared.config)
+            return
+        if declared.template:
+            for kind, used in placeholders(declared.template):
+                if kind == "secret":
+                    need(used)
+            needed[name] = StackSecret(name, template=_fill(declared.template, catalog))
+        else:
+            needed[name] = StackSecret(name, generate=declared.generate)
+
+    for service in services.values():
+        for value in service.secret_env.values():
+            for kind, used in placeholders(value):
+                if kind == "secret":
+                    need(used)
+    return needed
+
+
+def resolve(catalog: Catalog, settings: Settings) -> ResolvedStack:
+    """The stack's services and secrets. `catalog` and `settings` are already validated."""
+    enabled = enabled_names(catalog, settings)
+    originals = catalog.by_name()
+    specs = {name: _with_overrides(originals[name], settings, enabled) for name in originals if name in enabled}
+    services: dict[str, Service] = {}
+    for name in start_order(specs.values()):
+        spec = specs[name]
+        filled = {key: _fill(value, catalog) for key, value in spec.env.items()}
+        services[name] = Service(
+            spec=spec,
+            upstream_image=spec.image,
+            built_from=spec.image_of or (name if spec.build else None),
+            replicas=settings.service(name).replicas,
+            published_port=published_port(spec, settings),
+            peers={peer: specs[peer].port for peer in spec.talks_to},
+            clients=tuple(other.name for other in specs.values() if name in other.talks_to),
+            external_peers=_external_peers(originals[name], catalog, enabled),
+            depends_on=spec.depends_on,
+            plain_env={key: value for key, value in filled.items() if key in spec.plain_env_names()},
+            secret_env={key: value for key, value in filled.items() if key in spec.secret_env_names()},
+        )
+    return ResolvedStack(settings=settings, services=services, secrets=_needed_secrets(catalog, services, enabled))

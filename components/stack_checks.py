@@ -1,0 +1,150 @@
+"""What is wrong with a stack's settings for this catalog: the rules that need both.
+
+Plain functions over the validated catalog and parsed settings, run by
+`stack_config.validate` before anything is resolved or rendered.
+"""
+
+from __future__ import annotations
+
+from components.catalog import Catalog, placeholders
+from components.model import enabled_names, published_port
+from components.settings import Problem, Settings, StackKind
+
+
+def override_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
+    problems = []
+    for spec in catalog.services:
+        override = settings.service(spec.name)
+        if override.image and spec.image is None:
+            problems.append(Problem(
+                f"services.{spec.name}.image", override.image,
+                "only upstream images can be replaced; a built service takes dockyard:images.baseImages instead",
+            ))
+        if spec.one_shot and override.replicas != 1:
+            problems.append(Problem(f"services.{spec.name}.replicas", override.replicas, "a one-shot service runs exactly once: 1"))
+        if spec.state is not None and override.replicas != 1:
+            problems.append(Problem(f"services.{spec.name}.replicas", override.replicas, "a stateful single-instance service runs 1 replica; use an external service to scale"))
+    return problems
+
+
+def disabled_problems(catalog: Catalog, settings: Settings, configured_secrets: set[str]) -> list[Problem]:
+    """A disabled service its users still need must be replaced through its config secret."""
+    problems = []
+    enabled = enabled_names(catalog, settings)
+    for spec in catalog.services:
+        if spec.name in enabled:
+            continue
+        replacement = catalog.replacement(spec.name)
+        users = [other.name for other in catalog.services if spec.name in other.depends_on and other.name in enabled]
+        if replacement is None and users:
+            problems.append(Problem(
+                f"services.{spec.name}.enabled", False,
+                f"{', '.join(users)} need(s) {spec.name}, which has no external replacement (a secret it owns with `config`)",
+            ))
+        elif replacement is not None and replacement not in configured_secrets:
+            problems.append(Problem(
+                f"services.{spec.name}.enabled", False,
+                f"an external {spec.name} needs the secret dockyard:{replacement} "
+                f"(pulumi config set --secret {replacement} …)",
+            ))
+    return problems
+
+
+def required_secret_problems(catalog: Catalog, settings: Settings, configured_secrets: set[str]) -> list[Problem]:
+    """A config-only secret an enabled service uses must be set."""
+    enabled = enabled_names(catalog, settings)
+    used = {
+        name
+        for spec in catalog.services if spec.name in enabled
+        for value in spec.env.values()
+        for kind, name in placeholders(value) if kind == "secret"
+    }
+    return [
+        Problem(secret.config, None, f"the secret {name} is read from config: pulumi config set --secret {secret.config} …")
+        for name, secret in catalog.secrets.items()
+        if name in used and secret.config and not (secret.generate or secret.template)
+        and secret.config not in configured_secrets
+    ]
+
+
+def unused_service_problems(catalog: Catalog, settings: Settings, configured_secrets: set[str]) -> list[Problem]:
+    """A service replaced by its config secret would run, unused, beside the external one."""
+    problems = []
+    for spec in catalog.services:
+        replacement = catalog.replacement(spec.name)
+        if replacement in configured_secrets and settings.service(spec.name).enabled:
+            problems.append(Problem(f"services.{spec.name}.enabled", True, (
+                f"the secret {replacement} points the apps at an external {spec.name}, so this one would run unused:"
+                f" set services.{spec.name}.enabled to false, or remove the secret (pulumi config rm {replacement})"
+            )))
+    return problems
+
+
+def host_port_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
+    """Each published service needs its own 127.0.0.1 port; a hostPort on a service that is
+    not published would be silently ignored."""
+    if not settings.runs_docker:
+        return []
+    problems = []
+    taken: dict[int, str] = {}
+    enabled = enabled_names(catalog, settings)
+    for spec in catalog.services:
+        if spec.name not in enabled:
+            continue
+        published = published_port(spec, settings)
+        chosen = settings.service(spec.name).host_port
+        key = f"services.{spec.name}.hostPort"
+        if chosen is not None and published is None:
+            why = "it has no port" if spec.port is None else (
+                "databases are published only with dev.publishDatabases: true" if spec.state else "it is not public"
+            )
+            problems.append(Problem(key, chosen, f"{spec.name} is not published on 127.0.0.1 ({why}): remove it"))
+        if published is not None:
+            other = taken.setdefault(published, spec.name)
+            if other != spec.name:
+                problems.append(Problem(key, published, (
+                    f"127.0.0.1:{published} is already published by {other}:"
+                    f" give each published service its own port with services.<name>.hostPort (1-65535)"
+                )))
+    return problems
+
+
+def kubernetes_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
+    """What is wrong for the Kubernetes target (only when the stack runs it)."""
+    if not settings.runs_kubernetes:
+        return []
+    problems = []
+    enabled = enabled_names(catalog, settings)
+    target = settings.kubernetes.ingress.service
+    public = sorted(spec.name for spec in catalog.services if spec.public and spec.port and spec.name in enabled)
+    if target not in public:
+        problems.append(Problem("kubernetes.ingress.service", target, f"must be an enabled public service with a port: {', '.join(public) or 'none'}"))
+    if settings.kind is StackKind.PROD:
+        for name in public:
+            replicas = settings.service(name).replicas
+            if replicas < 2:
+                problems.append(Problem(
+                    f"services.{name}.replicas", replicas,
+                    "prod runs public services with at least 2 replicas (survives a node drain; HPA and PDB need them)",
+                ))
+    if settings.kind is StackKind.DEV and not settings.runs_docker:
+        # Dev images are only loaded into a Docker daemon (Minikube's) on the docker target.
+        problems.append(Problem(
+            "target", settings.target.value,
+            "dev reaches Minikube with target docker and kubernetes.enabled true "
+            "(images are built into Minikube's Docker daemon, see docs/kubernetes.md)",
+        ))
+    if settings.dev.hot_reload and settings.kubernetes.enabled:
+        problems.append(Problem("dev.hotReload", True, "Kubernetes runs the runtime images: turn off hot reload or kubernetes.enabled"))
+    return problems
+
+
+def stack_problems(catalog: Catalog, settings: Settings, configured_secrets: set[str]) -> list[Problem]:
+    return (
+        override_problems(catalog, settings)
+        + disabled_problems(catalog, settings, configured_secrets)
+        + required_secret_problems(catalog, settings, configured_secrets)
+        + unused_service_problems(catalog, settings, configured_secrets)
+        + host_port_problems(catalog, settings)
+        + kubernetes_problems(catalog, settings)
+    )
