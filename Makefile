@@ -21,7 +21,7 @@ s ?=
 PREFLIGHT := scripts/preflight.sh$(if $(filter prod,$(STACK)),, --docker)
 
 .PHONY: help up preview down logs ps urls env preflight deps tools lint test test-unit test-policy \
-        test-render test-apps test-backend test-frontend test-engine bench clean
+        test-render test-apps test-backend test-frontend test-engine bench schema clean
 .DEFAULT_GOAL := help
 
 help:  ## this list: every target, one line each
@@ -122,6 +122,9 @@ test: lint test-unit test-policy test-render test-apps test-engine  ## every tes
 
 bench: deps  ## the benchmarks (tables, JSON in bench/results/)
 	$(PY) -m bench
+
+schema: deps  ## regenerate catalog.schema.json from the catalog's models (a unit test checks it)
+	$(PY) -c 'import pathlib, components.catalog as c; pathlib.Path(c.SCHEMA_FILE).write_text(c.schema_text())'
 
 clean:  ## remove the virtualenvs and the apps' build output
 	rm -rf $(VENV) .venv-checkov .venv-zizmor policy/venv apps/backend/.venv apps/frontend/node_modules apps/frontend/.next

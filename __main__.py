@@ -5,12 +5,12 @@ once into what this stack runs; images are built (or, in prod, promoted); the lo
 environment and the Kubernetes environment render the same resolved stack.
 """
 
-import os
 from pathlib import Path
 
 import pulumi
 
-from components.catalog import CATALOG_FILE, load_catalog
+from components.build_contract import require_build_contract
+from components.catalog import catalog_path, load_catalog
 from components.docker_env import LocalEnvironment
 from components.images import RegistryCredentials, ServiceImage, git_revision, plan_build
 from components.kubernetes_env import KubernetesEnvironment, rendering
@@ -28,8 +28,8 @@ from components.settings import StackKind
 from components.stack_config import configured_secrets, configured_values, validate
 
 PROJECT_DIR = Path(__file__).resolve().parent
-# DOCKYARD_CATALOG: another catalog file for this program (tests use a copy).
-catalog = load_catalog(Path(os.environ.get("DOCKYARD_CATALOG", PROJECT_DIR / CATALOG_FILE)))
+catalog = load_catalog(catalog_path(PROJECT_DIR))
+require_build_contract(catalog, PROJECT_DIR)  # each built service's Dockerfile has its stages
 
 # --- settings: validated with the catalog, then resolved once for this stack ---
 secret_config = configured_secrets(pulumi.Config("dockyard"), catalog)

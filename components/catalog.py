@@ -14,6 +14,7 @@ whole).
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,11 @@ _NAME = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"  # a DNS label short enough for der
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _CONFIG_KEY = r"^[a-z][A-Za-z0-9]*$"
 _USER = re.compile(r"^[0-9]+(:[0-9]+)?$")
+_PATTERN_WORDS = {
+    _NAME: "must be lower-case letters, digits and '-', starting with a letter (at most 40 characters)",
+    _ENV_NAME: "must be an environment variable name: letters, digits and '_', not starting with a digit",
+    _CONFIG_KEY: "must be a config key in camelCase: letters and digits, starting with a lower-case letter",
+}
 
 # Named opt-outs: each weakens one default of principle 3 and carries its reason.
 OPT_OUT_UPSTREAM_UID = "upstream-uid"
@@ -253,7 +259,7 @@ class CatalogError(RunError, ValueError):
 
 
 def _loc(parts: Iterable[Any]) -> str:
-    return ".".join(str(part) for part in parts)
+    return ".".join(str(part) for part in parts if part != "[key]")
 
 
 def _model_problems(prefix: tuple, error: ValidationError) -> list[Problem]:
@@ -265,42 +271,85 @@ def _model_problems(prefix: tuple, error: ValidationError) -> list[Problem]:
         elif item["type"] == "missing":
             problems.append(Problem(loc, OMITTED, "is required"))
         else:
-            message = str(item["ctx"]["error"]) if "error" in item.get("ctx", {}) else item["msg"]
-            problems.append(Problem(loc, item.get("input"), message))
+            problems.append(Problem(loc, item.get("input"), _message(item)))
     return problems
 
 
-def _parse_services(raw: Mapping[str, Any]) -> tuple[list[ServiceSpec], list[Problem]]:
-    services, problems = [], []
+_MESSAGES = {
+    "int_type": "must be a whole number, unquoted", "int_parsing": "must be a whole number, unquoted",
+    "int_from_float": "must be a whole number", "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false", "string_type": "must be text",
+    "list_type": "must be a list", "tuple_type": "must be a list", "dict_type": "must be a map",
+    "model_type": "must be a map of fields", "model_attributes_type": "must be a map of fields",
+}
+
+
+def _message(item: dict) -> str:
+    """A validation error in words (the validators' own wording never reaches the user)."""
+    kind, ctx = item["type"], item.get("ctx", {})
+    if kind in ("value_error", "assertion_error") and "error" in ctx:
+        return str(ctx["error"])
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx['ge']}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']}"
+    if kind == "too_short":
+        return f"must have at least {ctx['min_length']} entr{'y' if ctx['min_length'] == 1 else 'ies'}"
+    if kind == "string_pattern_mismatch":
+        return _PATTERN_WORDS.get(ctx["pattern"], f"must match {ctx['pattern']}")
+    if kind == "literal_error":
+        return f"must be one of: {ctx['expected']}"
+    return _MESSAGES.get(kind, "is not a valid value here; see catalog.schema.json")
+
+
+def _parse_entries(section: str, raw: Any, model: type[_Model]) -> tuple[dict[str, Any], list[Problem], set[str]]:
+    """Each `name: {fields}` entry of a section through its model: (parsed, problems, the
+    names whose entry was refused). The name is the key; it is a DNS label."""
+    if raw is None:
+        return {}, [], set()
+    if not isinstance(raw, Mapping):
+        return {}, [Problem(section, OMITTED, "must be a map of name to fields")], set()
+    parsed, problems, refused = {}, [], set()
     for name, body in raw.items():
-        if not isinstance(body, Mapping):
-            problems.append(Problem(f"services.{name}", body, "must be a map of the service's fields"))
-            continue
-        if "name" in body:
-            problems.append(Problem(f"services.{name}.name", body["name"], "unknown key: a service's name is its key"))
-            continue
-        try:
-            services.append(ServiceSpec.model_validate({**body, "name": name}))
-        except ValidationError as error:
-            problems += _model_problems(("services", name), error)
-    return services, problems
+        key = f"{section}.{name}"
+        if not isinstance(name, str) or not re.match(_NAME, name):
+            problems.append(Problem(key, OMITTED, f"the name {_PATTERN_WORDS[_NAME]}"))
+        elif not isinstance(body, Mapping):
+            problems.append(Problem(key, body, "must be a map of fields"))
+        elif "name" in body:
+            problems.append(Problem(f"{key}.name", body["name"], "unknown key: the name is the entry's key"))
+        else:
+            try:
+                parsed[name] = model.model_validate({**body, "name": name} if model is ServiceSpec else body)
+                continue
+            except ValidationError as error:
+                problems += _model_problems((section, name), error)
+        refused.add(str(name))
+    return parsed, problems, refused
 
 
 def parse_catalog(raw: Any, source: str = CATALOG_FILE) -> Catalog:
     """A `Catalog` from the file's parsed YAML, or one CatalogError with every problem."""
     if not isinstance(raw, Mapping):
         raise CatalogError(source, [Problem("(top level)", OMITTED, "must be a map with `services` (and `secrets`)")])
-    try:
-        top = CatalogFile.model_validate(raw)
-    except ValidationError as error:
-        raise CatalogError(source, _model_problems((), error)) from None
-    services, problems = _parse_services(top.services)
-    catalog = Catalog(services=tuple(services), secrets=top.secrets, source=source)
-    if not problems:
-        problems = catalog_problems(catalog)
+    known = [field.alias or name for name, field in CatalogFile.model_fields.items()]
+    problems = [Problem(str(key), OMITTED, f"unknown key; known: {', '.join(known)}") for key in raw if key not in known]
+    if not raw.get("services"):
+        problems.append(Problem("services", OMITTED, "is required: a map of service name to its fields"))
+    secrets, secret_problems, _ = _parse_entries("secrets", raw.get("secrets"), SecretSpec)
+    services, service_problems, refused = _parse_entries("services", raw.get("services"), ServiceSpec)
+    problems += secret_problems + service_problems
+    catalog = Catalog(services=tuple(services.values()), secrets=secrets, source=source)
+    problems += catalog_problems(catalog, frozenset(refused))
     if problems:
         raise CatalogError(source, problems)
     return catalog
+
+
+def catalog_path(project_dir: Path) -> Path:
+    """The catalog this program reads: catalog.yaml, or the file DOCKYARD_CATALOG names
+    (a team's trial copy; the tests run the unit tier against an extended one)."""
+    return Path(os.environ.get("DOCKYARD_CATALOG") or project_dir / CATALOG_FILE)
 
 
 def load_catalog(path: Path) -> Catalog:
@@ -402,7 +451,7 @@ def _known(names: Iterable[str]) -> str:
     return ", ".join(sorted(names)) or "none"
 
 
-def _shape_problems(catalog: Catalog) -> list[Problem]:
+def _shape_problems(catalog: Catalog, unparsed: frozenset[str]) -> list[Problem]:
     problems = []
     names = catalog.by_name()
     for spec in catalog.services:
@@ -410,7 +459,7 @@ def _shape_problems(catalog: Catalog) -> list[Problem]:
         sources = [spec.image, spec.build, spec.image_of]
         if sum(source is not None for source in sources) != 1:
             problems.append(Problem(key, OMITTED, "needs exactly one of image (upstream), build (this repo), imageOf (a built service's image)"))
-        if spec.image_of is not None and (spec.image_of not in names or names[spec.image_of].build is None):
+        if spec.image_of is not None and spec.image_of not in unparsed and (spec.image_of not in names or names[spec.image_of].build is None):
             problems.append(Problem(f"{key}.imageOf", spec.image_of, f"must name a built service: {_known(built_service_names(catalog.services))}"))
         if spec.long_running and spec.health is None:
             problems.append(Problem(f"{key}.health", OMITTED, "a long-running service needs a health check (or oneShot: true)"))
@@ -425,13 +474,15 @@ def _shape_problems(catalog: Catalog) -> list[Problem]:
     return problems
 
 
-def _edge_problems(catalog: Catalog) -> list[Problem]:
+def _edge_problems(catalog: Catalog, unparsed: frozenset[str]) -> list[Problem]:
     problems = []
     names = catalog.by_name()
     for spec in catalog.services:
         for field_name, targets in (("talksTo", spec.talks_to), ("startsAfter", spec.starts_after)):
             for index, target in enumerate(targets):
                 key = f"services.{spec.name}.{field_name}.{index}"
+                if target in unparsed:
+                    continue
                 if target not in names or target == spec.name:
                     problems.append(Problem(key, target, f"must name another service: {_known(set(names) - {spec.name})}"))
                 elif field_name == "startsAfter" and not names[target].one_shot:
@@ -451,15 +502,19 @@ def _cycle_problems(catalog: Catalog) -> list[Problem]:
     return []
 
 
-def _template_problems(key: str, value: str, talks_to: Iterable[str] | None, catalog: Catalog) -> list[Problem]:
+def _template_problems(
+    key: str, value: str, talks_to: Iterable[str] | None, catalog: Catalog, unparsed: frozenset[str],
+) -> list[Problem]:
     """Placeholders that name nothing, or a service the owner does not talk to (Kubernetes'
     default-deny NetworkPolicy would block what Docker lets through)."""
     names = catalog.by_name()
-    problems = []
+    problems, unreached = [], []
     for kind, name in _ANY_PLACEHOLDER.findall(value):
         if kind not in ("host", "port", "secret"):
             problems.append(Problem(key, value, f"{{{kind}:{name}}} is not a placeholder: use {{host:svc}}, {{port:svc}} or {{secret:name}}"))
     for kind, name in secret_references(value, catalog.secrets):
+        if name in unparsed:
+            continue
         if kind == "secret" and name not in catalog.secrets:
             problems.append(Problem(key, value, f"{{secret:{name}}} names no secret; declared: {_known(catalog.secrets)}"))
         elif kind in ("host", "port") and name not in names:
@@ -467,11 +522,13 @@ def _template_problems(key: str, value: str, talks_to: Iterable[str] | None, cat
         elif kind == "port" and names[name].port is None:
             problems.append(Problem(key, value, f"{{port:{name}}}: {name} has no port"))
         elif kind in ("host", "port") and talks_to is not None and name not in talks_to:
-            problems.append(Problem(key, value, f"reaches {name}, which is not in talksTo: add it there (NetworkPolicies allow only talksTo)"))
+            unreached.append(name)
+    for name in dict.fromkeys(unreached):  # once per service, whether named by host or port
+        problems.append(Problem(key, value, f"reaches {name}, which is not in talksTo: add it there (NetworkPolicies allow only talksTo)"))
     return problems
 
 
-def _secret_problems(catalog: Catalog) -> list[Problem]:
+def _secret_problems(catalog: Catalog, unparsed: frozenset[str]) -> list[Problem]:
     names = catalog.by_name()
     problems = []
     configs: dict[str, str] = {}
@@ -481,7 +538,7 @@ def _secret_problems(catalog: Catalog) -> list[Problem]:
             problems.append(Problem(key, OMITTED, "takes one of generate and template"))
         if not (secret.generate or secret.template or secret.config):
             problems.append(Problem(key, OMITTED, "needs generate, template or config"))
-        if secret.owner is not None and secret.owner not in names:
+        if secret.owner is not None and secret.owner not in names and secret.owner not in unparsed:
             problems.append(Problem(f"{key}.owner", secret.owner, f"must name a service: {_known(names)}"))
         if secret.config in (*SECRET_KEYS, *SETTING_KEYS):
             problems.append(Problem(f"{key}.config", secret.config, "is a key of the program's own settings: choose another"))
@@ -490,16 +547,21 @@ def _secret_problems(catalog: Catalog) -> list[Problem]:
         elif secret.config:
             configs[secret.config] = name
         if secret.template:
-            problems += _template_problems(f"{key}.template", secret.template, None, catalog)
+            problems += _template_problems(f"{key}.template", secret.template, None, catalog, unparsed)
             if ("secret", name) in secret_references(secret.template, catalog.secrets):
                 problems.append(Problem(f"{key}.template", secret.template, "must not use itself"))
     return problems
 
 
-def catalog_problems(catalog: Catalog) -> list[Problem]:
-    """Everything wrong with the catalog on its own (settings are checked in stack_checks)."""
-    problems = _shape_problems(catalog) + _edge_problems(catalog) + _cycle_problems(catalog) + _secret_problems(catalog)
+def catalog_problems(catalog: Catalog, unparsed: frozenset[str] = frozenset()) -> list[Problem]:
+    """Everything wrong with the catalog on its own (settings are checked in stack_checks).
+    `unparsed`: services the file names whose fields were refused; references to them are
+    not reported again."""
+    problems = (
+        _shape_problems(catalog, unparsed) + _edge_problems(catalog, unparsed)
+        + _cycle_problems(catalog) + _secret_problems(catalog, unparsed)
+    )
     for spec in catalog.services:
         for env_name, value in spec.env.items():
-            problems += _template_problems(f"services.{spec.name}.env.{env_name}", value, spec.talks_to, catalog)
+            problems += _template_problems(f"services.{spec.name}.env.{env_name}", value, spec.talks_to, catalog, unparsed)
     return problems

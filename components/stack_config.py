@@ -14,7 +14,7 @@ from typing import Any
 
 import pulumi
 
-from components.catalog import CATALOG_FILE, Catalog, built_service_names, load_catalog
+from components.catalog import Catalog, built_service_names, catalog_path, load_catalog
 from components.settings import (
     NAMESPACE,
     SECRET_KEYS,
@@ -106,8 +106,8 @@ def validate(
     catalog: Catalog | None = None,
 ) -> Settings:
     """Settings for `stack`, or one `SettingsError` listing every problem. `catalog`
-    defaults to the project's catalog.yaml."""
-    catalog = catalog or load_catalog(project_dir / CATALOG_FILE)
+    defaults to the project's (catalog_path)."""
+    catalog = catalog or load_catalog(catalog_path(project_dir))
     names = {spec.name for spec in catalog.services}
     settings, problems = parse_settings(stack, raw, names, built_service_names(catalog.services), secret_keys(catalog))
     if settings is not None:

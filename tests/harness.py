@@ -28,13 +28,14 @@ from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from components.catalog import CATALOG_FILE, Catalog, load_catalog
+from components.catalog import Catalog, catalog_path, load_catalog
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MAIN = PROJECT_DIR / "__main__.py"
 
-# The project's catalog: tests derive which services, edges and ports to expect from it.
-CATALOG: Catalog = load_catalog(PROJECT_DIR / CATALOG_FILE)
+# The catalog the program reads (catalog.yaml, or DOCKYARD_CATALOG's copy): tests derive
+# which services, edges and ports to expect from it.
+CATALOG: Catalog = load_catalog(catalog_path(PROJECT_DIR))
 FAKE_DIGEST = "sha256:" + "ab" * 32
 
 
@@ -256,7 +257,7 @@ def run_program(
     pulumi.runtime.settings.set_root_resource(None)
     pulumi.runtime.set_all_config(all_config, [f"dockyard:{k}" for k in (secrets or {})])
     saved_env = os.environ.pop("PULUMI_CONFIG", None)
-    saved_catalog = os.environ.pop("DOCKYARD_CATALOG", None)
+    saved_catalog = os.environ.get("DOCKYARD_CATALOG")
     if catalog is not None:
         os.environ["DOCKYARD_CATALOG"] = str(catalog)
     sys.path.insert(0, str(PROJECT_DIR))

@@ -1,0 +1,53 @@
+"""The Dockerfile contract of built services (docs/services.md), checked before any build."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from components.build_contract import build_problems, dockerfile_problems, require_build_contract
+from components.catalog import CatalogError
+from tests.harness import CATALOG, PROJECT_DIR
+
+BUILT = [spec for spec in CATALOG.services if spec.build]
+
+
+def test_every_built_service_meets_the_contract():
+    assert BUILT, "the catalog builds at least one service"
+    assert build_problems(CATALOG, PROJECT_DIR) == []
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of each built service's build context, to break."""
+    for spec in BUILT:
+        shutil.copytree(PROJECT_DIR / spec.build.context, tmp_path / spec.build.context,
+                        ignore=shutil.ignore_patterns("node_modules", ".next", ".venv"))
+    return tmp_path
+
+
+@pytest.mark.parametrize("spec", BUILT, ids=lambda spec: spec.name)
+def test_a_missing_stage_is_named_with_the_stages_there_are(spec, project):
+    dockerfile = project / spec.build.context / "Dockerfile"
+    text = dockerfile.read_text()
+    dockerfile.write_text(text.replace(f"AS {spec.build.target}", "AS final"))
+    (problem,) = dockerfile_problems(spec, project)
+    assert problem.key == f"services.{spec.name}.build.target"
+    assert f"no stage `FROM … AS {spec.build.target}`" in problem.allowed and "final" in problem.allowed
+
+
+@pytest.mark.parametrize("spec", BUILT, ids=lambda spec: spec.name)
+def test_base_image_args_and_the_source_dir_are_required(spec, project):
+    dockerfile = project / spec.build.context / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("ARG RUNTIME_BASE_IMAGE", "ARG OTHER", 1))
+    shutil.rmtree(project / spec.build.context / spec.build.source_dir)
+    problems = {problem.key: problem.allowed for problem in dockerfile_problems(spec, project)}
+    assert "ARG RUNTIME_BASE_IMAGE" in problems[f"services.{spec.name}.build"]
+    assert f"services.{spec.name}.build.sourceDir" in problems
+
+
+def test_a_context_without_a_dockerfile_stops_the_program_with_a_catalog_error(tmp_path):
+    with pytest.raises(CatalogError, match=r"services\.\S+\.build\.context = .*has no Dockerfile"):
+        require_build_contract(CATALOG, tmp_path)
