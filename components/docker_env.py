@@ -108,7 +108,7 @@ def container_plan(service: Service, settings: Settings, project_dir: Path) -> C
         service=spec.name,
         name=f"{prefix}-{spec.name}",
         user=spec.user,
-        read_only=not reload,
+        read_only=OPT_OUT_READ_ONLY_ROOT not in opt_outs,
         tmpfs={path: TMPFS_OPTIONS for path in spec.writable_paths},
         memory_mb=memory_mb(spec.resources.memory),
         cpus=provider_cpus(spec.resources.cpu),

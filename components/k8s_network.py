@@ -52,7 +52,7 @@ def network_policy_manifest(service: Service, settings: Settings) -> dict:
     external peers (replaced from config) by CIDR on their ports."""
     spec = service.spec
     ingress = [{"from": [_pod_peer(client)], "ports": _tcp(spec.port)} for client in sorted(service.clients)]
-    if spec.name == settings.kubernetes.ingress.service and spec.port:
+    if service.routed:
         ingress.append({
             "from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: settings.kubernetes.ingress_namespace}}}],
             "ports": _tcp(spec.port),

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from components.catalog import ServiceSpec
+from components.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec
 from components.model import Service
 from components.quantities import half_cpu, half_memory
 from components.settings import Settings, StackKind
@@ -113,7 +113,7 @@ def container_security_context(spec: ServiceSpec) -> dict:
         "runAsUser": uid,
         "runAsGroup": gid,
         "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
+        "readOnlyRootFilesystem": OPT_OUT_READ_ONLY_ROOT not in spec.opt_outs,
         "privileged": False,
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},

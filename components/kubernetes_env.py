@@ -128,7 +128,7 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         promoted_from = promoted_from or {}
         for service in stack.services.values():  # start order
             self._service(service, images[service.name], image_revisions.get(service.name), promoted_from.get(service.name))
-        routed = stack.services.get(settings.kubernetes.ingress.service)
+        routed = next((service for service in stack.services.values() if service.routed), None)
         if routed is not None:
             self._create(f"{name}-ingress", ingress_manifest(routed.spec, settings), [self.namespace, self.ready[routed.name]])
         # What rendered manifests expect to find in the cluster: Secret names and keys, no values.

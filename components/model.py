@@ -37,6 +37,7 @@ class Service:
     clients: tuple[str, ...]  # enabled services that talk to it
     external_peers: tuple[ExternalPeer, ...]
     depends_on: tuple[str, ...]  # peers and one-shots it starts after (enabled only)
+    routed: bool  # the Kubernetes Ingress routes `/` to it
     plain_env: Mapping[str, str]  # hosts and ports filled
     secret_env: Mapping[str, str]  # hosts and ports filled, `{secret:name}` left
 
@@ -94,6 +95,18 @@ def published_port(spec: ServiceSpec, settings: Settings) -> int | None:
     if not (spec.public or (spec.state is not None and settings.dev.publish_databases)):
         return None
     return settings.service(spec.name).host_port or spec.port
+
+
+def public_services(catalog: Catalog, settings: Settings) -> list[str]:
+    """Enabled public services with a port: what the Ingress may route to."""
+    enabled = enabled_names(catalog, settings)
+    return [spec.name for spec in catalog.services if spec.public and spec.port and spec.name in enabled]
+
+
+def routed_service(catalog: Catalog, settings: Settings) -> str | None:
+    """`kubernetes.ingress.service`, or the only public service when it is unset."""
+    public = public_services(catalog, settings)
+    return settings.kubernetes.ingress.service or (public[0] if len(public) == 1 else None)
 
 
 def enabled_names(catalog: Catalog, settings: Settings) -> set[str]:
@@ -164,6 +177,7 @@ def resolve(catalog: Catalog, settings: Settings) -> ResolvedStack:
     originals = catalog.by_name()
     specs = {name: _with_overrides(originals[name], settings, enabled) for name in originals if name in enabled}
     services: dict[str, Service] = {}
+    routed = routed_service(catalog, settings) if settings.runs_kubernetes else None
     for name in start_order(specs.values()):
         spec = specs[name]
         filled = {key: _fill(value, catalog) for key, value in spec.env.items()}
@@ -177,6 +191,7 @@ def resolve(catalog: Catalog, settings: Settings) -> ResolvedStack:
             clients=tuple(other.name for other in specs.values() if name in other.talks_to),
             external_peers=_external_peers(originals[name], catalog, enabled),
             depends_on=spec.depends_on,
+            routed=name == routed,
             plain_env={key: value for key, value in filled.items() if key in spec.plain_env_names()},
             secret_env={key: value for key, value in filled.items() if key in spec.secret_env_names()},
         )

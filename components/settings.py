@@ -196,9 +196,9 @@ class IngressSettings(_Section):
     class_name: Text = "nginx"
     host: Text = "dockyard.localhost"
     tls_secret: Text = ""
-    # The one public service the Ingress routes `/` to; the others stay in-cluster
-    # (the frontend reaches the backend server-side through BACKEND_URL).
-    service: Text = "frontend"
+    # The one public service the Ingress routes `/` to; the others stay in-cluster. Unset:
+    # the catalog's only public service (with several, the stack names one).
+    service: Text = ""
 
 
 class KubernetesSettings(_Section):

@@ -7,7 +7,7 @@ Plain functions over the validated catalog and parsed settings, run by
 from __future__ import annotations
 
 from components.catalog import Catalog, placeholders
-from components.model import enabled_names, published_port
+from components.model import enabled_names, public_services, published_port, routed_service
 from components.settings import Problem, Settings, StackKind
 
 
@@ -50,15 +50,30 @@ def disabled_problems(catalog: Catalog, settings: Settings, configured_secrets: 
     return problems
 
 
-def required_secret_problems(catalog: Catalog, settings: Settings, configured_secrets: set[str]) -> list[Problem]:
-    """A config-only secret an enabled service uses must be set."""
-    enabled = enabled_names(catalog, settings)
-    used = {
+def _used_secrets(catalog: Catalog, enabled: set[str]) -> set[str]:
+    """The secrets the enabled services' env uses, directly or through the templates of the
+    secrets it uses (as `model.resolve` needs them: an external owner's secret is config)."""
+    pending = [
         name
         for spec in catalog.services if spec.name in enabled
         for value in spec.env.values()
         for kind, name in placeholders(value) if kind == "secret"
-    }
+    ]
+    used: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in used or name not in catalog.secrets:
+            continue
+        used.add(name)
+        declared = catalog.secrets[name]
+        if declared.template and (declared.owner is None or declared.owner in enabled):
+            pending += [inner for kind, inner in placeholders(declared.template) if kind == "secret"]
+    return used
+
+
+def required_secret_problems(catalog: Catalog, settings: Settings, configured_secrets: set[str]) -> list[Problem]:
+    """A config-only secret an enabled service uses (itself, or through a template) must be set."""
+    used = _used_secrets(catalog, enabled_names(catalog, settings))
     return [
         Problem(secret.config, None, f"the secret {name} is read from config: pulumi config set --secret {secret.config} …")
         for name, secret in catalog.secrets.items()
@@ -114,10 +129,11 @@ def kubernetes_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
     if not settings.runs_kubernetes:
         return []
     problems = []
-    enabled = enabled_names(catalog, settings)
-    target = settings.kubernetes.ingress.service
-    public = sorted(spec.name for spec in catalog.services if spec.public and spec.port and spec.name in enabled)
-    if target not in public:
+    public = public_services(catalog, settings)
+    target = routed_service(catalog, settings)
+    if target is None and len(public) > 1:
+        problems.append(Problem("kubernetes.ingress.service", "", f"the catalog has several public services: name the one the Ingress routes to: {', '.join(public)}"))
+    elif target not in public:
         problems.append(Problem("kubernetes.ingress.service", target, f"must be an enabled public service with a port: {', '.join(public) or 'none'}"))
     if settings.kind is StackKind.PROD:
         for name in public:
@@ -127,6 +143,8 @@ def kubernetes_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
                     f"services.{name}.replicas", replicas,
                     "prod runs public services with at least 2 replicas (survives a node drain; HPA and PDB need them)",
                 ))
+    if settings.kind is not StackKind.DEV:
+        problems += _digest_problems(catalog, settings)
     if settings.kind is StackKind.DEV and not settings.runs_docker:
         # Dev images are only loaded into a Docker daemon (Minikube's) on the docker target.
         problems.append(Problem(
@@ -136,6 +154,21 @@ def kubernetes_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
         ))
     if settings.dev.hot_reload and settings.kubernetes.enabled:
         problems.append(Problem("dev.hotReload", True, "Kubernetes runs the runtime images: turn off hot reload or kubernetes.enabled"))
+    return problems
+
+
+def _digest_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
+    """Staging and prod run exactly what was tested: upstream images pinned by digest (the
+    policy pack's k8s-image-pinning would refuse the preview otherwise)."""
+    enabled = enabled_names(catalog, settings)
+    problems = []
+    for spec in catalog.services:
+        image = settings.service(spec.name).image or spec.image
+        if spec.name in enabled and image and "@sha256:" not in image:
+            problems.append(Problem(f"services.{spec.name}.image", image, (
+                f"{settings.kind.value} deploys upstream images pinned by digest: set it to {image}@sha256:…"
+                f" (docker buildx imagetools inspect {image}), here or in catalog.yaml"
+            )))
     return problems
 
 

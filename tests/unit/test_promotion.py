@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from components.promotion import PromotionError, check_promoted_images, is_digest_ref
-from tests.harness import run_program
+from tests.harness import CATALOG, run_program
 from tests.render.render_manifests import PROD_SOURCE_STACK, RUNS
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
@@ -91,15 +91,22 @@ def test_an_images_output_of_the_wrong_shape_is_rejected():
 # --- the program -------------------------------------------------------------------------
 
 def test_prod_deploys_exactly_the_promoted_digests_and_records_their_source():
-    run = run_prod({"backend": BACKEND, "frontend": FRONTEND})
-    images = {}
+    built = [spec for spec in CATALOG.services if spec.build]
+    promoted = {spec.name: f"registry.example.com/team/{spec.name}@{DIGEST}" for spec in built}
+    run = run_prod(promoted)
+    images, sources = {}, {}
     for resource in run.resources:
         if resource.type in ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job"):
             name = resource.inputs["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
             images[name] = resource.inputs["spec"]["template"]["spec"]["containers"][0]["image"]
-            assert resource.inputs["metadata"]["annotations"]["dockyard.dev/promoted-from"] == PROD_SOURCE_STACK
-    assert images == {"backend": BACKEND, "migrations": BACKEND, "frontend": FRONTEND}
-    assert run.outputs["promotedFrom"] == {"backend": PROD_SOURCE_STACK, "frontend": PROD_SOURCE_STACK}
+            sources[name] = resource.inputs["metadata"].get("annotations", {}).get("dockyard.dev/promoted-from")
+    on_built = {spec.name: spec.image_of or spec.name for spec in CATALOG.services if spec.build or spec.image_of}
+    for name, source in sources.items():
+        if name in on_built:
+            assert images[name] == promoted[on_built[name]] and source == PROD_SOURCE_STACK, name
+        else:  # an upstream image: pinned by the catalog, not promoted
+            assert images[name] == CATALOG.by_name()[name].image and source is None, name
+    assert run.outputs["promotedFrom"] == {spec.name: PROD_SOURCE_STACK for spec in built}
 
 
 def test_prod_builds_nothing():

@@ -11,24 +11,32 @@ from __future__ import annotations
 import pytest
 
 from components import docker_env, preflight
-from components.catalog import CATALOG
 from components.durations import duration_nanos, go_duration
-from components.kubernetes_env import EXTERNAL_SECRET_SUFFIX, IMAGE_REVISION_ANNOTATION
-from components.settings import cpu_cores
-from tests.harness import FakeEngine, outside_inputs, run_program
+from components.k8s_pod import IMAGE_REVISION_ANNOTATION
+from components.kubernetes_env import EXTERNAL_SECRET_SUFFIX
+from components.quantities import provider_cpus
+from tests.harness import CATALOG, FakeEngine, outside_inputs, run_program
 
 CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 BUILD = "docker-build:index:Image"
-ONE_SHOT = {spec.name for spec in CATALOG if spec.one_shot}
-
-
-def containers(run):
-    return {c.inputs["name"].rsplit("-", 1)[-1]: c for c in run.of_type(CONTAINER)}
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
+JOB = "kubernetes:batch/v1:Job"
+NAME = "app.kubernetes.io/name"
+SPECS = CATALOG.by_name()
+ONE_SHOT = {spec.name for spec in CATALOG.services if spec.one_shot}
+# Services that run an image this project builds: their own, or another's (imageOf).
+ON_BUILT_IMAGES = {spec.name for spec in CATALOG.services if spec.build or spec.image_of}
 
 
 def labels(container) -> dict[str, str]:
     return {entry["label"]: entry["value"] for entry in container.inputs.get("labels", [])}
+
+
+def containers(run):
+    """service -> its container (by label: a service's name may hold '-')."""
+    return {labels(c)["dockyard.dev/service"]: c for c in run.of_type(CONTAINER)}
 
 
 # --- 1. old engines ---------------------------------------------------------------------------
@@ -70,9 +78,12 @@ def test_containers_run_the_loaded_image_id_which_each_build_refreshes():
         assert image.inputs["keepLocally"] is True  # never deletes what the engine's owner has
         build_urn = next(b.urn for b in builds.values() if b.inputs["tags"][0] == image.inputs["name"])
         assert build_urn in image.dependencies
+    assert len(loaded) == len(builds) == len([spec for spec in CATALOG.services if spec.build])
     for service, container in containers(run).items():
-        if any(spec.name == service and (spec.build or spec.image_of) for spec in CATALOG):
+        if service in ON_BUILT_IMAGES:
             assert container.inputs["image"].startswith("sha256:"), service
+        else:
+            assert container.inputs["image"] == SPECS[service].image, service
 
 
 def test_a_new_build_digest_gives_the_containers_a_new_image():
@@ -88,7 +99,7 @@ def test_a_new_build_digest_gives_the_containers_a_new_image():
     digest = "22"
     second = {s: c.inputs["image"] for s, c in containers(run_program("dev", new_resource_hook=by_trigger)).items()}
     rebuilt = {s for s in first if first[s] != second[s]}
-    assert rebuilt == {spec.name for spec in CATALOG if spec.build or spec.image_of}
+    assert rebuilt == ON_BUILT_IMAGES
 
 
 def test_minikube_pods_roll_and_the_job_is_renamed_when_the_image_id_changes():
@@ -100,28 +111,37 @@ def test_minikube_pods_roll_and_the_job_is_renamed_when_the_image_id_changes():
         return hook
 
     runs = [run_program("dev", {"kubernetes": {"enabled": True}}, new_resource_hook=image_id("sha256:" + c * 64)) for c in "ab"]
-    jobs = [r.of_type("kubernetes:batch/v1:Job")[0].inputs["metadata"]["name"] for r in runs]
-    assert jobs[0] != jobs[1]
+    jobs = [{job.inputs["metadata"]["labels"][NAME]: job.inputs["metadata"]["name"] for job in run.of_type(JOB)} for run in runs]
+    assert set(jobs[0]) == set(jobs[1]) == ONE_SHOT
+    renamed = {service for service in ONE_SHOT if jobs[0][service] != jobs[1][service]}
+    assert renamed == ONE_SHOT & ON_BUILT_IMAGES
     for run, value in zip(runs, ("a", "b"), strict=True):
-        backend = next(d for d in run.of_type("kubernetes:apps/v1:Deployment") if d.inputs["metadata"]["name"] == "backend")
-        annotations = backend.inputs["spec"]["template"]["metadata"]["annotations"]
-        assert annotations[IMAGE_REVISION_ANNOTATION] == "sha256:" + value * 64
+        rolled = {}
+        for workload in run.of_type(DEPLOYMENT) + run.of_type(STATEFUL_SET):
+            annotations = workload.inputs["spec"]["template"]["metadata"].get("annotations", {})
+            rolled[workload.inputs["metadata"]["name"]] = annotations.get(IMAGE_REVISION_ANNOTATION)
+        assert rolled == {
+            spec.name: "sha256:" + value * 64 if spec.name in ON_BUILT_IMAGES else None
+            for spec in CATALOG.services if spec.long_running
+        }
 
 
 # --- 4. values in the form the provider reads back ----------------------------------------------
 
 
-@pytest.mark.parametrize(("cores", "read_back"), [
-    (1, "1.0"), (2, "2.0"), (0.5, "0.5"), (0.25, "0.25"), (1.5, "1.5"), (0.75, "0.75"),
+@pytest.mark.parametrize(("quantity", "read_back"), [
+    ("1", "1.0"), ("2", "2.0"), ("0.5", "0.5"), ("0.25", "0.25"), ("1.5", "1.5"), ("0.75", "0.75"),
+    ("1000m", "1.0"), ("500m", "0.5"), ("250m", "0.25"), ("1500m", "1.5"), ("100m", "0.1"), ("1.25", "1.25"),
 ])
-def test_cpus_are_sent_as_the_provider_writes_them_back(cores, read_back):
-    assert docker_env.provider_cpus(cores) == read_back
+def test_cpus_are_sent_as_the_provider_writes_them_back(quantity, read_back):
+    assert provider_cpus(quantity) == read_back
 
 
 def test_every_container_sends_cpus_and_durations_in_read_back_form():
     for service, container in containers(run_program("dev")).items():
         cpus = container.inputs["cpus"]
-        assert docker_env.provider_cpus(cpu_cores(cpus)) == cpus, service
+        assert cpus == provider_cpus(SPECS[service].resources.cpu), service
+        assert provider_cpus(cpus) == cpus, service  # already in read-back form
         for key in ("interval", "timeout", "startPeriod", "startInterval"):
             if "healthcheck" in container.inputs:
                 value = container.inputs["healthcheck"][key]
@@ -144,13 +164,13 @@ def test_a_duration_without_a_unit_is_refused_naming_the_form(written):
 
 def test_each_service_health_check_uses_its_catalog_timing():
     plans = containers(run_program("dev"))
-    for spec in CATALOG:
-        container = plans.get(spec.name)
-        if spec.health is None or container is None:
-            continue
-        sent = container.inputs["healthcheck"]
-        assert duration_nanos(sent["startInterval"]) == duration_nanos(spec.health.start_interval), spec.name
-        assert duration_nanos(sent["interval"]) == duration_nanos(spec.health.interval), spec.name
+    checked = [spec for spec in CATALOG.services if spec.health is not None]
+    assert {spec.name for spec in checked} <= set(plans)
+    for spec in checked:
+        sent = plans[spec.name].inputs["healthcheck"]
+        for key, written in (("startInterval", spec.health.start_interval), ("interval", spec.health.interval),
+                             ("timeout", spec.health.timeout), ("startPeriod", spec.health.start_period)):
+            assert sent[key] == go_duration(duration_nanos(written)), (spec.name, key)
         assert sent["retries"] == spec.health.retries, spec.name
 
 
@@ -168,16 +188,15 @@ def test_a_failed_one_shot_is_reported_not_raised_by_a_preview(monkeypatch):
     warnings = []
     monkeypatch.setattr(docker_env.pulumi.runtime, "is_dry_run", lambda: True)
     monkeypatch.setattr(docker_env.pulumi.log, "warn", warnings.append)
-    assert docker_env._require_success("migrations", "dockyard-dev-migrations")(1) == "0"
+    assert docker_env._require_success("seed", "dockyard-dev-seed")(1) == "0"
     assert "exited with code 1" in warnings[0]
 
 
 def test_every_dependant_waits_for_the_health_of_what_it_talks_to():
     run = run_program("dev")
-    specs = {spec.name: spec for spec in CATALOG}
     for service, container in containers(run).items():
         gate = labels(container)
-        for dependency in specs[service].depends_on:
+        for dependency in SPECS[service].depends_on:
             assert gate[f"dockyard.dev/after-{dependency}"] == ("0" if dependency in ONE_SHOT else "healthy")
 
 
@@ -187,16 +206,16 @@ def test_an_unhealthy_dependency_stops_its_dependants_on_a_later_up(monkeypatch)
     monkeypatch.setattr(docker_env.pulumi.log, "info", said.append)
     now = [0.0]
     check = docker_env.wait_healthy(
-        FakeEngine(health="unhealthy"), "postgres", 30, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s),
+        FakeEngine(health="unhealthy"), "db", 30, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s),
     )
-    with pytest.raises(RuntimeError, match=r"service 'postgres' is unhealthy, not healthy, after 30s"):
+    with pytest.raises(RuntimeError, match=r"service 'db' is unhealthy, not healthy, after 30s"):
         check("0123456789abcdef")
-    assert any("waiting for postgres to be healthy" in line for line in said)
+    assert any("waiting for db to be healthy" in line for line in said)
 
 
 def test_a_healthy_dependency_passes_at_once(monkeypatch):
     monkeypatch.setattr(docker_env.pulumi.runtime, "is_dry_run", lambda: False)
-    assert docker_env.wait_healthy(FakeEngine(health="healthy"), "redis", 30)("abc") == "healthy"
+    assert docker_env.wait_healthy(FakeEngine(health="healthy"), "cache", 30)("abc") == "healthy"
 
 
 # --- 7. inputs the provider keeps in state only -------------------------------------------------

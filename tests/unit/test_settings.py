@@ -1,14 +1,43 @@
-"""Bad settings fail before any resource exists, with the stack, key, value and what is allowed."""
+"""Bad settings fail before any resource exists, with the stack, key, value and what is allowed.
+
+Services are taken from the catalog (tests.harness.CATALOG), not named: a rule about
+"a service" is checked on one from catalog.yaml, a rule about each on every one. The
+catalog's own rules (a catalog refused on its own) are in test_catalog_rules.py.
+"""
 
 import pytest
 
-from components.catalog import CATALOG, ServiceSpec
-from components.settings import SettingsError, cpu_cores, memory_bytes
+from components.catalog import Catalog, SecretSpec, catalog_problems
+from components.quantities import cpu_cores, memory_bytes
+from components.settings import SettingsError
 from components.stack_config import validate
-from tests.harness import PROJECT_DIR, merge, run_program, stack_config
+from tests.harness import CATALOG, PROJECT_DIR, merge, run_program, stack_config
+
+NAMES = sorted(spec.name for spec in CATALOG.services)
+SERVICE = CATALOG.services[0].name  # for rules that hold for any service
+PUBLIC = [spec.name for spec in CATALOG.services if spec.public]
+# Services whose image is not an upstream reference: built here, or another's (imageOf).
+NOT_UPSTREAM = [spec.name for spec in CATALOG.services if spec.image is None]
+# Services a config secret replaces when disabled (an external database), with that secret.
+REPLACEABLE = [(spec.name, CATALOG.replacement(spec.name)) for spec in CATALOG.services if CATALOG.replacement(spec.name)]
 
 
-def problems_for(stack: str, overrides: dict, secrets: set[str] = frozenset(), catalog=CATALOG) -> SettingsError:
+def users_of(name: str) -> list[str]:
+    return [spec.name for spec in CATALOG.services if name in spec.depends_on]
+
+
+# Services others need and nothing replaces: disabling one leaves its users without it.
+NEEDED = [spec.name for spec in CATALOG.services if users_of(spec.name) and not CATALOG.replacement(spec.name)]
+
+
+def unknown_service() -> str:
+    name = "cache"
+    while name in NAMES:
+        name += "-x"
+    return name
+
+
+def problems_for(stack: str, overrides: dict, secrets: set[str] = frozenset(), catalog: Catalog = CATALOG) -> SettingsError:
     raw = merge(stack_config("dev"), overrides)
     with pytest.raises(SettingsError) as caught:
         validate(stack, raw, set(secrets), PROJECT_DIR, catalog)
@@ -37,40 +66,33 @@ def test_unknown_target_is_rejected():
     assert "docker, kubernetes" in str(error)
 
 
-def test_replicas_below_one_are_rejected():
-    error = problems_for("dev", {"services": {"backend": {"replicas": 0}}})
-    assert keys(error) == ["services.backend.replicas"]
+@pytest.mark.parametrize("service", NAMES)
+def test_replicas_below_one_are_rejected(service):
+    error = problems_for("dev", {"services": {service: {"replicas": 0}}})
+    assert keys(error) == [f"services.{service}.replicas"]
     assert "at least 1" in str(error)
 
 
 @pytest.mark.parametrize("memory", ["lots", "512MB", "-1Gi", "1Ki"])
 def test_bad_memory_quantity_is_rejected(memory):
-    error = problems_for("dev", {"services": {"backend": {"memory": memory}}})
-    assert keys(error) == ["services.backend.memory"]
+    error = problems_for("dev", {"services": {SERVICE: {"memory": memory}}})
+    assert keys(error) == [f"services.{SERVICE}.memory"]
     assert "memory quantity" in str(error) and repr(memory) in str(error)
 
 
 @pytest.mark.parametrize("cpu", ["fast", "0", "1.2345", "-1"])
 def test_bad_cpu_quantity_is_rejected(cpu):
-    error = problems_for("dev", {"services": {"frontend": {"cpu": cpu}}})
-    assert keys(error) == ["services.frontend.cpu"]
+    error = problems_for("dev", {"services": {SERVICE: {"cpu": cpu}}})
+    assert keys(error) == [f"services.{SERVICE}.cpu"]
     assert "CPU quantity" in str(error)
 
 
+@pytest.mark.parametrize("service", PUBLIC)
 @pytest.mark.parametrize("port", [0, 65536, 70000])
-def test_port_outside_range_is_rejected(port):
-    error = problems_for("dev", {"services": {"frontend": {"hostPort": port}}})
-    assert keys(error) == ["services.frontend.hostPort"]
+def test_port_outside_range_is_rejected(port, service):
+    error = problems_for("dev", {"services": {service: {"hostPort": port}}})
+    assert keys(error) == [f"services.{service}.hostPort"]
     assert "1 to 65535" in str(error)
-
-
-def test_catalog_port_outside_range_is_rejected():
-    broken = tuple(
-        ServiceSpec(**{**spec.__dict__, "port": 99999}) if spec.name == "redis" else spec
-        for spec in CATALOG
-    )
-    error = problems_for("dev", {}, catalog=broken)
-    assert keys(error) == ["catalog.redis.port"]
 
 
 @pytest.mark.parametrize("tag", ["latest", ""])
@@ -103,47 +125,58 @@ def test_hot_reload_outside_dev_is_rejected():
 
 
 def test_unknown_keys_are_rejected_not_ignored():
-    error = problems_for("dev", {"imgaes": {"tag": "x"}, "images": {"tga": "x"}, "services": {"cache": {}}})
-    assert sorted(keys(error)) == ["images.tga", "imgaes", "services.cache"]
-    assert "known: backend, frontend, migrations, postgres, redis" in str(error)
+    unknown = unknown_service()
+    error = problems_for("dev", {"imgaes": {"tag": "x"}, "images": {"tga": "x"}, "services": {unknown: {}}})
+    assert sorted(keys(error)) == sorted(["images.tga", "imgaes", f"services.{unknown}"])
+    assert f"known: {', '.join(NAMES)}" in str(error)
 
 
-def test_dependency_on_missing_service_is_rejected():
-    broken = tuple(
-        ServiceSpec(**{**spec.__dict__, "talks_to": ("postgres", "memcached")}) if spec.name == "backend" else spec
-        for spec in CATALOG
+@pytest.mark.parametrize(("service", "secret"), REPLACEABLE)
+def test_disabled_database_needs_the_external_url_secret(service, secret):
+    # The reference app's database (postgres -> databaseUrl); any service with a replacement.
+    error = problems_for("dev", {"services": {service: {"enabled": False}}})
+    assert keys(error) == [f"services.{service}.enabled"]
+    assert f"dockyard:{secret}" in str(error)
+    settings = validate("dev", merge(stack_config("dev"), {"services": {service: {"enabled": False}}}), {secret}, PROJECT_DIR)
+    assert not settings.service(service).enabled
+
+
+@pytest.mark.parametrize("service", NEEDED)
+def test_disabling_a_needed_service_without_replacement_is_rejected(service):
+    error = problems_for("dev", {"services": {service: {"enabled": False}}})
+    assert keys(error) == [f"services.{service}.enabled"]
+    assert f"{', '.join(users_of(service))} need(s) {service}, which has no external replacement" in str(error)
+
+
+@pytest.mark.parametrize("env_value", ["{secret:api-token}", "{secret:auth-header}"], ids=["directly", "through-a-template"])
+def test_a_config_secret_a_service_uses_must_be_set(env_value):
+    # A secret read from config only (no generate, no template), used by a service's env
+    # directly or through another secret's template: unset, it is named before any resource
+    # (through a template it used to reach `pulumi up` as a KeyError).
+    service = SERVICE
+    assert not {"api-token", "auth-header"} & set(CATALOG.secrets)
+    secrets = {
+        **CATALOG.secrets,
+        "api-token": SecretSpec(config="apiToken"),
+        "auth-header": SecretSpec(template="Bearer {secret:api-token}"),
+    }
+    specs = tuple(
+        spec.model_copy(update={"env": {**spec.env, "AUTH": env_value}}) if spec.name == service else spec
+        for spec in CATALOG.services
     )
-    error = problems_for("dev", {}, catalog=broken)
-    assert keys(error) == ["catalog.backend.dependsOn"]
-    assert "'memcached'" in str(error) and "known:" in str(error)
+    catalog = Catalog(services=specs, secrets=secrets, source=CATALOG.source)
+    assert catalog_problems(catalog) == []
+    error = problems_for("dev", {}, catalog=catalog)
+    assert keys(error) == ["apiToken"]
+    assert "pulumi config set --secret apiToken" in str(error)
+    settings = validate("dev", stack_config("dev"), {"apiToken"}, PROJECT_DIR, catalog)
+    assert settings.kind.value == "dev"
 
 
-def test_dependency_cycle_is_rejected():
-    broken = tuple(
-        ServiceSpec(**{**spec.__dict__, "talks_to": ("frontend",)}) if spec.name == "backend" else spec
-        for spec in CATALOG
-    )
-    error = problems_for("dev", {}, catalog=broken)
-    assert keys(error) == ["catalog.dependsOn"]
-    assert "cycle" in str(error) and "backend" in str(error) and "frontend" in str(error)
-
-
-def test_disabled_database_needs_the_external_url_secret():
-    error = problems_for("dev", {"services": {"postgres": {"enabled": False}}})
-    assert keys(error) == ["services.postgres.enabled"]
-    assert "dockyard:databaseUrl" in str(error)
-    validate("dev", merge(stack_config("dev"), {"services": {"postgres": {"enabled": False}}}), {"databaseUrl"}, PROJECT_DIR)
-
-
-def test_disabling_a_needed_service_without_replacement_is_rejected():
-    error = problems_for("dev", {"services": {"redis": {"enabled": False}}})
-    assert keys(error) == ["services.redis.enabled"]
-    assert "backend" in str(error)
-
-
-def test_built_service_image_override_is_rejected():
-    error = problems_for("dev", {"services": {"backend": {"image": "x/y:1"}}})
-    assert keys(error) == ["services.backend.image"]
+@pytest.mark.parametrize("service", NOT_UPSTREAM)
+def test_built_service_image_override_is_rejected(service):
+    error = problems_for("dev", {"services": {service: {"image": "x/y:1"}}})
+    assert keys(error) == [f"services.{service}.image"]
     assert "baseImages" in str(error)
 
 
@@ -157,16 +190,17 @@ def test_every_problem_is_listed_at_once():
         "kind": "staging",
         "images": {"tag": "latest", "push": True},
         "dev": {"hotReload": True},
-        "services": {"backend": {"replicas": 0, "memory": "huge"}},
+        "services": {SERVICE: {"replicas": 0, "memory": "huge"}},
     })
-    assert set(keys(error)) >= {"images.tag", "images.push", "dev.hotReload", "services.backend.replicas", "services.backend.memory"}
+    expected = {"images.tag", "images.push", "dev.hotReload", f"services.{SERVICE}.replicas", f"services.{SERVICE}.memory"}
+    assert set(keys(error)) >= expected
     assert f"has {len(error.problems)} invalid setting(s)" in str(error)
 
 
 def test_program_fails_before_registering_any_resource():
     seen = []
-    with pytest.raises(SettingsError, match="services.backend.replicas"):
-        run_program("dev", {"services": {"backend": {"replicas": 0}}}, new_resource_hook=lambda args: seen.append(args.typ))
+    with pytest.raises(SettingsError, match=f"services.{SERVICE}.replicas"):
+        run_program("dev", {"services": {SERVICE: {"replicas": 0}}}, new_resource_hook=lambda args: seen.append(args.typ))
     assert seen == []
 
 
@@ -178,9 +212,10 @@ def test_quantities_convert():
 
 
 def test_kubernetes_problems_are_listed_with_the_rest():
+    # prod runs each public service with at least 2 replicas (a Kubernetes rule).
     error = problems_for("prod", {
         "kind": "prod", "target": "kubernetes", "images": {"tag": "1.0.0"},
         "promotion": {"fromStack": "org/dockyard/staging"},
-        "services": {"frontend": {"replicas": 1}, "backend": {"memory": "lots"}},
+        "services": merge({name: {"replicas": 1} for name in PUBLIC}, {SERVICE: {"memory": "lots"}}),
     })
-    assert {"services.frontend.replicas", "services.backend.memory"} <= set(keys(error))
+    assert {*(f"services.{name}.replicas" for name in PUBLIC), f"services.{SERVICE}.memory"} <= set(keys(error))

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from components.catalog import CATALOG_FILE, load_catalog
+from components.settings import SettingsError
 from tests.harness import PROJECT_DIR, outside_inputs, run_program
 
 CONTAINER = "docker:index/container:Container"
@@ -27,7 +28,8 @@ NAME_LABEL = "app.kubernetes.io/name"
 EXTENDED_RUN = "DOCKYARD_SHIP_YOUR_OWN"  # set in the nested unit-tier run
 
 MEMCACHED = {
-    "image": "memcached:1.6.39-bookworm",
+    # Pinned by digest, as staging and prod deploy every image (a made-up digest: never pulled here).
+    "image": "memcached:1.6.39-bookworm@sha256:" + "5e" * 32,
     "port": 11211,
     "command": ["memcached", "--memory-limit=64"],
     "health": {"command": ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/11211"], "startInterval": "250ms"},
@@ -47,8 +49,8 @@ WORKER = {
 def extend(raw: dict) -> dict:
     """The edit a team makes to catalog.yaml: two entries, and the backend talking to one."""
     raw = copy.deepcopy(raw)
-    raw["services"]["memcached"] = MEMCACHED
-    raw["services"]["worker"] = WORKER
+    raw["services"]["memcached"] = copy.deepcopy(MEMCACHED)
+    raw["services"]["worker"] = copy.deepcopy(WORKER)
     backend = raw["services"]["backend"]
     backend["talksTo"] = [*backend.get("talksTo", []), "memcached"]
     backend["env"]["MEMCACHED_SERVERS"] = "{host:memcached}:{port:memcached}"
@@ -69,6 +71,16 @@ def runs(extended) -> dict:
 
 def names(run, type_: str) -> set[str]:
     return {r.inputs["metadata"]["name"] if "metadata" in r.inputs else r.inputs["name"] for r in run.of_type(type_)}
+
+
+def test_an_upstream_image_without_a_digest_is_refused_for_staging_and_prod(tmp_path):
+    raw = extend(yaml.safe_load((PROJECT_DIR / CATALOG_FILE).read_text()))
+    raw["services"]["memcached"]["image"] = "memcached:1.6.39-bookworm"
+    unpinned = tmp_path / CATALOG_FILE
+    unpinned.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(SettingsError, match=r"services\.memcached\.image = 'memcached:1\.6\.39-bookworm': .*pinned by digest"):
+        run_program("staging", catalog=unpinned, **outside_inputs("staging"))
+    assert run_program("dev", catalog=unpinned).of_type(CONTAINER)  # dev takes a tag
 
 
 def test_the_extended_catalog_is_valid(extended):
