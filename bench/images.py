@@ -38,6 +38,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from tests import reference_app  # noqa: E402  (plain data: runs under python3 without the program's packages)
 from tests.engine import dockerlib as dl  # noqa: E402  (needs the project root on sys.path)
 
 RESULTS = PROJECT_DIR / "bench" / "results" / "images.json"
@@ -47,9 +48,10 @@ IDLE_SETTLE_S = 10
 REGISTRY = "127.0.0.1:5000"  # engine/registry.sh: plain HTTP, loopback only
 BASES = {"backend": "dockyard/base-python:3.11-bookworm", "frontend": "dockyard/base-node:22-bookworm"}
 RUNTIME_BASES = {"backend": "dockyard/runtime-python:3.11-bookworm", "frontend": "dockyard/runtime-node:22-bookworm"}
-READY_PATH = {"backend": "/readyz", "frontend": "/api/health"}
-PORTS = {"backend": 8000, "frontend": 3000}
-TMPFS = {"backend": ("/tmp",), "frontend": ("/tmp", "/app/.next/cache")}
+# The reference app's built services as the catalog runs them (tests/reference_app.py).
+READY_PATH = reference_app.READINESS_PATHS
+PORTS = {name: reference_app.PORTS[name] for name in reference_app.BUILT}
+TMPFS = reference_app.WRITABLE_PATHS
 # The file a developer most often edits; a comment appended keeps the build valid.
 CHANGED_FILE = {"backend": ("src/todo_api/api.py", "\n# bench: one source file changed\n"),
                 "frontend": ("src/app/page.tsx", "\n// bench: one source file changed\n")}  # fmt: skip

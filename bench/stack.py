@@ -19,20 +19,18 @@ import time
 from pathlib import Path
 
 from components.preflight import DockerEngine, docker_host
-from tests.engine.conftest import APP_VERSION, BASE_NODE, BASE_PYTHON, POSTGRES, REDIS, RUNTIME_NODE, RUNTIME_PYTHON
-from tests.engine.real_docker import RealDocker, air_gapped_dev_config, destroy, free_port
+from tests.engine.conftest import AIR_GAPPED_BASES, APP_VERSION, RUNTIME_BASES
+from tests.engine.real_docker import RealDocker, air_gapped_dev_config, destroy
 from tests.harness import PROJECT_DIR, run_program
 
 RESULTS = Path(__file__).resolve().parent / "results" / "stack.json"
 BASELINE = Path(__file__).resolve().parent / "baseline.json"
 STACK = "benchstack"
-BASES = {"backend": BASE_PYTHON, "frontend": BASE_NODE, "postgres": POSTGRES, "redis": REDIS}
-RUNTIME_BASES = {"backend": RUNTIME_PYTHON, "frontend": RUNTIME_NODE}
 
 
 def bring_up() -> dict:
     docker = RealDocker()
-    config = air_gapped_dev_config(free_port(), free_port(), tag=APP_VERSION, bases=BASES, runtime_bases=RUNTIME_BASES)
+    config = air_gapped_dev_config(tag=APP_VERSION, bases=AIR_GAPPED_BASES, runtime_bases=RUNTIME_BASES)
     start = time.monotonic()
     try:
         run_program(STACK, config, config_stack="dev", new_resource_hook=docker, engine=DockerEngine(docker_host(None)))

@@ -29,6 +29,8 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from components.catalog import Catalog, catalog_path, load_catalog
+from components.model import ResolvedStack, resolve
+from components.stack_config import validate
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MAIN = PROJECT_DIR / "__main__.py"
@@ -209,6 +211,20 @@ def stack_config(stack: str) -> dict[str, Any]:
         if namespace == "dockyard":
             result[name] = value
     return result
+
+
+def resolved_stack(
+    stack: str,
+    config: Mapping[str, Any] | None = None,
+    *,
+    secrets: Mapping[str, str] | set[str] | None = None,
+    config_stack: str | None = None,
+    catalog: Catalog = CATALOG,
+) -> ResolvedStack:
+    """What the program resolves for `stack` (as run_program runs it with the same config and
+    secrets): tests derive what to expect from it rather than from service names."""
+    raw = merge(stack_config(config_stack or stack), config or {})
+    return resolve(catalog, validate(stack, raw, set(secrets or ()), PROJECT_DIR, catalog))
 
 
 def merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

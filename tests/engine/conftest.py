@@ -1,6 +1,10 @@
 """Engine tier fixtures: a running Docker engine (engine/dockerd.sh), dockyard's air-gapped base
-images (engine/bases.sh), the two app images built from their Dockerfiles, and a finalizer that
-removes every container, volume and network the tier labelled.
+images (engine/bases.sh), the reference app's built images from their Dockerfiles, and a finalizer
+that removes every container, volume and network the tier labelled.
+
+The tier runs the reference app (tests/reference_app.py) on air-gapped images: which base each
+service gets is pinned here; how a service is built and run (context, target, port, user,
+writable paths, memory) comes from the catalog, as the program takes it.
 
 Without a usable Docker engine the tier skips with the reason; under CI=true it fails."""
 
@@ -13,7 +17,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from components.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec
+from components.quantities import memory_mb
+from tests import reference_app
 from tests.engine import dockerlib as dl
+from tests.harness import CATALOG
 from tests.tiers import require
 
 ENGINE_DIR = dl.PROJECT_DIR / "engine"
@@ -24,6 +32,24 @@ RUNTIME_NODE = "dockyard/runtime-node:22-bookworm"
 POSTGRES = "dockyard/postgres:15-bookworm"
 REDIS = "dockyard/redis:7-bookworm"
 APP_VERSION = "0.0.0-enginetest"
+SPECS = CATALOG.by_name()
+
+# The reference app on dockyard's air-gapped images: a built service's BASE_IMAGE
+# (images.baseImages) or an upstream service's image (services.<name>.image) ...
+AIR_GAPPED_BASES = {
+    "backend": BASE_PYTHON, "frontend": BASE_NODE, "postgres": POSTGRES, "redis": REDIS,
+}  # fmt: skip
+# ... and a built service's RUNTIME_BASE_IMAGE (images.runtimeBaseImages): distroless.
+RUNTIME_BASES = {"backend": RUNTIME_PYTHON, "frontend": RUNTIME_NODE}
+
+
+def hardened_args(spec: ServiceSpec) -> list[str]:
+    """`docker run` flags that run a catalog service as the program does: its user, read-only
+    root (unless it opts out) with tmpfs on its writable paths, no capabilities, its memory limit."""
+    args = dl.hardened_args(spec.user, tmpfs=tuple(spec.writable_paths), memory=f"{memory_mb(spec.resources.memory)}m")
+    if OPT_OUT_READ_ONLY_ROOT in spec.opt_outs:
+        args.remove("--read-only")
+    return args
 
 
 def _script(name: str, timeout: float) -> subprocess.CompletedProcess:
@@ -63,37 +89,41 @@ def base_images(docker_engine):
 
 @dataclass(frozen=True)
 class AppImage:
-    name: str  # backend | frontend
+    name: str  # a built service of the reference app
     ref: str
     base: str  # BASE_IMAGE: builder and dev stages
     runtime_base: str  # RUNTIME_BASE_IMAGE: the runtime stage (distroless)
     port: int
     budget_mb: int  # the whole image, uncompressed, as `docker image inspect` reports it
     build_seconds: float
+    spec: ServiceSpec  # the catalog's service: how the program builds and runs the image
 
 
 # Budgets of issue 14 on dockyard's distroless runtime bases (Node 22's binary is 125 MB).
+BUDGET_MB = {"backend": 120, "frontend": 165}
 APPS = {
-    "backend": dict(base=BASE_PYTHON, runtime_base=RUNTIME_PYTHON, port=8000, budget_mb=120),
-    "frontend": dict(base=BASE_NODE, runtime_base=RUNTIME_NODE, port=3000, budget_mb=165),
-}
+    name: dict(base=AIR_GAPPED_BASES[name], runtime_base=RUNTIME_BASES[name], port=SPECS[name].port,
+               budget_mb=BUDGET_MB[name])
+    for name in reference_app.BUILT
+}  # fmt: skip
 
 
 def _build_app(name: str) -> AppImage:
-    context = dl.PROJECT_DIR / "apps" / name
+    spec = SPECS[name]
+    context = dl.PROJECT_DIR / spec.build.context
     if not (context / "Dockerfile").is_file():
-        pytest.fail(f"apps/{name}/Dockerfile is missing", pytrace=False)
-    spec = APPS[name]
-    ref = f"dockyard-test/{name}:runtime"
+        pytest.fail(f"{spec.build.context}/Dockerfile is missing", pytrace=False)
+    app = APPS[name]
+    ref = f"dockyard-test/{name}:{spec.build.target}"
     start = time.monotonic()
     try:
         dl.build_image(
             context,
             ref,
-            target="runtime",
+            target=spec.build.target,
             build_args={
-                "BASE_IMAGE": spec["base"],
-                "RUNTIME_BASE_IMAGE": spec["runtime_base"],
+                "BASE_IMAGE": app["base"],
+                "RUNTIME_BASE_IMAGE": app["runtime_base"],
                 "APP_VERSION": APP_VERSION,
                 "BUILDKIT_INLINE_CACHE": "1",
             },
@@ -101,7 +131,7 @@ def _build_app(name: str) -> AppImage:
     except dl.DockerError as e:
         pytest.fail(str(e), pytrace=False)
     return AppImage(
-        name, ref, spec["base"], spec["runtime_base"], spec["port"], spec["budget_mb"], time.monotonic() - start
+        name, ref, app["base"], app["runtime_base"], app["port"], app["budget_mb"], time.monotonic() - start, spec
     )
 
 
@@ -117,17 +147,12 @@ def app_image(request, base_images) -> AppImage:
 
 
 @pytest.fixture(scope="session")
-def backend_image(base_images) -> AppImage:
-    if "backend" not in _built:
-        _built["backend"] = _build_app("backend")
-    return _built["backend"]
-
-
-@pytest.fixture(scope="session")
-def frontend_image(base_images) -> AppImage:
-    if "frontend" not in _built:
-        _built["frontend"] = _build_app("frontend")
-    return _built["frontend"]
+def app_images(base_images) -> dict[str, AppImage]:
+    """Every built service's image (built once per session)."""
+    for name in sorted(APPS):
+        if name not in _built:
+            _built[name] = _build_app(name)
+    return {name: _built[name] for name in APPS}
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -23,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.durations import duration_nanos
+from components.model import ResolvedStack, Service
 from tests.engine import dockerlib as dl
-from tests.harness import unwrap_secrets
+from tests.harness import CATALOG, unwrap_secrets
 
 SOCKET = "/var/run/docker.sock"
 NANOS = 1_000_000_000
@@ -281,26 +283,53 @@ class RealDocker:
 
 
 def air_gapped_dev_config(
-    frontend_port: int, backend_port: int, *, tag: str, bases: dict[str, str], runtime_bases: dict[str, str] | None = None
+    *, tag: str, bases: dict[str, str], runtime_bases: dict[str, str] | None = None,
+    host_ports: dict[str, int] | None = None,
 ) -> dict:
-    """Dev settings that select dockyard's air-gapped images and free loopback ports;
-    the program itself is unchanged. `bases`: backend, frontend, postgres, redis -> image;
-    `runtime_bases`: backend, frontend -> the runtime stage's (distroless) base."""
+    """Dev settings that select dockyard's air-gapped images and free loopback ports; the
+    program itself is unchanged. `bases`: service -> image, a built service's BASE_IMAGE
+    (images.baseImages) or an upstream service's image (services.<name>.image);
+    `runtime_bases`: built service -> its runtime stage's (distroless) base. Each public
+    service is published on a free 127.0.0.1 port (`host_ports` chooses some)."""
+    specs = CATALOG.by_name()
+    services: dict[str, dict] = {}
+    for name, image in bases.items():
+        if specs[name].build is None:
+            services.setdefault(name, {})["image"] = image
+    for spec in CATALOG.services:
+        if spec.public and spec.port:
+            services.setdefault(spec.name, {})["hostPort"] = (host_ports or {}).get(spec.name) or free_port()
     images = {
         "tag": tag,
         "caBundle": str(dl.CA_BUNDLE),
-        "baseImages": {"backend": bases["backend"], "frontend": bases["frontend"]},
+        "baseImages": {name: image for name, image in bases.items() if specs[name].build is not None},
     }
     if runtime_bases:
         images["runtimeBaseImages"] = dict(runtime_bases)
+    return {"images": images, "services": services}
+
+
+_SECRET = re.compile(r"\{secret:([a-z0-9-]+)\}")
+
+
+def service_env(service: Service, stack: ResolvedStack, values: dict[str, str]) -> dict[str, str]:
+    """The env the program gives `service`, in the catalog's order: hosts and ports filled,
+    each secret from `values` (a generated or config secret) or its template."""
+
+    def filled(template: str) -> str:
+        def secret(match: re.Match) -> str:
+            name = match[1]
+            if name in values:
+                return values[name]
+            if stack.secrets[name].template is None:
+                raise KeyError(f"secret {name!r} needs a value")
+            return filled(stack.secrets[name].template)
+
+        return _SECRET.sub(secret, template)
+
     return {
-        "images": images,
-        "services": {
-            "postgres": {"image": bases["postgres"]},
-            "redis": {"image": bases["redis"]},
-            "frontend": {"hostPort": frontend_port},
-            "backend": {"hostPort": backend_port},
-        },
+        key: service.plain_env[key] if key in service.plain_env else filled(service.secret_env[key])
+        for key in service.spec.env
     }
 
 

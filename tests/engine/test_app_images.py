@@ -1,7 +1,9 @@
 """The apps' `runtime` images, built on the air-gapped bases: shape, contents, size, health.
 
 Built with the same arguments the program uses (BASE_IMAGE, APP_VERSION, the CA bundle as
-BuildKit secret `ca_bundle`); run with the hardening the runtime contract promises."""
+BuildKit secret `ca_bundle`); run with the hardening the runtime contract promises and the
+catalog gives each service (user, writable paths, memory, env, command). The HTTP checks
+drive the reference app's API and web app (tests/reference_app.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,15 @@ import json
 import posixpath
 import time
 import urllib.request
+from dataclasses import dataclass
 
 import pytest
 
 from tests.engine import dockerlib as dl
-from tests.engine.conftest import APP_VERSION, POSTGRES, REDIS, AppImage
+from tests.engine.conftest import AIR_GAPPED_BASES, APP_VERSION, APPS, SPECS, AppImage, hardened_args
+from tests.engine.real_docker import service_env
+from tests.harness import resolved_stack
+from tests.reference_app import API, WEB
 
 MB = 1_000_000  # docker reports sizes in decimal megabytes
 
@@ -29,8 +35,9 @@ def app_layer_files(image: AppImage) -> list[dl.LayerFile]:
 # --- configuration ---------------------------------------------------------------------------
 
 
-def test_runtime_runs_as_uid_1000(app_image):
-    assert dl.image_config(app_image.ref)["User"] in ("1000:1000", "1000")
+def test_runtime_runs_as_its_catalog_user(app_image):
+    user = app_image.spec.user
+    assert dl.image_config(app_image.ref)["User"] in (user, user.partition(":")[0])
 
 
 def test_runtime_has_exec_form_healthcheck_without_curl(app_image):
@@ -102,12 +109,6 @@ def test_runtime_has_no_shell_package_manager_or_build_leftovers(app_image):
 
 # --- running, hardened -----------------------------------------------------------------------
 
-APP_TMPFS = {"backend": ("/tmp",), "frontend": ("/tmp", "/app/.next/cache")}
-
-
-def app_run_args(name: str, port: int) -> list[str]:
-    return [*dl.hardened_args("1000:1000", tmpfs=APP_TMPFS[name]), "-p", f"127.0.0.1::{port}"]
-
 
 def http_get(port: int, path: str, timeout: float = 5) -> tuple[int, bytes]:
     try:
@@ -130,79 +131,76 @@ def http_json(port: int, method: str, path: str, body: dict | None = None) -> tu
         return e.code, e.read().decode(errors="replace")
 
 
+@dataclass
+class AppStack:
+    containers: dict[str, str]  # service -> container
+    started: dict[str, float]  # service -> monotonic time it was started
+
+
 @pytest.fixture(scope="module")
-def stack(network, backend_image, frontend_image):
-    """postgres + redis (dockyard images) -> migrations (one-shot) -> backend -> frontend."""
-    pw = "engine-test-pw"
-    postgres = dl.run_container(
-        POSTGRES,
-        name=dl.unique("postgres"),
-        run_args=[
-            *dl.hardened_args("999:999", tmpfs=("/tmp", "/var/run/postgresql")),
-            "--network", network, "--network-alias", "postgres",
-            "-e", "POSTGRES_USER=todo", "-e", f"POSTGRES_PASSWORD={pw}", "-e", "POSTGRES_DB=todo",
-        ],
-    )  # fmt: skip
-    redis = dl.run_container(
-        REDIS,
-        name=dl.unique("redis"),
-        run_args=[*dl.hardened_args("999:999"), "--network", network, "--network-alias", "redis"],
-    )
-    for c in (postgres, redis):
-        status = dl.wait_health(c, 90)
-        assert status == "healthy", f"{c}: {status}\n{dl.logs(c)}"
-
-    app_env = [
-        "-e", f"DATABASE_URL=postgresql+psycopg://todo:{pw}@postgres:5432/todo",
-        "-e", "REDIS_URL=redis://redis:6379/0",
-    ]  # fmt: skip
-    migrate = dl.run_container(
-        backend_image.ref,
-        "python", "-m", "todo_api.migrate",
-        name=dl.unique("migrate"),
-        run_args=[*dl.hardened_args("1000:1000"), "--network", network, *app_env],
-    )  # fmt: skip
-    assert dl.wait_exit(migrate, 120) == 0, f"migrations failed:\n{dl.logs(migrate)}"
-
-    started = {}
-    started["backend"] = time.monotonic()
-    backend = dl.run_container(
-        backend_image.ref,
-        name=dl.unique("backend"),
-        run_args=[*app_run_args("backend", 8000), "--network", network, "--network-alias", "backend", *app_env],
-    )
-    started["frontend"] = time.monotonic()
-    frontend = dl.run_container(
-        frontend_image.ref,
-        name=dl.unique("frontend"),
-        run_args=[*app_run_args("frontend", 3000), "--network", network, "-e", "BACKEND_URL=http://backend:8000"],
-    )
-    return {"backend": backend, "frontend": frontend, "started": started}
+def stack(network, app_images) -> AppStack:
+    """Every service of the dev stack, started in the program's order with its catalog env and
+    command: upstream ones on dockyard's images, the others on the images built here. Each starts
+    once what it depends on is healthy (or, one-shot, has exited 0); public ones are published."""
+    dev = resolved_stack("dev")
+    password = "engine-test-pw"
+    generated = {name: password for name, secret in dev.secrets.items() if secret.generate}
+    result = AppStack({}, {})
+    for name, service in dev.services.items():
+        spec = service.spec
+        for dependency in service.depends_on:
+            container = result.containers[dependency]
+            if dev.services[dependency].spec.one_shot:
+                assert dl.wait_exit(container, 120) == 0, f"{dependency} failed:\n{dl.logs(container)}"
+            else:
+                status = dl.wait_health(container, 120)
+                assert status == "healthy", f"{container}: {status}\n{dl.logs(container)}"
+        image = app_images[service.built_from].ref if service.built_from else AIR_GAPPED_BASES[name]
+        env = [arg for key, value in service_env(service, dev, generated).items() for arg in ("-e", f"{key}={value}")]
+        publish = ["-p", f"127.0.0.1::{spec.port}"] if spec.public and spec.port else []
+        result.started[name] = time.monotonic()
+        result.containers[name] = dl.run_container(
+            image,
+            *(spec.command or ()),
+            name=dl.unique(name),
+            run_args=[*hardened_args(spec), "--network", network, "--network-alias", name, *publish, *env],
+        )
+    for name, service in dev.services.items():  # the apps' own health is what the tests below check
+        container = result.containers[name]
+        if service.spec.one_shot:
+            assert dl.wait_exit(container, 120) == 0, f"{name} failed:\n{dl.logs(container)}"
+        elif name not in APPS:
+            status = dl.wait_health(container, 120)
+            assert status == "healthy", f"{container}: {status}\n{dl.logs(container)}"
+    return result
 
 
-@pytest.mark.parametrize("name", ["backend", "frontend"])
+@pytest.mark.parametrize("name", sorted(APPS))
 def test_app_becomes_healthy_hardened(stack, name):
-    status = dl.wait_health(stack[name], 120)
-    took = time.monotonic() - stack["started"][name]
+    container = stack.containers[name]
+    status = dl.wait_health(container, 120)
+    took = time.monotonic() - stack.started[name]
     print(f"{name}: {status} {took:.1f}s after start")
-    assert status == "healthy", f"{name}: {status}\n{dl.logs(stack[name])}"
-    top = dl.docker("top", stack[name], "-o", "pid,uid").splitlines()[1:]  # no `id` in a distroless image
-    assert {line.split()[1] for line in top} == {"1000"}, top
+    assert status == "healthy", f"{name}: {status}\n{dl.logs(container)}"
+    top = dl.docker("top", container, "-o", "pid,uid").splitlines()[1:]  # no `id` in a distroless image
+    assert {line.split()[1] for line in top} == {SPECS[name].user.partition(":")[0]}, top
 
 
-@pytest.mark.parametrize("name", ["backend", "frontend"])
+@pytest.mark.parametrize("name", sorted(APPS))
 def test_no_shell_to_exec_into(stack, name):
-    assert dl.wait_health(stack[name], 120) == "healthy", dl.logs(stack[name])
+    container = stack.containers[name]
+    assert dl.wait_health(container, 120) == "healthy", dl.logs(container)
     for shell in ("sh", "/bin/sh", "bash"):
-        proc = dl.docker_proc("exec", stack[name], shell, "-c", "true")
+        proc = dl.docker_proc("exec", container, shell, "-c", "true")
         out = (proc.stderr + proc.stdout).lower()
         assert proc.returncode != 0 and ("not found" in out or "no such file" in out), (shell, proc)
 
 
 def test_backend_is_ready_against_real_postgres_and_redis(stack):
-    assert dl.wait_health(stack["backend"], 120) == "healthy", dl.logs(stack["backend"])
-    port = dl.host_port(stack["backend"], 8000)
-    status, body = http_get(port, "/readyz")
+    api = stack.containers[API]
+    assert dl.wait_health(api, 120) == "healthy", dl.logs(api)
+    port = dl.host_port(api, SPECS[API].port)
+    status, body = http_get(port, SPECS[API].health.readiness_path)
     assert status == 200, body
     status, created = http_json(port, "POST", "/api/todos", {"title": "from the engine tier"})
     assert status in (200, 201), created
@@ -219,14 +217,15 @@ def _items(listed: object) -> list[dict]:
 
 
 def test_frontend_serves_health_and_reaches_backend(stack):
-    assert dl.wait_health(stack["frontend"], 120) == "healthy", dl.logs(stack["frontend"])
-    port = dl.host_port(stack["frontend"], 3000)
-    status, body = http_get(port, "/api/health")
+    web = stack.containers[WEB]
+    assert dl.wait_health(web, 120) == "healthy", dl.logs(web)
+    port = dl.host_port(web, SPECS[WEB].port)
+    status, body = http_get(port, SPECS[WEB].health.readiness_path)
     assert status == 200, body
     status, page = http_get(port, "/", timeout=15)
     assert status == 200 and b"<html" in page.lower()
     # Through the frontend's server-side proxy (BACKEND_URL on the network) to the backend.
     status, created = http_json(port, "POST", "/api/todos", {"title": "via the frontend"})
     assert status in (200, 201), created
-    status, listed = http_json(dl.host_port(stack["backend"], 8000), "GET", "/api/todos")
+    status, listed = http_json(dl.host_port(stack.containers[API], SPECS[API].port), "GET", "/api/todos")
     assert any(t.get("title") == "via the frontend" for t in _items(listed)), listed

@@ -9,7 +9,9 @@ from urllib.parse import urlparse
 import pytest
 
 from engine import bases
+from tests import reference_app
 from tests.engine import dockerlib as dl
+from tests.engine.conftest import AIR_GAPPED_BASES, APPS, POSTGRES, REDIS, RUNTIME_BASES, SPECS
 
 # --- pure: apt sources parsing (no Docker needed) --------------------------------------------
 
@@ -103,11 +105,19 @@ def test_base_python_has_python_311_venv_and_certs_but_no_compiler(base_images):
     assert [line for line in out[3:] if line] == [], f"compilers present: {out[3:]}"
 
 
-@pytest.mark.parametrize(
-    ("image", "user"), [("dockyard/postgres:15-bookworm", "999:999"), ("dockyard/redis:7-bookworm", "999:999")]
-)
-def test_datastore_images_default_to_uid_999(base_images, image, user):
-    assert dl.image_config(image)["User"] == user
+def test_air_gapped_images_cover_the_reference_app():
+    """Each service of the reference app that runs an image of its own has an air-gapped one
+    here (an upstream image's stand-in, or a built one's bases), each built on a dockyard base."""
+    own_image = set(reference_app.SERVICES) - set(reference_app.SHARED_IMAGES)
+    assert set(AIR_GAPPED_BASES) == own_image
+    assert set(RUNTIME_BASES) == set(APPS) == set(reference_app.BUILT)
+    refs = {spec.ref for spec in bases.SPECS.values()}
+    assert {*AIR_GAPPED_BASES.values(), *RUNTIME_BASES.values()} <= refs
+
+
+@pytest.mark.parametrize(("image", "service"), [(POSTGRES, reference_app.DATABASE), (REDIS, reference_app.CACHE)])
+def test_datastore_images_default_to_the_catalog_user(base_images, image, service):
+    assert dl.image_config(image)["User"] == SPECS[service].user
 
 
 @pytest.mark.parametrize("key", sorted(bases.SPECS))

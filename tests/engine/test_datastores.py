@@ -1,4 +1,5 @@
-"""dockyard/postgres and dockyard/redis honour the official images' contracts, hardened."""
+"""dockyard/postgres and dockyard/redis honour the official images' contracts, hardened as the
+catalog runs the reference app's database and cache (user, writable paths, memory, port)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import socket
 import pytest
 
 from tests.engine import dockerlib as dl
-from tests.engine.conftest import POSTGRES, REDIS
+from tests.engine.conftest import POSTGRES, REDIS, SPECS, hardened_args
+from tests.reference_app import CACHE, DATABASE
 
-PG_HARDENED = dl.hardened_args("999:999", tmpfs=("/tmp", "/var/run/postgresql"))
-REDIS_HARDENED = dl.hardened_args("999:999")
-PUBLISH_PG = ["-p", "127.0.0.1::5432"]
-PUBLISH_REDIS = ["-p", "127.0.0.1::6379"]
+PG_PORT, REDIS_PORT = SPECS[DATABASE].port, SPECS[CACHE].port
+PG_HARDENED = hardened_args(SPECS[DATABASE])
+REDIS_HARDENED = hardened_args(SPECS[CACHE])
+PUBLISH_PG = ["-p", f"127.0.0.1::{PG_PORT}"]
+PUBLISH_REDIS = ["-p", f"127.0.0.1::{REDIS_PORT}"]
 
 
 def start_postgres(env: dict[str, str], extra: list[str] = ()) -> str:
@@ -74,7 +77,7 @@ def test_postgres_without_password_refuses_to_initialise(base_images):
 
 def test_postgres_data_survives_replacement_and_stops_cleanly(base_images, pg_volume):
     env = {"POSTGRES_USER": "todo", "POSTGRES_PASSWORD": "pw", "POSTGRES_DB": "todo"}
-    mount = ["-v", f"{pg_volume}:/var/lib/postgresql/data"]
+    mount = ["-v", f"{pg_volume}:{SPECS[DATABASE].state.path}"]  # where the catalog keeps its volume
     first = start_postgres(env, mount)
     assert_healthy(first)
     psql_tcp(first, "todo", "pw", "todo", "create table kept (v text); insert into kept values ('survives')")
@@ -101,21 +104,21 @@ def redis_command(port: int, *words: str) -> bytes:
 def test_redis_answers_ping_read_only_and_non_root(base_images):
     c = dl.run_container(REDIS, name=dl.unique("redis"), run_args=[*REDIS_HARDENED, *PUBLISH_REDIS])
     assert_healthy(c, 60)
-    port = dl.host_port(c, 6379)
+    port = dl.host_port(c, REDIS_PORT)
     assert redis_command(port, "PING") == b"+PONG\r\n"
     # Reached through the published port, i.e. not from loopback: protected mode must be off.
     assert redis_command(port, "CONFIG", "GET", "protected-mode").endswith(b"no\r\n")
-    assert redis_command(port, "CONFIG", "GET", "dir").endswith(b"/data\r\n")
-    assert dl.docker("exec", c, "id", "-u").strip() == "999"
+    assert redis_command(port, "CONFIG", "GET", "dir").endswith(f"{SPECS[CACHE].state.path}\r\n".encode())
+    assert dl.docker("exec", c, "id", "-u").strip() == SPECS[CACHE].user.partition(":")[0]
 
 
 def test_redis_appendonly_override_persists_across_replacement(base_images):
     vol = dl.unique("redisdata")
     dl.docker("volume", "create", *dl.label_args(), vol)
-    args = [*REDIS_HARDENED, *PUBLISH_REDIS, "-v", f"{vol}:/data"]
+    args = [*REDIS_HARDENED, *PUBLISH_REDIS, "-v", f"{vol}:{SPECS[CACHE].state.path}"]
     first = dl.run_container(REDIS, "redis-server", "--appendonly", "yes", name=dl.unique("redis"), run_args=args)
     assert_healthy(first, 60)
-    port = dl.host_port(first, 6379)
+    port = dl.host_port(first, REDIS_PORT)
     assert redis_command(port, "CONFIG", "GET", "appendonly").endswith(b"yes\r\n")
     assert redis_command(port, "CONFIG", "GET", "protected-mode").endswith(b"no\r\n")
     assert redis_command(port, "SET", "kept", "survives") == b"+OK\r\n"
@@ -125,7 +128,7 @@ def test_redis_appendonly_override_persists_across_replacement(base_images):
 
     second = dl.run_container(REDIS, "redis-server", "--appendonly", "yes", name=dl.unique("redis"), run_args=args)
     assert_healthy(second, 60)
-    assert redis_command(dl.host_port(second, 6379), "GET", "kept") == b"$8\r\nsurvives\r\n"
+    assert redis_command(dl.host_port(second, REDIS_PORT), "GET", "kept") == b"$8\r\nsurvives\r\n"
 
 
 def test_postgres_runs_initdb_scripts_once_in_the_new_database(base_images, tmp_path):

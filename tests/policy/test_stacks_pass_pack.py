@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from dockyard_policies.pack import RULES_BY_NAME, Resource, evaluate, mandatory
@@ -50,19 +50,72 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def _resources(stack: str, config: dict[str, Any]) -> list[Resource]:
-    require(HARNESS.exists(), "tests/harness.py (mocked program runs) has not landed")
-    from tests.harness import outside_inputs, run_program
+# The resources that run a catalog service, and the label each carries with its service's name.
+WORKLOAD_TYPES = {
+    "docker:index/container:Container",
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:apps/v1:StatefulSet",
+    "kubernetes:batch/v1:Job",
+}
+DOCKER_SERVICE_LABEL = "dockyard.dev/service"
+K8S_NAME_LABEL = "app.kubernetes.io/name"
 
-    run = run_program(stack, config, **outside_inputs(stack))
-    return [Resource(r.type, r.name, r.inputs, r.urn) for r in run.resources]
+
+class StackRun(NamedTuple):
+    stack: str
+    resources: list[Resource]
+    services: tuple[str, ...]  # what the stack runs: the catalog resolved under its settings
+
+
+def _run(stack: str, config: dict[str, Any]) -> StackRun:
+    require(HARNESS.exists(), "tests/harness.py (mocked program runs) has not landed")
+    from components.model import resolve
+    from components.stack_config import validate
+    from tests.harness import CATALOG, merge, outside_inputs, run_program, stack_config
+
+    inputs = outside_inputs(stack)
+    run = run_program(stack, config, **inputs)
+    raw = merge(stack_config(stack), config)
+    settings = validate(stack, raw, set(inputs.get("secrets") or {}), PROJECT_DIR, CATALOG)
+    services = tuple(resolve(CATALOG, settings).services)
+    return StackRun(stack, [Resource(r.type, r.name, r.inputs, r.urn) for r in run.resources], services)
 
 
 @pytest.fixture(scope="module", params=sorted(VARIANTS) or ["dev"])
-def stack_resources(request: pytest.FixtureRequest) -> tuple[str, list[Resource]]:
+def stack_resources(request: pytest.FixtureRequest) -> StackRun:
     require(bool(PRESENT), "no Pulumi.<stack>.yaml exists yet")
     stack, config = VARIANTS[request.param]
-    return stack, _resources(stack, config)
+    return _run(stack, config)
+
+
+def _service_of(resource: Resource) -> str | None:
+    """The catalog service a workload resource runs (None for other resources)."""
+    if resource.type not in WORKLOAD_TYPES:
+        return None
+    if resource.type == "docker:index/container:Container":
+        labels = {item["label"]: item["value"] for item in resource.props.get("labels") or []}
+        return labels.get(DOCKER_SERVICE_LABEL)
+    return ((resource.props.get("metadata") or {}).get("labels") or {}).get(K8S_NAME_LABEL)
+
+
+def _weakened(resource: Resource) -> tuple[Resource, str]:
+    """The resource with one checked field broken, and the policy that must catch it."""
+    weakened = copy.deepcopy(dict(resource.props))
+    if resource.type == "docker:index/container:Container":
+        weakened["privileged"] = True
+        expected = "docker-no-host-access"
+    elif resource.type == "docker-build:index:Image":
+        weakened["buildArgs"] = {**(weakened.get("buildArgs") or {}), "NPM_TOKEN": "x"}
+        expected = "build-no-secret-build-args"
+    elif resource.type == "kubernetes:core/v1:Namespace":
+        weakened["metadata"] = {**weakened.get("metadata", {}), "labels": {}}
+        expected = "k8s-namespace-isolation"
+    else:
+        template = weakened["spec"]["template"]["spec"]
+        template["hostNetwork"] = True
+        expected = "k8s-pod-security-restricted"
+    assert expected in RULES_BY_NAME
+    return resource._replace(props=weakened), expected
 
 
 def test_every_stack_file_has_a_policy_config() -> None:
@@ -70,8 +123,8 @@ def test_every_stack_file_has_a_policy_config() -> None:
         _policy_config(stack)
 
 
-def test_stack_passes_the_pack(stack_resources: tuple[str, list[Resource]]) -> None:
-    stack, resources = stack_resources
+def test_stack_passes_the_pack(stack_resources: StackRun) -> None:
+    stack, resources, _ = stack_resources
     assert CHECKED_TYPES & {r.type for r in resources}, (
         f"{stack}: the run registered nothing the pack checks"
     )
@@ -81,29 +134,32 @@ def test_stack_passes_the_pack(stack_resources: tuple[str, list[Resource]]) -> N
     )
 
 
-def test_the_pack_really_sees_the_stack(
-    stack_resources: tuple[str, list[Resource]],
-) -> None:
+def test_the_pack_really_sees_the_stack(stack_resources: StackRun) -> None:
     """Weakening one checked resource of the real graph must produce a mandatory violation."""
-    stack, resources = stack_resources
+    stack, resources, _ = stack_resources
     broken = copy.deepcopy(resources)
     target = next(r for r in broken if r.type in CHECKED_TYPES)
-    weakened = dict(target.props)
-    if target.type == "docker:index/container:Container":
-        weakened["privileged"] = True
-        expected = "docker-no-host-access"
-    elif target.type == "docker-build:index:Image":
-        weakened["buildArgs"] = {**(weakened.get("buildArgs") or {}), "NPM_TOKEN": "x"}
-        expected = "build-no-secret-build-args"
-    elif target.type == "kubernetes:core/v1:Namespace":
-        weakened["metadata"] = {**weakened.get("metadata", {}), "labels": {}}
-        expected = "k8s-namespace-isolation"
-    else:
-        template = weakened["spec"]["template"]["spec"]
-        template["hostNetwork"] = True
-        expected = "k8s-pod-security-restricted"
-    assert expected in RULES_BY_NAME
-    broken[broken.index(target)] = target._replace(props=weakened)
+    weakened, expected = _weakened(target)
+    broken[broken.index(target)] = weakened
     assert expected in {
         v.policy for v in mandatory(evaluate(broken, _policy_config(stack)))
     }
+
+
+def test_the_pack_sees_every_service_the_stack_runs(stack_resources: StackRun) -> None:
+    """Each service the catalog gives this stack runs as a workload the pack checks: weakening
+    that workload produces a mandatory violation on it."""
+    stack, resources, services = stack_resources
+    assert services, f"{stack}: the catalog gives this stack no service"
+    workloads: dict[str, list[Resource]] = {}
+    for resource in resources:
+        if (service := _service_of(resource)) is not None:
+            workloads.setdefault(service, []).append(resource)
+    assert sorted(workloads) == sorted(services), stack
+    config = _policy_config(stack)
+    for service, runs_it in workloads.items():
+        for target in runs_it:
+            weakened, expected = _weakened(target)
+            broken = [weakened if r is target else r for r in resources]
+            caught = {(v.policy, v.urn) for v in mandatory(evaluate(broken, config))}
+            assert (expected, target.urn) in caught, (stack, service, target.type)

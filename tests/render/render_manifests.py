@@ -17,7 +17,14 @@ from typing import Any
 
 import yaml
 
-from tests.harness import ProgramRun, RegisteredResource, outside_inputs, run_program
+from components.model import ResolvedStack
+from tests.harness import (
+    ProgramRun,
+    RegisteredResource,
+    outside_inputs,
+    run_program,
+)
+from tests.harness import resolved_stack as harness_resolved_stack
 
 KUBERNETES_PREFIX = "kubernetes:"
 REDACTED = "redacted-by-render"
@@ -36,6 +43,12 @@ def run_stack(stack: str) -> ProgramRun:
     if stack not in RUNS:
         raise SystemExit(f"unknown stack {stack!r}; known: {', '.join(RUNS)}")
     return run_program(stack, **RUNS[stack]())
+
+
+def resolved_stack(stack: str) -> ResolvedStack:
+    """What the program resolves for `stack` run as RUNS runs it."""
+    inputs = RUNS[stack]()
+    return harness_resolved_stack(stack, inputs.get("config"), secrets=inputs.get("secrets"))
 
 
 def _plain(value: Any) -> Any:

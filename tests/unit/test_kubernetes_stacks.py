@@ -17,9 +17,14 @@ import pytest
 
 from components.catalog import DEFAULT_USER, placeholders
 from components.k8s_objects import content_name
-from components.model import ResolvedStack, resolve
-from components.stack_config import validate
-from tests.harness import CATALOG, FAKE_DIGEST, PROJECT_DIR, ProgramRun, merge, run_program, stack_config
+from components.model import ResolvedStack
+from tests.harness import (
+    CATALOG,
+    FAKE_DIGEST,
+    ProgramRun,
+    resolved_stack,
+    run_program,
+)
 from tests.render.render_manifests import PROD_SOURCE_STACK, RUNS, run_stack
 
 STACKS = ("dev", "staging", "prod")
@@ -73,9 +78,7 @@ def container_of(resource) -> dict:
 def resolved(stack: str) -> ResolvedStack:
     """The stack as the program resolves it, from the same config and secrets as its run."""
     extra = RUNS[stack]()
-    raw = merge(stack_config(stack), extra.get("config", {}))
-    settings = validate(stack, raw, set(extra.get("secrets", {})), PROJECT_DIR, CATALOG)
-    return resolve(CATALOG, settings)
+    return resolved_stack(stack, extra.get("config"), secrets=extra.get("secrets"))
 
 
 def enabled(stack: str) -> set[str]:

@@ -30,3 +30,13 @@ def test_edges_are_the_reference_apps():
 def test_secrets_are_the_reference_apps():
     assert set(CATALOG.secrets) == set(reference_app.SECRETS)
     assert CATALOG.replacement("postgres") == "databaseUrl"
+
+
+def test_what_the_benchmarks_and_engine_tier_pin_matches_the_catalog():
+    specs = CATALOG.by_name()
+    assert {n: specs[n].health.readiness_path for n in reference_app.READINESS_PATHS} == reference_app.READINESS_PATHS
+    assert {n: specs[n].writable_paths for n in reference_app.WRITABLE_PATHS} == reference_app.WRITABLE_PATHS
+    roles = (reference_app.API, reference_app.WEB, reference_app.DATABASE, reference_app.CACHE)
+    assert set(roles) <= set(specs)
+    assert (reference_app.WEB, reference_app.API) in reference_app.EDGES
+    assert {(reference_app.API, reference_app.DATABASE), (reference_app.API, reference_app.CACHE)} <= reference_app.EDGES
