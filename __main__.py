@@ -10,7 +10,7 @@ from pathlib import Path
 import pulumi
 
 from components.build_contract import require_build_contract
-from components.catalog import catalog_path, load_catalog
+from components.catalog_file import catalog_path, load_catalog
 from components.docker_env import LocalEnvironment
 from components.images import RegistryCredentials, ServiceImage, git_revision, plan_build
 from components.kubernetes_env import KubernetesEnvironment, rendering

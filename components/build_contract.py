@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from components.catalog import Catalog, CatalogError, ServiceSpec
+from components.catalog import Catalog, ServiceSpec
+from components.catalog_file import CatalogError
 from components.settings import OMITTED, Problem
 
 DOCKERFILE = "Dockerfile"

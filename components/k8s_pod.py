@@ -106,29 +106,27 @@ def resources(spec: ServiceSpec) -> dict:
     }
 
 
-def container_security_context(spec: ServiceSpec) -> dict:
+def _run_as(spec: ServiceSpec) -> dict:
+    """Who the pod and its container run as: the catalog's user, never root, default seccomp."""
     uid, gid = _user_ids(spec)
+    return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": gid, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def container_security_context(spec: ServiceSpec) -> dict:
     return {
-        "runAsNonRoot": True,
-        "runAsUser": uid,
-        "runAsGroup": gid,
+        **_run_as(spec),
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": OPT_OUT_READ_ONLY_ROOT not in spec.opt_outs,
         "privileged": False,
         "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
     }
 
 
 def pod_security_context(spec: ServiceSpec) -> dict:
-    uid, gid = _user_ids(spec)
     return {
-        "runAsNonRoot": True,
-        "runAsUser": uid,
-        "runAsGroup": gid,
-        "fsGroup": spec.fs_group if spec.fs_group is not None else gid,
+        **_run_as(spec),
+        "fsGroup": spec.fs_group if spec.fs_group is not None else _user_ids(spec)[1],
         "fsGroupChangePolicy": "OnRootMismatch",  # no recursive chown of a big data volume on every start
-        "seccompProfile": {"type": "RuntimeDefault"},
     }
 
 

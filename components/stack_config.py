@@ -14,7 +14,8 @@ from typing import Any
 
 import pulumi
 
-from components.catalog import Catalog, built_service_names, catalog_path, load_catalog
+from components.catalog import Catalog, built_service_names
+from components.catalog_file import catalog_path, load_catalog
 from components.settings import (
     NAMESPACE,
     SECRET_KEYS,

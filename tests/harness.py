@@ -28,7 +28,8 @@ from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from components.catalog import Catalog, catalog_path, load_catalog
+from components.catalog import Catalog
+from components.catalog_file import catalog_path, load_catalog
 from components.model import ResolvedStack, resolve
 from components.stack_config import validate
 

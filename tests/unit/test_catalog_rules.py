@@ -8,7 +8,9 @@ it, on whichever services it holds: a service added to catalog.yaml is checked t
 import pytest
 import yaml
 
-from components.catalog import CATALOG_FILE, Catalog, CatalogError, catalog_path, catalog_problems, parse_catalog
+from components.catalog import CATALOG_FILE, Catalog
+from components.catalog_checks import catalog_problems
+from components.catalog_file import CatalogError, catalog_path, parse_catalog
 from tests.harness import CATALOG, PROJECT_DIR
 
 NAMES = sorted(spec.name for spec in CATALOG.services)

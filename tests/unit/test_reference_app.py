@@ -5,7 +5,8 @@ the apps' HTTP checks exercise exactly these services. A team whose catalog is i
 updates tests/reference_app.py (or deletes this file).
 """
 
-from components.catalog import CATALOG_FILE, load_catalog, talks_to_edges
+from components.catalog import CATALOG_FILE, talks_to_edges
+from components.catalog_file import load_catalog
 from tests import reference_app
 from tests.harness import PROJECT_DIR
 

@@ -7,7 +7,8 @@ catalog's own rules (a catalog refused on its own) are in test_catalog_rules.py.
 
 import pytest
 
-from components.catalog import Catalog, SecretSpec, catalog_problems
+from components.catalog import Catalog, SecretSpec
+from components.catalog_checks import catalog_problems
 from components.quantities import cpu_cores, memory_bytes
 from components.settings import SettingsError
 from components.stack_config import validate

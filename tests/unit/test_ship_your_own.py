@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.catalog import CATALOG_FILE, load_catalog
+from components.catalog import CATALOG_FILE
+from components.catalog_file import load_catalog
 from components.settings import SettingsError
 from tests.harness import PROJECT_DIR, outside_inputs, run_program
 

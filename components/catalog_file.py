@@ -1,0 +1,168 @@
+"""Reading catalog.yaml: every problem at once, each naming the file, the service and the
+field as written there, in words (the validators' own wording never reaches the user); and
+the file's JSON Schema for editors, generated from the models."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi.errors import RunError
+from pydantic import ValidationError
+
+from components.catalog import (
+    CATALOG_FILE,
+    NAME_PATTERN,
+    PATTERN_WORDS,
+    Catalog,
+    CatalogFile,
+    CatalogModel,
+    SecretSpec,
+    ServiceSpec,
+)
+from components.catalog_checks import catalog_problems
+from components.settings import OMITTED, Problem
+
+SCHEMA_FILE = "catalog.schema.json"
+
+
+class CatalogError(RunError, ValueError):
+    """Every problem in the catalog file; Pulumi prints it without a traceback (RunError)."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {problem.text(f'{source}: ')}" for problem in problems)
+        super().__init__(f"the service catalog {source} has {len(problems)} problem(s):\n{lines}")
+
+
+# --- reading the file -----------------------------------------------------------------------
+
+
+def _loc(parts: Iterable[Any]) -> str:
+    return ".".join(str(part) for part in parts if part != "[key]")
+
+
+def _model_problems(prefix: tuple, error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = _loc((*prefix, *item["loc"]))
+        if item["type"] == "extra_forbidden":
+            problems.append(Problem(loc, OMITTED, "unknown key (check the spelling)"))
+        elif item["type"] == "missing":
+            problems.append(Problem(loc, OMITTED, "is required"))
+        else:
+            problems.append(Problem(loc, item.get("input"), _message(item)))
+    return problems
+
+
+_MESSAGES = {
+    "int_type": "must be a whole number, unquoted", "int_parsing": "must be a whole number, unquoted",
+    "int_from_float": "must be a whole number", "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false", "string_type": "must be text",
+    "list_type": "must be a list", "tuple_type": "must be a list", "dict_type": "must be a map",
+    "model_type": "must be a map of fields", "model_attributes_type": "must be a map of fields",
+}
+
+
+def _message(item: dict) -> str:
+    """A validation error in words (the validators' own wording never reaches the user)."""
+    kind, ctx = item["type"], item.get("ctx", {})
+    if kind in ("value_error", "assertion_error") and "error" in ctx:
+        return str(ctx["error"])
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx['ge']}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']}"
+    if kind == "too_short":
+        return f"must have at least {ctx['min_length']} entr{'y' if ctx['min_length'] == 1 else 'ies'}"
+    if kind == "string_pattern_mismatch":
+        return PATTERN_WORDS.get(ctx["pattern"], f"must match {ctx['pattern']}")
+    if kind == "literal_error":
+        return f"must be one of: {ctx['expected']}"
+    return _MESSAGES.get(kind, "is not a valid value here; see catalog.schema.json")
+
+
+def _parse_entries(section: str, raw: Any, model: type[CatalogModel]) -> tuple[dict[str, Any], list[Problem], set[str]]:
+    """Each `name: {fields}` entry of a section through its model: (parsed, problems, the
+    names whose entry was refused). The name is the key; it is a DNS label."""
+    if raw is None:
+        return {}, [], set()
+    if not isinstance(raw, Mapping):
+        return {}, [Problem(section, OMITTED, "must be a map of name to fields")], set()
+    parsed, problems, refused = {}, [], set()
+    for name, body in raw.items():
+        key = f"{section}.{name}"
+        if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+            problems.append(Problem(key, OMITTED, f"the name {PATTERN_WORDS[NAME_PATTERN]}"))
+        elif not isinstance(body, Mapping):
+            problems.append(Problem(key, body, "must be a map of fields"))
+        elif "name" in body:
+            problems.append(Problem(f"{key}.name", body["name"], "unknown key: the name is the entry's key"))
+        else:
+            try:
+                parsed[name] = model.model_validate({**body, "name": name} if model is ServiceSpec else body)
+                continue
+            except ValidationError as error:
+                problems += _model_problems((section, name), error)
+        refused.add(str(name))
+    return parsed, problems, refused
+
+
+def parse_catalog(raw: Any, source: str = CATALOG_FILE) -> Catalog:
+    """A `Catalog` from the file's parsed YAML, or one CatalogError with every problem."""
+    if not isinstance(raw, Mapping):
+        raise CatalogError(source, [Problem("(top level)", OMITTED, "must be a map with `services` (and `secrets`)")])
+    known = [field.alias or name for name, field in CatalogFile.model_fields.items()]
+    problems = [Problem(str(key), OMITTED, f"unknown key; known: {', '.join(known)}") for key in raw if key not in known]
+    if not raw.get("services"):
+        problems.append(Problem("services", OMITTED, "is required: a map of service name to its fields"))
+    secrets, secret_problems, _ = _parse_entries("secrets", raw.get("secrets"), SecretSpec)
+    services, service_problems, refused = _parse_entries("services", raw.get("services"), ServiceSpec)
+    problems += secret_problems + service_problems
+    catalog = Catalog(services=tuple(services.values()), secrets=secrets, source=source)
+    problems += catalog_problems(catalog, frozenset(refused))
+    if problems:
+        raise CatalogError(source, problems)
+    return catalog
+
+
+def catalog_path(project_dir: Path) -> Path:
+    """The catalog this program reads: catalog.yaml, or the file DOCKYARD_CATALOG names
+    (a team's trial copy; the tests run the unit tier against an extended one)."""
+    return Path(os.environ.get("DOCKYARD_CATALOG") or project_dir / CATALOG_FILE)
+
+
+def load_catalog(path: Path) -> Catalog:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise CatalogError(str(path), [Problem("(file)", OMITTED, f"cannot be read: {error.strerror}")]) from None
+    except yaml.YAMLError as error:
+        raise CatalogError(path.name, [Problem("(file)", OMITTED, f"is not valid YAML: {error}")]) from None
+    return parse_catalog(raw, path.name)
+
+
+def catalog_schema() -> dict[str, Any]:
+    """The JSON Schema of catalog.yaml (for editors), generated from the models."""
+    schema = CatalogFile.model_json_schema(by_alias=True)
+    service = ServiceSpec.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
+    definitions = {**schema.pop("$defs", {}), **service.pop("$defs", {})}
+    service["properties"].pop("name")
+    service["required"] = [key for key in service["required"] if key != "name"]
+    definitions["ServiceSpec"] = service
+    schema["properties"]["services"] = {
+        "type": "object", "minProperties": 1,
+        "propertyNames": {"pattern": NAME_PATTERN},
+        "additionalProperties": {"$ref": "#/$defs/ServiceSpec"},
+    }
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "$defs": definitions}
+
+
+def schema_text() -> str:
+    return json.dumps(catalog_schema(), indent=2, sort_keys=True) + "\n"
