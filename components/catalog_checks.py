@@ -52,6 +52,9 @@ def _edge_problems(catalog: Catalog, unparsed: frozenset[str]) -> list[Problem]:
                 key = f"services.{spec.name}.{field_name}.{index}"
                 if target in unparsed:
                     continue
+                if target in targets[:index]:
+                    problems.append(Problem(key, target, f"is already in {field_name}: name each service once"))
+                    continue
                 if target not in names or target == spec.name:
                     problems.append(Problem(key, target, f"must name another service: {_known(set(names) - {spec.name})}"))
                 elif field_name == "startsAfter" and not names[target].one_shot:

@@ -114,6 +114,13 @@ def test_a_host_template_for_a_service_not_in_talks_to_is_refused():
     assert "not in talksTo" in str(error)
 
 
+def test_a_service_named_twice_in_talks_to_is_refused():
+    client = service_with_port(RAW, talking=True)
+    peer = RAW["services"][client]["talksTo"][0]
+    error = refusal(edited(lambda raw: raw["services"][client]["talksTo"].append(peer)))
+    assert f"services.{client}.talksTo.{len(RAW['services'][client]['talksTo'])} = {peer!r}: is already in talksTo" in str(error)
+
+
 def test_talking_to_a_service_without_a_port_is_refused():
     portless = next((n for n, b in RAW["services"].items() if "port" not in b), None)
     client = service_with_port(RAW, talking=True)
