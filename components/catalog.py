@@ -253,6 +253,11 @@ def placeholders(value: str) -> list[tuple[str, str]]:
     return _PLACEHOLDER.findall(value)
 
 
+def secret_names(value: str) -> list[str]:
+    """The secrets a template names, in order: `{secret:a}…{secret:b}` -> ["a", "b"]."""
+    return [name for kind, name in placeholders(value) if kind == "secret"]
+
+
 def render_template(value: str, hosts: Mapping[str, str], ports: Mapping[str, int]) -> str:
     """Fill `{host:…}` and `{port:…}`; `{secret:…}` is left for the caller (it is an Output)."""
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.catalog import Catalog, Generate, ServiceSpec, placeholders, render_template, start_order
+from components.catalog import Catalog, Generate, SecretSpec, ServiceSpec, render_template, secret_names, start_order
 from components.settings import Settings
 
 
@@ -143,32 +143,42 @@ def _fill(template: str, catalog: Catalog) -> str:
     return render_template(template, hosts, ports)
 
 
-def _needed_secrets(catalog: Catalog, services: Mapping[str, Service], enabled: set[str]) -> dict[str, StackSecret]:
-    """The secrets the enabled services' env uses, each with its source, dependencies first."""
-    needed: dict[str, StackSecret] = {}
+def _from_config(declared: SecretSpec, enabled: set[str]) -> bool:
+    """Read from its config secret: its owner is disabled (an external service), or it has
+    no value of its own."""
+    external = declared.owner is not None and declared.owner not in enabled
+    return external or not (declared.generate or declared.template)
+
+
+def secrets_in_use(catalog: Catalog, enabled: set[str]) -> list[str]:
+    """The secrets the enabled services' env uses, directly or through the templates of the
+    secrets it uses (not a template replaced from config), dependencies first."""
+    order: list[str] = []
 
     def need(name: str) -> None:
-        if name in needed:
+        if name in order or name not in catalog.secrets:
             return
         declared = catalog.secrets[name]
-        external = declared.owner is not None and declared.owner not in enabled
-        if external or not (declared.generate or declared.template):
-            needed[name] = StackSecret(name, config=declared.config)
-            return
-        if declared.template:
-            for kind, used in placeholders(declared.template):
-                if kind == "secret":
-                    need(used)
-            needed[name] = StackSecret(name, template=_fill(declared.template, catalog))
-        else:
-            needed[name] = StackSecret(name, generate=declared.generate)
+        if declared.template and not _from_config(declared, enabled):
+            for used in secret_names(declared.template):
+                need(used)
+        order.append(name)
 
-    for service in services.values():
-        for value in service.secret_env.values():
-            for kind, used in placeholders(value):
-                if kind == "secret":
+    for spec in catalog.services:
+        if spec.name in enabled:
+            for value in spec.env.values():
+                for used in secret_names(value):
                     need(used)
-    return needed
+    return order
+
+
+def _stack_secret(name: str, catalog: Catalog, enabled: set[str]) -> StackSecret:
+    declared = catalog.secrets[name]
+    if _from_config(declared, enabled):
+        return StackSecret(name, config=declared.config)
+    if declared.template:
+        return StackSecret(name, template=_fill(declared.template, catalog))
+    return StackSecret(name, generate=declared.generate)
 
 
 def resolve(catalog: Catalog, settings: Settings) -> ResolvedStack:
@@ -195,4 +205,5 @@ def resolve(catalog: Catalog, settings: Settings) -> ResolvedStack:
             plain_env={key: value for key, value in filled.items() if key in spec.plain_env_names()},
             secret_env={key: value for key, value in filled.items() if key in spec.secret_env_names()},
         )
-    return ResolvedStack(settings=settings, services=services, secrets=_needed_secrets(catalog, services, enabled))
+    secrets = {name: _stack_secret(name, catalog, enabled) for name in secrets_in_use(catalog, enabled)}
+    return ResolvedStack(settings=settings, services=services, secrets=secrets)

@@ -8,15 +8,13 @@ secrets (`pulumi config set --secret <key> …`), such as an external database's
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 import pulumi
 import pulumi_random as random
 
+from components.catalog import secret_names
 from components.model import StackSecret
-
-_SECRET = re.compile(r"\{secret:([a-z0-9-]+)\}")
 
 
 class StackSecrets(pulumi.ComponentResource):
@@ -52,7 +50,7 @@ class StackSecrets(pulumi.ComponentResource):
 def fill_secrets(template: str, secrets: Mapping[str, pulumi.Output[str]]) -> pulumi.Input[str]:
     """`template` with each `{secret:name}` filled: a secret Output, or the text as it is when
     it names no secret. Names are checked against the catalog before any resource exists."""
-    names = _SECRET.findall(template)
+    names = secret_names(template)
     if not names:
         return template
 

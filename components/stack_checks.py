@@ -6,8 +6,8 @@ Plain functions over the validated catalog and parsed settings, run by
 
 from __future__ import annotations
 
-from components.catalog import Catalog, placeholders
-from components.model import enabled_names, public_services, published_port, routed_service
+from components.catalog import Catalog
+from components.model import enabled_names, public_services, published_port, routed_service, secrets_in_use
 from components.settings import Problem, Settings, StackKind
 
 
@@ -50,30 +50,9 @@ def disabled_problems(catalog: Catalog, settings: Settings, configured_secrets: 
     return problems
 
 
-def _used_secrets(catalog: Catalog, enabled: set[str]) -> set[str]:
-    """The secrets the enabled services' env uses, directly or through the templates of the
-    secrets it uses (as `model.resolve` needs them: an external owner's secret is config)."""
-    pending = [
-        name
-        for spec in catalog.services if spec.name in enabled
-        for value in spec.env.values()
-        for kind, name in placeholders(value) if kind == "secret"
-    ]
-    used: set[str] = set()
-    while pending:
-        name = pending.pop()
-        if name in used or name not in catalog.secrets:
-            continue
-        used.add(name)
-        declared = catalog.secrets[name]
-        if declared.template and (declared.owner is None or declared.owner in enabled):
-            pending += [inner for kind, inner in placeholders(declared.template) if kind == "secret"]
-    return used
-
-
 def required_secret_problems(catalog: Catalog, settings: Settings, configured_secrets: set[str]) -> list[Problem]:
     """A config-only secret an enabled service uses (itself, or through a template) must be set."""
-    used = _used_secrets(catalog, enabled_names(catalog, settings))
+    used = set(secrets_in_use(catalog, enabled_names(catalog, settings)))
     return [
         Problem(secret.config, None, f"the secret {name} is read from config: pulumi config set --secret {secret.config} …")
         for name, secret in catalog.secrets.items()
