@@ -16,11 +16,11 @@ export PULUMI_CONFIG_PASSPHRASE ?=
 purge ?=
 # `make logs s=backend` follows one service (default: all of them).
 s ?=
-# The checks each command needs: the Pulumi CLI always; a Docker engine unless the stack
-# is prod (which builds and runs nothing locally).
+# The checks each command needs: a Docker engine unless the stack is prod (which builds
+# and runs nothing locally).
 PREFLIGHT := scripts/preflight.sh$(if $(filter prod,$(STACK)),, --docker)
 
-.PHONY: help up preview down logs ps urls env preflight deps tools lint test test-unit test-policy \
+.PHONY: help up preview down refresh logs ps urls env preflight deps tools lint test test-unit test-policy \
         test-render test-apps test-backend test-frontend test-engine bench schema clean
 .DEFAULT_GOAL := help
 
@@ -30,27 +30,33 @@ help:  ## this list: every target, one line each
 	@echo "  (STACK=dev by default: make preview STACK=staging)"
 
 ## The main job -------------------------------------------------------------------------
-preflight:  ## check the Pulumi CLI and the Docker engine (run by up, preview, down)
+# up/preview/down/refresh go through one driver on the Pulumi Automation API
+# (scripts/dockyard.py): the official CLI when it is installed, else one built here from Go
+# modules (engine/pulumi-tools.sh). Its first lines say which CLI and plugins run.
+DRIVER := $(PY) scripts/dockyard.py
+
+preflight:  ## check the Docker engine (run by up, preview, down)
 	@$(PREFLIGHT)
 
-up:  ## checks, virtualenv, local file backend, select/create the stack, pulumi up
+up:  ## checks, virtualenv, local file backend, select/create the stack, refresh, up
 	@$(PREFLIGHT)
 	@$(MAKE) --no-print-directory deps
-	mkdir -p .pulumi-state
-	pulumi stack select --create $(STACK) --non-interactive
-	pulumi up --stack $(STACK)
+	@mkdir -p .pulumi-state
+	$(DRIVER) up --stack $(STACK)
 
-preview:  ## checks, then pulumi preview with the policy pack and the stack's policy config
+preview:  ## checks, then a preview with the policy pack and the stack's policy config
 	@$(PREFLIGHT)
 	@$(MAKE) --no-print-directory deps policy/venv/.installed
-	pulumi preview --stack $(STACK) --policy-pack policy --policy-pack-config policy/config/$(STACK).json
+	@mkdir -p .pulumi-state
+	$(DRIVER) preview --stack $(STACK) --policy-pack
 
-down:  ## pulumi destroy, keeping the data volumes; purge=1 removes them too
+down:  ## destroy, keeping the data volumes (and the generated credentials that open them); purge=1 removes them too
 	@$(PREFLIGHT)
-	pulumi destroy --stack $(STACK)
-ifneq ($(purge),)
-	docker volume ls -q --filter label=dockyard.dev/stack=$(STACK) | xargs -r docker volume rm
-endif
+	@$(MAKE) --no-print-directory deps
+	$(DRIVER) down --stack $(STACK)$(if $(purge), --purge,)
+
+refresh: deps  ## read every resource's real state into the stack
+	$(DRIVER) refresh --stack $(STACK)
 
 logs:  ## follow the logs of every service, or of one: make logs s=backend
 	@scripts/logs.sh $(STACK) $(s)
@@ -59,7 +65,7 @@ ps:  ## the stack's services: state, health, published URL
 	@scripts/ps.sh $(STACK)
 
 urls:  ## the stack's URLs (from its outputs)
-	@pulumi stack output --stack $(STACK) --json | $(PYTHON) -c 'import json, sys; \
+	@$(DRIVER) outputs --stack $(STACK) | $(PYTHON) -c 'import json, sys; \
 	  o = json.load(sys.stdin); [print(f"{k:<10} {v}") for k, v in (o.get("urls") or {}).items()]; \
 	  k = (o.get("kubernetes") or {}).get("url"); k and print(f"{\"ingress\":<10} {k}")'
 

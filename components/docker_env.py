@@ -157,19 +157,34 @@ def _volumes(plan: ContainerPlan) -> list[docker.ContainerVolumeArgs]:
     return volumes
 
 
-def _require_success(service: str, container_name: str):
-    def check(exit_code: int | None) -> str:
+ONE_SHOT_LOG_LINES = 20  # of a failed one-shot's output, quoted in the error
+
+
+def _log_tail(logs: str | None) -> str:
+    lines = (logs or "").strip().splitlines()[-ONE_SHOT_LOG_LINES:]
+    return "\n".join(f"    | {line}" for line in lines)
+
+
+def require_success(engine: DockerEngine | None, service: str, container_name: str):
+    """An apply callback over (exit code, logs): "0" when the one-shot succeeded, else an error
+    quoting its last log lines. The failed container is removed (its logs are in the message),
+    so the next `make up` (which refreshes first) runs it again: a failure whose cause lies
+    outside the inputs (a database that was down) recovers with no manual step."""
+    def check(result: list) -> str:
+        exit_code, logs = result
         if exit_code in (None, 0):
             return "0"
         message = (
-            f"one-shot service {service!r} exited with code {exit_code}; see `docker logs {container_name}`. "
-            "Services after it were not started. Fix the cause: a new image or changed settings "
-            "rerun it on the next `pulumi up`."
+            f"one-shot service {service!r} exited with code {exit_code}; services after it were not "
+            f"started. Its last output:\n{_log_tail(logs)}\n"
+            "Fix the cause, then `make up` (or `pulumi up --refresh`) runs it again."
         )
         if pulumi.runtime.is_dry_run():
             # A preview only reports it: raising here would block previewing the fix itself.
             pulumi.log.warn(message)
             return "0"
+        if engine is not None:
+            engine.remove_container(container_name)
         raise RuntimeError(message)
     return check
 
@@ -244,7 +259,9 @@ class LocalEnvironment(pulumi.ComponentResource):
             opts=child,
         )
         self.containers: dict[str, docker.Container] = {}
-        gates: dict[str, pulumi.Output] = {}  # service -> "0" (one-shot exited 0) or "healthy"
+        # service -> its container, resolved only once it is healthy (or, for a one-shot,
+        # exited 0): what starts after it depends on this Output, so its creation waits.
+        ready: dict[str, pulumi.Output[docker.Container]] = {}
         self.urls: dict[str, str] = {}
         for resolved in stack.services.values():  # start order
             service, spec = resolved.name, resolved.spec
@@ -253,10 +270,6 @@ class LocalEnvironment(pulumi.ComponentResource):
                 self.urls[service] = f"http://{LOOPBACK}:{plan.published[0].external}"
             volume = self._volume(name, plan, settings) if plan.volume else None
             envs = [pulumi.Output.concat(key, "=", value) for key, value in _env(resolved, secrets).items()]
-            gate_labels = [
-                docker.ContainerLabelArgs(label=f"dockyard.dev/after-{done}", value=gates[done])
-                for done in plan.depends_on
-            ]
             container = docker.Container(
                 f"{name}-{service}",
                 name=plan.name,
@@ -275,7 +288,7 @@ class LocalEnvironment(pulumi.ComponentResource):
                 ports=[docker.ContainerPortArgs(internal=p.internal, external=p.external, ip=LOOPBACK) for p in plan.published],
                 volumes=_volumes(plan),
                 healthcheck=_health_check(plan),
-                labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in plan.labels.items()] + gate_labels,
+                labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in plan.labels.items()],
                 log_driver="json-file",
                 log_opts=LOG_OPTIONS,
                 stop_timeout=STOP_GRACE_SECONDS,
@@ -283,16 +296,19 @@ class LocalEnvironment(pulumi.ComponentResource):
                 **self._lifecycle(plan),
                 opts=pulumi.ResourceOptions(
                     parent=self,
-                    depends_on=[self.containers[d] for d in plan.depends_on] + ([volume] if volume else []),
+                    # An Output dependency: known in a preview (no spurious diff), awaited in an up.
+                    depends_on=[ready[d] for d in plan.depends_on] + ([volume] if volume else []),
                     delete_before_replace=True,  # fixed container names cannot exist twice
                     replace_on_changes=REPLACE_ON_CHANGES,
                 ),
             )
             _announce_wait(service, plan, container)
             if spec.one_shot:
-                gates[service] = container.exit_code.apply(_require_success(service, plan.name))
+                gate = pulumi.Output.all(container.exit_code, container.container_logs).apply(
+                    require_success(engine, service, plan.name))
             else:
-                gates[service] = container.id.apply(wait_healthy(engine, service, HEALTH_WAIT_SECONDS))
+                gate = container.id.apply(wait_healthy(engine, service, HEALTH_WAIT_SECONDS))
+            ready[service] = gate.apply(lambda _, c=container: c)
             self.containers[service] = container
         self.register_outputs({
             "network": self.network.name,

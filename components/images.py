@@ -53,9 +53,27 @@ def _git(project_dir: Path, *args: str) -> str:
     return result.stdout.strip() or "unknown"
 
 
-def git_revision(project_dir: Path) -> str:
-    """The commit being built."""
-    return _git(project_dir, "rev-parse", "HEAD")
+@dataclass(frozen=True)
+class Revision:
+    """The commit being built and the paths changed since it (uncommitted edits)."""
+
+    commit: str  # "unknown" outside a checkout
+    changed: tuple[str, ...] = ()
+
+    def touches(self, project_dir: Path, context: Path) -> bool:
+        """Whether an uncommitted change lies in `context`."""
+        relative = context.resolve().relative_to(project_dir.resolve()).as_posix()
+        if relative == ".":
+            return bool(self.changed)
+        return any(path.startswith(relative + "/") for path in self.changed)
+
+
+def git_revision(project_dir: Path) -> Revision:
+    """The commit being built and what differs from it in the working tree."""
+    commit = _git(project_dir, "rev-parse", "HEAD")
+    # Paths relative to project_dir (ls-files answers relative to where it runs).
+    listed = _git(project_dir, "ls-files", "--modified", "--deleted", "--others", "--exclude-standard")
+    return Revision(commit, () if listed == "unknown" else tuple(sorted(set(listed.splitlines()))))
 
 
 def without_credentials(url: str) -> str:
@@ -76,11 +94,13 @@ def repository_for(service: str, images: ImageSettings) -> str:
     return f"{registry}/{service}" if registry else f"{LOCAL_REPOSITORY_PREFIX}/{service}"
 
 
-def tags_for(repository: str, version: str, revision: str) -> tuple[str, ...]:
-    """The version tag, plus one naming the commit so any build traces back to source."""
+def tags_for(repository: str, version: str, revision: str, *, dirty: bool = False, dev_stage: bool = False) -> tuple[str, ...]:
+    """The version tag, plus one naming the commit so any build traces back to source:
+    `-dirty` when the context has uncommitted changes (the commit alone did not make it),
+    `-dev` for the dev stage (another image than the runtime one built from the same commit)."""
     tags = [f"{repository}:{version}"]
     if revision != "unknown":
-        tags.append(f"{repository}:git-{revision[:12]}")
+        tags.append(f"{repository}:git-{revision[:12]}{'-dirty' if dirty else ''}{'-dev' if dev_stage else ''}")
     return tuple(tags)
 
 
@@ -89,7 +109,7 @@ def plan_build(
     images: ImageSettings,
     *,
     project_dir: Path,
-    revision: str,
+    revision: Revision,
     load_into_daemon: bool,
     dev_stage: bool,
 ) -> BuildPlan:
@@ -106,7 +126,8 @@ def plan_build(
     target = spec.build.dev_target if dev_stage else spec.build.target
     return BuildPlan(
         repository=repository,
-        tags=tags_for(repository, images.tag, revision),
+        tags=tags_for(repository, images.tag, revision.commit,
+                      dirty=revision.touches(project_dir, context), dev_stage=dev_stage),
         context=str(context),
         dockerfile=str(context / "Dockerfile"),
         target=target,
@@ -114,7 +135,7 @@ def plan_build(
         labels={
             "org.opencontainers.image.title": spec.name,
             "org.opencontainers.image.source": source_url(images, project_dir),
-            "org.opencontainers.image.revision": revision,
+            "org.opencontainers.image.revision": revision.commit,
             "org.opencontainers.image.version": images.tag,
             "org.opencontainers.image.base.name": runtime_base_image if target == spec.build.target else base_image,
         },

@@ -66,16 +66,25 @@ class DockerEngine:
 
     def get(self, path: str) -> dict[str, Any]:
         """The JSON answer to `GET path`; OSError when the engine does not answer 200."""
+        status, body = self._request("GET", path)
+        if status != 200:
+            raise OSError(f"{self.host} answered GET {path} with HTTP {status}")
+        return json.loads(body)
+
+    def _request(self, method: str, path: str) -> tuple[int, bytes]:
         connection = self._connection()
         try:
-            connection.request("GET", path)
+            connection.request(method, path)
             response = connection.getresponse()
-            body = response.read()
+            return response.status, response.read()
         finally:
             connection.close()
-        if response.status != 200:
-            raise OSError(f"{self.host} answered GET {path} with HTTP {response.status}")
-        return json.loads(body)
+
+    def remove_container(self, name: str) -> None:
+        """Remove a stopped container; one that is already gone is fine."""
+        status, body = self._request("DELETE", f"/containers/{name}?force=true")
+        if status not in (204, 404):
+            raise OSError(f"{self.host} answered DELETE /containers/{name} with HTTP {status}: {body[:200]!r}")
 
     def version(self) -> dict[str, Any]:
         return self.get("/version")

@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
-# Checks what `make up`/`preview`/`down` need before anything is installed or run:
-# the Pulumi CLI (the tested version is the pulumi SDK pinned in requirements.txt) and,
-# with --docker, a running Docker engine of a supported version.
+# Checks what `make up`/`preview`/`down` need before anything is installed or run: with
+# --docker, a running Docker engine of a supported version. (The Pulumi CLI is found, or
+# built from Go modules, by the driver: scripts/tooling.py.)
 #   scripts/preflight.sh [--docker]
 set -euo pipefail
 
 MIN_DOCKER_API=1.44   # Docker Engine 25.0: honours the health checks' start_interval
 MIN_DOCKER_ENGINE=25.0
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-tested_pulumi="$(sed -n 's/^pulumi==//p' "$here/requirements.txt")"
 
 fail() { echo "preflight: $*" >&2; exit 1; }
 
@@ -19,17 +17,6 @@ version_at_least() {
   IFS=. read -r want_major want_minor _ <<<"$2"
   [[ "$have_major" =~ ^[0-9]+$ && "${have_minor:-0}" =~ ^[0-9]+$ ]] || return 1
   (( have_major > want_major || (have_major == want_major && ${have_minor:-0} >= want_minor) ))
-}
-
-check_pulumi() {
-  command -v pulumi >/dev/null \
-    || fail "the Pulumi CLI is not installed (dockyard is tested with Pulumi CLI $tested_pulumi): https://www.pulumi.com/docs/iac/download-install/"
-  local have
-  have="$(pulumi version 2>/dev/null | sed 's/^v//')" || fail "\`pulumi version\` failed: is the Pulumi CLI installed correctly?"
-  if [[ "$have" != "$tested_pulumi" ]]; then
-    echo "preflight: Pulumi CLI $have found; dockyard is tested with $tested_pulumi (the pulumi SDK in requirements.txt)" >&2
-  fi
-  version_at_least "$have" 3.0 || fail "Pulumi CLI $have is too old: dockyard needs 3.x (tested with $tested_pulumi)"
 }
 
 check_docker() {
@@ -43,7 +30,6 @@ check_docker() {
     || fail "Docker Engine $engine (API $api) is older than the supported minimum, Docker Engine $MIN_DOCKER_ENGINE (API $MIN_DOCKER_API)"
 }
 
-check_pulumi
 if [[ "${1:-}" == "--docker" ]]; then
   check_docker
 fi

@@ -10,6 +10,7 @@ every argument, so a wrong argument name fails here as it would in `pulumi up`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import copy
 import json
 import os
@@ -105,6 +106,7 @@ class FakeEngine:
                  swap_limit: bool = True, health: str = "healthy"):
         self.host, self.api, self.engine_version = host, api, version
         self.swap, self.status = swap_limit, health
+        self.removed: list[str] = []
 
     def version(self) -> dict[str, Any]:
         return {"Version": self.engine_version, "ApiVersion": self.api}
@@ -114,6 +116,13 @@ class FakeEngine:
 
     def health(self, container_id: str) -> str:
         return self.status
+
+    def remove_container(self, name: str) -> None:
+        self.removed.append(name)
+
+
+def _content_digest(inputs: Mapping[str, Any]) -> str:
+    return "sha256:" + hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class _Mocks(pulumi.runtime.Mocks):
@@ -132,12 +141,15 @@ class _Mocks(pulumi.runtime.Mocks):
         if args.typ == "docker-build:index:Image":
             tags = state.get("tags") or []
             pushed = bool(state.get("push"))
-            state["digest"] = FAKE_DIGEST if pushed else ""
-            state["ref"] = f"{tags[0]}@{FAKE_DIGEST}" if pushed and tags else (tags[0] if tags else "")
+            # Like the real provider: a digest for a loaded build too, changing with what is built.
+            digest = FAKE_DIGEST if pushed else _content_digest(state)
+            state["digest"] = digest
+            state["ref"] = f"{tags[0]}@{digest}" if pushed and tags else (tags[0] if tags else "")
         elif args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = "p" * int(state.get("length", 16))
         elif args.typ == "docker:index/remoteImage:RemoteImage":
-            state["imageId"] = "sha256:" + "cd" * 32
+            # A new pull (another build's digest among the triggers) finds another image.
+            state["imageId"] = _content_digest({"name": state.get("name"), "triggers": state.get("pullTriggers")})
         elif args.typ == "random:index/randomBytes:RandomBytes":
             state["hex"] = "5a" * int(state.get("length", 32))
             state["base64"] = ""

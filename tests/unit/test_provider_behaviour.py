@@ -188,16 +188,31 @@ def test_a_failed_one_shot_is_reported_not_raised_by_a_preview(monkeypatch):
     warnings = []
     monkeypatch.setattr(docker_env.pulumi.runtime, "is_dry_run", lambda: True)
     monkeypatch.setattr(docker_env.pulumi.log, "warn", warnings.append)
-    assert docker_env._require_success("seed", "dockyard-dev-seed")(1) == "0"
-    assert "exited with code 1" in warnings[0]
+    engine = FakeEngine()
+    assert docker_env.require_success(engine, "seed", "dockyard-dev-seed")([1, "boom"]) == "0"
+    assert "exited with code 1" in warnings[0] and "| boom" in warnings[0]
+    assert engine.removed == []  # a preview changes nothing
 
 
-def test_every_dependant_waits_for_the_health_of_what_it_talks_to():
+def test_a_failed_one_shot_is_removed_so_the_next_up_reruns_it(monkeypatch):
+    monkeypatch.setattr(docker_env.pulumi.runtime, "is_dry_run", lambda: False)
+    engine = FakeEngine()
+    logs = "\n".join(f"line {n}" for n in range(50))
+    with pytest.raises(RuntimeError, match=r"'seed' exited with code 3; services after it were not started") as raised:
+        docker_env.require_success(engine, "seed", "dockyard-dev-seed")([3, logs])
+    assert "| line 49" in str(raised.value) and "| line 29" not in str(raised.value)  # the last 20 lines
+    assert engine.removed == ["dockyard-dev-seed"]
+
+
+def test_every_dependant_waits_for_what_it_talks_to_without_a_label_that_a_preview_cannot_know():
+    """The wait is a dependency on an Output resolved once the dependency is healthy: a label
+    holding it was unknown in a preview, which then showed dependants replaced."""
     run = run_program("dev")
-    for service, container in containers(run).items():
-        gate = labels(container)
+    by_service = containers(run)
+    for service, container in by_service.items():
+        assert not any(label.startswith("dockyard.dev/after-") for label in labels(container)), service
         for dependency in SPECS[service].depends_on:
-            assert gate[f"dockyard.dev/after-{dependency}"] == ("0" if dependency in ONE_SHOT else "healthy")
+            assert by_service[dependency].urn in container.dependencies, (service, dependency)
 
 
 def test_an_unhealthy_dependency_stops_its_dependants_on_a_later_up(monkeypatch):

@@ -1,0 +1,279 @@
+"""Real-engine tier: the STAND-IN docker-build and random provider plugins (engine/plugins/),
+installed with engine/plugins/install.sh and driven by the real Pulumi CLI through small
+inline Automation API programs (temporary PULUMI_HOME, file backend, passphrase secrets).
+
+- random: create, a no-change preview, a keeper change replaces the value, destroy.
+- docker-build on the `dockyard-buildkit` remote builder (engine/buildkit.sh): a load-only
+  build has a real digest and lands in the engine; a no-change preview; a context file change
+  rebuilds with a new contextHash; a push to the loopback registry with a registry cache
+  gives `ref` = `repo:tag@digest`, which the registry serves (and destroy deletes).
+
+Skips with the reason when the CLI is not built or no engine, builder or registry answers;
+fails instead under CI=true. Names are unique per run; only what the tests made is removed.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import tarfile
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pulumi
+import pulumi_docker_build as docker_build
+import pulumi_random as random
+import pytest
+from pulumi import automation as auto
+
+from tests.engine import dockerlib as dl
+from tests.tiers import require
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+CLI = Path(os.environ.get("DOCKYARD_PULUMI_CLI", "/var/cache/dockyard/tools/pulumi-v3.274.1/bin/pulumi"))
+INSTALL = PROJECT_DIR / "engine" / "plugins" / "install.sh"
+BUILDER = "dockyard-buildkit"
+REGISTRY = "127.0.0.1:5000"
+RUN_ID = uuid.uuid4().hex[:10]
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+MANIFEST_TYPES = ", ".join((
+    "application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+))
+
+
+# --- the CLI, the stand-ins and a stack --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pulumi_home(tmp_path_factory) -> Path:
+    """A fresh PULUMI_HOME holding only the two stand-ins, installed as the SDKs ask."""
+    require(os.access(CLI, os.X_OK), f"the real pulumi CLI is not built at {CLI} (engine/pulumi-tools.sh)")
+    home = tmp_path_factory.mktemp("pulumi-home")
+    for _ in range(2):  # the second run must find both installed and change nothing
+        proc = subprocess.run(["bash", str(INSTALL), str(CLI.parent), str(PROJECT_DIR / ".venv" / "bin" / "python")],
+                              env={**os.environ, "PULUMI_HOME": str(home)}, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"engine/plugins/install.sh failed:\n{proc.stdout}{proc.stderr}"
+    assert proc.stderr.count("already installed") == 2, proc.stderr
+    return home
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("pulumi-backend")
+
+
+def make_stack(name: str, program: Callable[[], None], home: Path, backend: Path) -> auto.Stack:
+    project = f"standin-{name}-{RUN_ID}"
+    options = auto.LocalWorkspaceOptions(
+        pulumi_command=auto.PulumiCommand(root=str(CLI.parent.parent), skip_version_check=True),
+        pulumi_home=str(home),
+        env_vars={
+            "PULUMI_CONFIG_PASSPHRASE": "standin-test",
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        },
+        project_settings=auto.ProjectSettings(
+            name=project, runtime="python", backend=auto.ProjectBackend(url=f"file://{backend}"),
+        ),
+    )
+    return auto.create_stack("test", project, program, options)
+
+
+def dispose(stack: auto.Stack) -> None:
+    """Destroy what the stack made and forget the stack."""
+    try:
+        stack.destroy(on_output=print)
+    finally:
+        stack.workspace.remove_stack(stack.name)
+
+
+def values(result: auto.UpResult) -> dict:
+    return {key: output.value for key, output in result.outputs.items()}
+
+
+# --- random ------------------------------------------------------------------------------------
+
+def test_random_standin_creates_once_and_replaces_on_keeper_change(pulumi_home, backend):
+    settings = {"keeper": "one"}
+
+    def program():
+        password = random.RandomPassword("password", length=24, special=False, keepers={"generation": settings["keeper"]})
+        salt = random.RandomBytes("salt", length=32)
+        pulumi.export("password", password.result)
+        pulumi.export("bcrypt", password.bcrypt_hash)
+        pulumi.export("hex", salt.hex)
+        pulumi.export("base64", salt.base64)
+
+    stack = make_stack("random", program, pulumi_home, backend)
+    try:
+        first = stack.up(on_output=print)
+        out = values(first)
+        assert first.outputs["password"].secret and first.outputs["hex"].secret
+        assert re.fullmatch(r"[A-Za-z0-9]{24}", out["password"])
+        assert out["bcrypt"].startswith("$2"), "bcryptHash: libcrypt's bcrypt is expected on this machine"
+        assert re.fullmatch(r"[0-9a-f]{64}", out["hex"])
+        assert base64.b64decode(out["base64"]).hex() == out["hex"]
+        assert out["password"] not in str(stack.export_stack().deployment), "the state keeps the result encrypted"
+
+        stack.preview(expect_no_changes=True, on_output=print)
+
+        settings["keeper"] = "two"
+        assert stack.preview(on_output=print).change_summary.get(auto.OpType.REPLACE) == 1
+        second = stack.up(on_output=print)
+        assert second.summary.resource_changes.get("replace") == 1
+        assert values(second)["password"] != out["password"]
+        assert values(second)["hex"] == out["hex"], "RandomBytes has no keeper: it stays"
+    finally:
+        dispose(stack)
+
+
+# --- docker-build ------------------------------------------------------------------------------
+
+def registry_call(method: str, repository: str, reference: str) -> tuple[int, str]:
+    """(HTTP status, Docker-Content-Digest) of a manifest on the loopback registry."""
+    request = urllib.request.Request(f"http://{REGISTRY}/v2/{repository}/manifests/{reference}", method=method,
+                                     headers={"Accept": MANIFEST_TYPES})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, response.headers.get("Docker-Content-Digest", "")
+    except urllib.error.HTTPError as error:
+        return error.code, ""
+
+
+def delete_manifest(repository: str, reference: str) -> None:
+    """Remove a tag's manifest (and so the tag) we pushed; blobs stay until the registry's GC."""
+    status, digest = registry_call("HEAD", repository, reference)
+    if status == 200:
+        registry_call("DELETE", repository, digest)
+
+
+def build_problem() -> str | None:
+    """Why no build can run here: the engine, the builder, the loopback registry."""
+    if dl.docker_proc("info", timeout=30).returncode != 0:
+        return "no Docker engine answers (engine/dockerd.sh)"
+    builder = dl.docker_proc("buildx", "inspect", BUILDER, timeout=60)
+    if builder.returncode != 0 or "running" not in builder.stdout:
+        return f"the buildx builder {BUILDER} is not running (engine/buildkit.sh)"
+    try:
+        urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=5).close()
+    except OSError as error:
+        return f"no registry answers at {REGISTRY} (engine/registry.sh): {error}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def base_image(tmp_path_factory) -> str:
+    """A tiny base in the loopback registry: the remote builder cannot see the engine's images."""
+    problem = build_problem()
+    require(problem is None, problem or "")
+    work = tmp_path_factory.mktemp("base")
+    (work / "base.txt").write_text("stand-in test base\n")
+    with tarfile.open(work / "rootfs.tar", "w") as archive:
+        archive.add(work / "base.txt", arcname="base.txt")
+    repository = f"dockyard-standin-test-{RUN_ID}-base"
+    ref = f"{REGISTRY}/{repository}:1"
+    dl.docker("import", str(work / "rootfs.tar"), ref)
+    try:
+        dl.docker("push", ref)
+        yield ref
+    finally:
+        dl.docker("image", "rm", ref, check=False)
+        delete_manifest(repository, "1")
+
+
+def write_context(directory: Path, base: str, content: str) -> Path:
+    directory.mkdir(exist_ok=True)
+    (directory / "Dockerfile").write_text(f"FROM {base}\nCOPY app.txt /app.txt\n")
+    (directory / "app.txt").write_text(content)
+    (directory / "ignored.log").write_text("excluded by .dockerignore\n")
+    (directory / ".dockerignore").write_text("*.log\n")
+    return directory
+
+
+def export_image(image: docker_build.Image) -> None:
+    pulumi.export("digest", image.digest)
+    pulumi.export("ref", image.ref)
+    pulumi.export("contextHash", image.context_hash)
+
+
+def test_docker_build_standin_loads_and_rebuilds_on_context_change(pulumi_home, backend, base_image, tmp_path):
+    context = write_context(tmp_path / "context", base_image, "one\n")
+    tag = f"dockyard-standin-test-{RUN_ID}:load"
+
+    def program():
+        export_image(docker_build.Image(
+            "image",
+            context=docker_build.BuildContextArgs(location=str(context)),
+            dockerfile=docker_build.DockerfileArgs(location=str(context / "Dockerfile")),
+            tags=[tag], push=False, load=True, build_on_preview=False,
+            builder=docker_build.BuilderConfigArgs(name=BUILDER),
+            labels={"org.opencontainers.image.title": "standin-test"},
+            secrets={"ca_bundle": "not a real bundle"},  # passed as a BuildKit secret file
+        ))
+
+    stack = make_stack("docker-build-load", program, pulumi_home, backend)
+    try:
+        first = values(stack.up(on_output=print))
+        assert DIGEST.fullmatch(first["digest"]), first
+        assert first["ref"] == tag, "a load-only build of a short tag keeps the tag as its ref"
+        assert re.fullmatch(r"[0-9a-f]{64}", first["contextHash"])
+        labels = dl.docker("image", "inspect", tag, "--format", "{{json .Config.Labels}}")
+        assert "standin-test" in labels
+
+        stack.preview(expect_no_changes=True, on_output=print)
+        (context / "ignored.log").write_text("changed, but excluded by .dockerignore\n")
+        stack.preview(expect_no_changes=True, on_output=print)
+
+        (context / "app.txt").write_text("two\n")
+        assert stack.preview(on_output=print).change_summary.get(auto.OpType.UPDATE) == 1
+        second_result = stack.up(on_output=print)
+        second = values(second_result)
+        assert second_result.summary.resource_changes.get("update") == 1
+        assert second["contextHash"] != first["contextHash"]
+        assert DIGEST.fullmatch(second["digest"]) and second["digest"] != first["digest"]
+        stack.preview(expect_no_changes=True, on_output=print)
+    finally:
+        dispose(stack)
+        dl.docker("image", "rm", tag, check=False)
+
+
+def test_docker_build_standin_pushes_with_a_registry_cache(pulumi_home, backend, base_image, tmp_path):
+    context = write_context(tmp_path / "context", base_image, "pushed\n")
+    repository = f"dockyard-standin-test-{RUN_ID}"
+    tag, cache = f"{REGISTRY}/{repository}:v1", f"{REGISTRY}/{repository}:buildcache"
+
+    def program():
+        export_image(docker_build.Image(
+            "image",
+            context=docker_build.BuildContextArgs(location=str(context)),
+            dockerfile=docker_build.DockerfileArgs(location=str(context / "Dockerfile")),
+            tags=[tag], push=True, build_on_preview=False,
+            builder=docker_build.BuilderConfigArgs(name=BUILDER),
+            cache_from=[docker_build.CacheFromArgs(registry=docker_build.CacheFromRegistryArgs(ref=cache))],
+            cache_to=[docker_build.CacheToArgs(registry=docker_build.CacheToRegistryArgs(
+                ref=cache, mode=docker_build.CacheMode.MAX, image_manifest=True, oci_media_types=True,
+            ))],
+        ))
+
+    stack = make_stack("docker-build-push", program, pulumi_home, backend)
+    try:
+        out = values(stack.up(on_output=print))
+        assert DIGEST.fullmatch(out["digest"]), out
+        assert out["ref"] == f"{tag}@{out['digest']}"
+        assert registry_call("GET", repository, out["digest"])[0] == 200
+        assert registry_call("HEAD", repository, "v1") == (200, out["digest"])
+        assert registry_call("HEAD", repository, "buildcache")[0] == 200, "the registry cache was exported"
+        stack.preview(expect_no_changes=True, on_output=print)
+        dispose(stack)
+        assert registry_call("HEAD", repository, out["digest"])[0] == 404, "destroy deletes the pushed manifest"
+    finally:
+        if stack.workspace.list_stacks():
+            dispose(stack)
+        delete_manifest(repository, "v1")
+        delete_manifest(repository, "buildcache")
