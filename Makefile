@@ -21,7 +21,7 @@ s ?=
 PREFLIGHT := scripts/preflight.sh$(if $(filter prod,$(STACK)),, --docker)
 
 .PHONY: help up preview down refresh logs ps urls env preflight deps tools lint test test-unit test-policy \
-        test-render test-apps test-backend test-frontend test-engine bench schema clean
+        test-render test-apps test-backend test-frontend test-engine test-real bench schema clean
 .DEFAULT_GOAL := help
 
 help:  ## this list: every target, one line each
@@ -124,7 +124,10 @@ test-apps: test-backend test-frontend  ## both apps' tests
 test-engine: deps  ## images built and run on a real Docker engine
 	$(PYTEST) tests/engine
 
-test: lint test-unit test-policy test-render test-apps test-engine  ## every test tier
+test-real: deps  ## the README's commands under the real Pulumi CLI and providers (engine/pulumi-tools.sh)
+	$(PYTEST) tests/real
+
+test: lint test-unit test-policy test-render test-apps test-engine test-real  ## every test tier
 
 bench: deps  ## the benchmarks (tables, JSON in bench/results/)
 	$(PY) -m bench

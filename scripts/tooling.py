@@ -123,23 +123,34 @@ def own_home() -> Path:
     return root / "pulumi-home"
 
 
+def _official_cli(ours_bin: Path) -> Path | None:
+    """`pulumi` on PATH unless it is the one built here."""
+    found = shutil.which("pulumi")
+    if found is None or Path(found).resolve() == (ours_bin / "pulumi").resolve():
+        return None
+    return Path(found)
+
+
 def prepare(project_dir: Path, say: Callable[[str], None]) -> Tools:
     """The CLI and plugins for this run, saying which ones run and why."""
     versions = plugin_versions()
-    env = {"PULUMI_SKIP_UPDATE_CHECK": "true"}
-    official = shutil.which("pulumi")
+    # The policy pack (policy/run-pack) runs with this interpreter unless policy/venv exists.
+    env = {"PULUMI_SKIP_UPDATE_CHECK": "true", "DOCKYARD_POLICY_PYTHON": sys.executable}
     ours_bin = tools_bin(project_dir)
-    if official and Path(official).resolve().parent != ours_bin.resolve():
-        pulumi = Path(official)
+    official = _official_cli(ours_bin)
+    if official:
+        pulumi = official
         if _downloaded(pulumi, env, versions):
             say(f"Pulumi CLI {pulumi} with the official plugins ({_listing(versions)})")
             return Tools(auto.PulumiCommand(root=str(pulumi.parent.parent), skip_version_check=True), None, env, ())
         say("the official plugins cannot be downloaded: using the ones built here, in a Pulumi home of their own")
     bin_dir = _ours(project_dir, say)
-    pulumi = Path(official) if official and Path(official).resolve().parent != ours_bin.resolve() else bin_dir / "pulumi"
+    pulumi = official or bin_dir / "pulumi"
     home = own_home()
     home.mkdir(parents=True, exist_ok=True)
-    env = {**env, "PULUMI_HOME": str(home), "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}
+    # Only the installed plugins, at the versions the SDKs ask for: not the binaries beside the CLI.
+    env = {**env, "PULUMI_HOME": str(home), "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+           "PULUMI_IGNORE_AMBIENT_PLUGINS": "true"}
     _install_ours(project_dir, pulumi, env, versions, bin_dir)
     say(f"Pulumi CLI {pulumi} (home {home})")
     say(f"plugins built here from Go modules: {_listing({p: versions[p] for p in BUILT_FROM_GO})}")

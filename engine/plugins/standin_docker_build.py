@@ -87,7 +87,6 @@ LOG_PREFIX = f"[stand-in {NAME} {VERSION}]"
 # The engine's wire form of an unknown value. The SDK cannot marshal `Computed`, but a
 # string holding this sentinel is read back as unknown by the engine in previews.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-OUTPUT_KEYS = ("contextHash", "digest", "ref")
 TAIL_LINES = 40
 
 
@@ -145,6 +144,12 @@ def known_str(value: Any) -> str:
 
 
 # --- logging to the engine -------------------------------------------------------------------
+
+
+def resource_token(qualified_type: str) -> str:
+    """The resource's own token: the SDK derives `type` from the URN, whose type part is
+    qualified by the parents' types (`dockyard:index:StackSecrets$random:index/…`)."""
+    return qualified_type.rsplit("$", 1)[-1]
 
 class EngineLog:
     """Diagnostics through the engine's Log RPC, attached to the resource, always marked as
@@ -736,7 +741,8 @@ async def buildx_build(args: Mapping[str, Any], preview: bool, log: EngineLog, u
         metadata_file = os.path.join(work, "metadata.json")
         argv = buildx_argv(args, preview=preview, metadata_file=metadata_file, secret_files=secret_files)
         inline = (args.get("dockerfile") or {}).get("inline") or ""
-        await log.info(f"building with `docker buildx build` ({'preview, no push' if preview else 'update'})", urn)
+        builder = (args.get("builder") or {}).get("name") or "buildx's current builder"
+        await log.info(f"building with `docker buildx build` on {builder}{' (preview: no push)' if preview else ''}", urn)
         code, tail = await run_streaming(argv, env, inline, lambda line: log.status(line, urn))
         await log.status("", urn)
         if code != 0:
@@ -941,8 +947,8 @@ class ImageProvider(Provider):
         return ConfigureResponse(accept_secrets=True, supports_preview=True)
 
     async def check(self, request: CheckRequest) -> CheckResponse:
-        if request.type != IMAGE_TOKEN:
-            return CheckResponse(request.new_inputs, [CheckFailure("", f"{LOG_PREFIX} has no resource {request.type}")])
+        if resource_token(request.type) != IMAGE_TOKEN:
+            return CheckResponse(request.new_inputs, [CheckFailure("", f"{LOG_PREFIX} has no resource {resource_token(request.type)}")])
         inputs = apply_defaults(request.new_inputs)
         return CheckResponse(inputs=inputs, failures=check_failures(plain_map(inputs)))
 

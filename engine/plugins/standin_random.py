@@ -107,6 +107,12 @@ def is_known_number(value: Any) -> bool:
     return isinstance(value, float) and not isinstance(value, bool)
 
 
+
+def resource_token(qualified_type: str) -> str:
+    """The resource's own token: the SDK derives `type` from the URN, whose type part is
+    qualified by the parents' types (`dockyard:index:StackSecrets$random:index/…`)."""
+    return qualified_type.rsplit("$", 1)[-1]
+
 class EngineLog:
     """Warnings through the engine's Log RPC, marked as the stand-in's; stderr otherwise."""
 
@@ -260,18 +266,18 @@ class RandomProvider(Provider):
         return ConfigureResponse(accept_secrets=True, supports_preview=True)
 
     async def check(self, request: CheckRequest) -> CheckResponse:
-        if request.type == PASSWORD_TOKEN:
+        if resource_token(request.type) == PASSWORD_TOKEN:
             inputs = password_defaults(request.new_inputs)
             return CheckResponse(inputs, password_failures({k: plain(v) for k, v in inputs.items()}))
-        if request.type == BYTES_TOKEN:
+        if resource_token(request.type) == BYTES_TOKEN:
             args = {k: plain(v) for k, v in request.new_inputs.items()}
             return CheckResponse(request.new_inputs, length_failures(args, ()))
-        return CheckResponse(request.new_inputs, [CheckFailure("", f"{LOG_PREFIX} has no resource {request.type}")])
+        return CheckResponse(request.new_inputs, [CheckFailure("", f"{LOG_PREFIX} has no resource {resource_token(request.type)}")])
 
     async def diff(self, request: DiffRequest) -> DiffResponse:
         olds = {k: plain(v) for k, v in request.old_state.items()}
         news = {k: plain(v) for k, v in request.new_inputs.items()}
-        changed = replacements(request.type, olds, news)
+        changed = replacements(resource_token(request.type), olds, news)
         return DiffResponse(
             changes=bool(changed), replaces=list(changed),
             detailed_diff={key: PropertyDiff(kind, input_diff=True) for key, kind in changed.items()},
@@ -280,7 +286,7 @@ class RandomProvider(Provider):
     async def create(self, request: CreateRequest) -> CreateResponse:
         args = {k: plain(v) for k, v in request.properties.items()}
         state = {key: without_dependencies(value) for key, value in request.properties.items()}
-        if request.type == PASSWORD_TOKEN:
+        if resource_token(request.type) == PASSWORD_TOKEN:
             outputs, unhashed = password_outputs(args, request.preview)
             if unhashed:
                 await self.log.warning("bcryptHash left empty: neither the bcrypt module nor a bcrypt-capable "

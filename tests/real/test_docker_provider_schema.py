@@ -96,8 +96,8 @@ def _by_init(cls: type) -> tuple[set[str], set[str]]:
 
 
 def _is_optional(annotation) -> bool:
-    if isinstance(annotation, str):  # postponed annotations
-        return "Optional[" in annotation.split("[", 1)[-1][:9]
+    if isinstance(annotation, str):  # postponed annotations: "pulumi.Output[Optional[T]]"
+        return annotation.replace(" ", "").split("[", 1)[-1].startswith("Optional[")
     inner = typing.get_args(annotation)[0] if typing.get_args(annotation) else annotation  # Output[T] -> T
     return type(None) in typing.get_args(inner)
 

@@ -6,7 +6,9 @@ inline Automation API programs (temporary PULUMI_HOME, file backend, passphrase 
 - docker-build on the `dockyard-buildkit` remote builder (engine/buildkit.sh): a load-only
   build has a real digest and lands in the engine; a no-change preview; a context file change
   rebuilds with a new contextHash; a push to the loopback registry with a registry cache
-  gives `ref` = `repo:tag@digest`, which the registry serves (and destroy deletes).
+  gives `ref` = `repo:tag@digest`, which the registry serves (refresh finds it, destroy
+  deletes it); a BuildKit secret reaches `RUN --mount=type=secret`; a failed build's error
+  carries the tail of buildx's output.
 
 Skips with the reason when the CLI is not built or no engine, builder or registry answers;
 fails instead under CI=true. Names are unique per run; only what the tests made is removed.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shutil
 import subprocess
 import tarfile
 import urllib.error
@@ -40,6 +43,7 @@ INSTALL = PROJECT_DIR / "engine" / "plugins" / "install.sh"
 BUILDER = "dockyard-buildkit"
 REGISTRY = "127.0.0.1:5000"
 RUN_ID = uuid.uuid4().hex[:10]
+RUN_LABEL = "dockyard.test.standin-run"  # on every image the tests build, to remove them all
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 MANIFEST_TYPES = ", ".join((
     "application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
@@ -82,7 +86,7 @@ def make_stack(name: str, program: Callable[[], None], home: Path, backend: Path
             name=project, runtime="python", backend=auto.ProjectBackend(url=f"file://{backend}"),
         ),
     )
-    return auto.create_stack("test", project, program, options)
+    return auto.create_stack("test", project_name=project, program=program, opts=options)
 
 
 def dispose(stack: auto.Stack) -> None:
@@ -119,7 +123,9 @@ def test_random_standin_creates_once_and_replaces_on_keeper_change(pulumi_home, 
         assert out["bcrypt"].startswith("$2"), "bcryptHash: libcrypt's bcrypt is expected on this machine"
         assert re.fullmatch(r"[0-9a-f]{64}", out["hex"])
         assert base64.b64decode(out["base64"]).hex() == out["hex"]
-        assert out["password"] not in str(stack.export_stack().deployment), "the state keeps the result encrypted"
+        state = "".join(path.read_text() for path in backend.rglob("*.json"))
+        assert "random:index/randomPassword:RandomPassword" in state, "the file backend holds the stack"
+        assert out["password"] not in state and out["hex"] not in state, "the state keeps secrets encrypted"
 
         stack.preview(expect_no_changes=True, on_output=print)
 
@@ -167,6 +173,15 @@ def build_problem() -> str | None:
     return None
 
 
+def add_shell(archive: tarfile.TarFile) -> None:
+    """The host's dash as /bin/sh with the libraries it loads: enough for a `RUN`."""
+    dash = Path(shutil.which("dash") or "/bin/dash")
+    libraries = re.findall(r"(/\S+) \(0x", subprocess.run(["ldd", str(dash)], capture_output=True, text=True).stdout)
+    archive.add(dash.resolve(), arcname="bin/sh")
+    for library in libraries:
+        archive.add(Path(library).resolve(), arcname=library.lstrip("/"))
+
+
 @pytest.fixture(scope="module")
 def base_image(tmp_path_factory) -> str:
     """A tiny base in the loopback registry: the remote builder cannot see the engine's images."""
@@ -176,6 +191,7 @@ def base_image(tmp_path_factory) -> str:
     (work / "base.txt").write_text("stand-in test base\n")
     with tarfile.open(work / "rootfs.tar", "w") as archive:
         archive.add(work / "base.txt", arcname="base.txt")
+        add_shell(archive)
     repository = f"dockyard-standin-test-{RUN_ID}-base"
     ref = f"{REGISTRY}/{repository}:1"
     dl.docker("import", str(work / "rootfs.tar"), ref)
@@ -196,6 +212,13 @@ def write_context(directory: Path, base: str, content: str) -> Path:
     return directory
 
 
+def remove_built_images() -> None:
+    """Every image this run loaded, including those a rebuild left untagged."""
+    images = dl.docker("image", "ls", "--quiet", "--filter", f"label={RUN_LABEL}={RUN_ID}", check=False).split()
+    if images:
+        dl.docker("image", "rm", "--force", *sorted(set(images)), check=False)
+
+
 def export_image(image: docker_build.Image) -> None:
     pulumi.export("digest", image.digest)
     pulumi.export("ref", image.ref)
@@ -213,7 +236,7 @@ def test_docker_build_standin_loads_and_rebuilds_on_context_change(pulumi_home, 
             dockerfile=docker_build.DockerfileArgs(location=str(context / "Dockerfile")),
             tags=[tag], push=False, load=True, build_on_preview=False,
             builder=docker_build.BuilderConfigArgs(name=BUILDER),
-            labels={"org.opencontainers.image.title": "standin-test"},
+            labels={"org.opencontainers.image.title": "standin-test", RUN_LABEL: RUN_ID},
             secrets={"ca_bundle": "not a real bundle"},  # passed as a BuildKit secret file
         ))
 
@@ -224,7 +247,7 @@ def test_docker_build_standin_loads_and_rebuilds_on_context_change(pulumi_home, 
         assert first["ref"] == tag, "a load-only build of a short tag keeps the tag as its ref"
         assert re.fullmatch(r"[0-9a-f]{64}", first["contextHash"])
         labels = dl.docker("image", "inspect", tag, "--format", "{{json .Config.Labels}}")
-        assert "standin-test" in labels
+        assert RUN_ID in labels, "the image is in the engine, with its labels"
 
         stack.preview(expect_no_changes=True, on_output=print)
         (context / "ignored.log").write_text("changed, but excluded by .dockerignore\n")
@@ -240,7 +263,7 @@ def test_docker_build_standin_loads_and_rebuilds_on_context_change(pulumi_home, 
         stack.preview(expect_no_changes=True, on_output=print)
     finally:
         dispose(stack)
-        dl.docker("image", "rm", tag, check=False)
+        remove_built_images()
 
 
 def test_docker_build_standin_pushes_with_a_registry_cache(pulumi_home, backend, base_image, tmp_path):
@@ -269,6 +292,8 @@ def test_docker_build_standin_pushes_with_a_registry_cache(pulumi_home, backend,
         assert registry_call("GET", repository, out["digest"])[0] == 200
         assert registry_call("HEAD", repository, "v1") == (200, out["digest"])
         assert registry_call("HEAD", repository, "buildcache")[0] == 200, "the registry cache was exported"
+        refreshed = stack.refresh(on_output=print)
+        assert refreshed.summary.resource_changes.get("update") is None, "the registry still serves tag@digest"
         stack.preview(expect_no_changes=True, on_output=print)
         dispose(stack)
         assert registry_call("HEAD", repository, out["digest"])[0] == 404, "destroy deletes the pushed manifest"
@@ -277,3 +302,51 @@ def test_docker_build_standin_pushes_with_a_registry_cache(pulumi_home, backend,
             dispose(stack)
         delete_manifest(repository, "v1")
         delete_manifest(repository, "buildcache")
+
+
+def test_docker_build_standin_failed_build_reports_the_buildx_output(pulumi_home, backend, base_image, tmp_path):
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY missing.txt /\n")
+
+    def program():
+        docker_build.Image(
+            "broken", context=docker_build.BuildContextArgs(location=str(context)), push=False,
+            builder=docker_build.BuilderConfigArgs(name=BUILDER),
+            exports=[docker_build.ExportArgs(cacheonly=docker_build.ExportCacheOnlyArgs())],
+        )
+
+    stack = make_stack("docker-build-fail", program, pulumi_home, backend)
+    try:
+        with pytest.raises(auto.errors.CommandError) as failure:
+            stack.up(on_output=print)
+        assert "[stand-in docker-build 0.0.22] docker buildx build failed" in str(failure.value)
+        assert '"/missing.txt": not found' in str(failure.value), "the tail of buildx's output is in the error"
+    finally:
+        dispose(stack)
+
+
+def test_docker_build_standin_passes_secrets_to_buildkit(pulumi_home, backend, base_image, tmp_path):
+    """The program hands the CA bundle to its Dockerfiles as the BuildKit secret `ca_bundle`."""
+    context = tmp_path / "context"
+    context.mkdir()
+    bundle = f"bundle-{RUN_ID}"  # in the RUN line too, so no cached step can pass without running
+    (context / "Dockerfile").write_text(
+        f"FROM {base_image}\n"
+        f'RUN --mount=type=secret,id=ca_bundle,required=true read -r line < /run/secrets/ca_bundle; [ "$line" = "{bundle}" ]\n'
+    )
+
+    def program():
+        docker_build.Image(
+            "with-secret", context=docker_build.BuildContextArgs(location=str(context)), push=False,
+            builder=docker_build.BuilderConfigArgs(name=BUILDER), secrets={"ca_bundle": bundle},
+            exports=[docker_build.ExportArgs(cacheonly=docker_build.ExportCacheOnlyArgs())],
+        )
+
+    stack = make_stack("docker-build-secret", program, pulumi_home, backend)
+    try:
+        stack.up(on_output=print)
+        state = "".join(path.read_text() for path in backend.rglob("*.json"))
+        assert "docker-build:index:Image" in state and bundle not in state, "the secret input stays encrypted"
+    finally:
+        dispose(stack)
