@@ -8,6 +8,7 @@ environment and the Kubernetes environment render the same resolved stack.
 from pathlib import Path
 
 import pulumi
+import pulumi_docker as docker
 
 from components.build_contract import require_build_contract
 from components.catalog_file import catalog_path, load_catalog
@@ -15,13 +16,7 @@ from components.docker_env import LocalEnvironment
 from components.images import RegistryCredentials, ServiceImage, git_revision, plan_build
 from components.kubernetes_env import KubernetesEnvironment, rendering
 from components.model import resolve
-from components.preflight import (
-    DockerEngine,
-    PreflightError,
-    docker_engine_problems,
-    docker_host,
-    kube_context_problems,
-)
+from components.preflight import PreflightError, docker_engine_preflight, docker_provider_args, kube_context_problems
 from components.promotion import PromotedImages
 from components.secrets import StackSecrets
 from components.settings import StackKind
@@ -40,12 +35,20 @@ stack = resolve(catalog, settings)
 preflight_problems = []
 engine = None
 if settings.runs_docker:
-    engine = DockerEngine(docker_host(pulumi.Config("docker").get("host")))
-    preflight_problems += docker_engine_problems(engine)
+    # The engine the docker CLI would use (unless docker:host / docker:context name one), said in
+    # the update's first lines; the preflight, the health checks and the provider all talk to it.
+    engine, engine_problems = docker_engine_preflight(pulumi.Config("docker"))
+    preflight_problems += engine_problems
 if settings.runs_kubernetes and not rendering(settings):
     preflight_problems += kube_context_problems(settings.kubernetes.context)
 if preflight_problems:
     raise PreflightError(pulumi.get_stack(), preflight_problems)
+
+# Docker resources (the loaded images' reads, the local environment) go through this provider.
+on_engine = None
+if engine is not None:
+    provider = docker.Provider("docker-engine", **docker_provider_args(engine.endpoint))
+    on_engine = pulumi.ResourceOptions(providers=[provider])
 
 stack_secrets = StackSecrets("secrets", secrets=stack.secrets, config_secrets=secret_config)
 
@@ -68,7 +71,7 @@ if settings.builds_images:
             stack.services[name].spec, settings.images, project_dir=PROJECT_DIR, revision=revision,
             load_into_daemon=settings.runs_docker, dev_stage=settings.dev.hot_reload,
         )
-        built[name] = ServiceImage(f"{name}-image", plan, credentials=credentials, ca_bundle=ca_bundle)
+        built[name] = ServiceImage(f"{name}-image", plan, credentials=credentials, ca_bundle=ca_bundle, opts=on_engine)
 
 # --- Docker target: containers run the loaded image's ID (it changes with each rebuild) ---
 if settings.runs_docker:
@@ -80,6 +83,7 @@ if settings.runs_docker:
         project_dir=PROJECT_DIR,
         engine=engine,
         swap_accounted=engine.swap_limit(),
+        opts=on_engine,
     )
     pulumi.export("network", local.network.name)
     pulumi.export("urls", local.urls)

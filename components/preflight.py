@@ -1,8 +1,12 @@
 """Checks of what the program drives, made before any resource is registered.
 
-- The Docker engine: the Docker provider sends health checks with `start_interval`,
-  which engines below API 1.44 (Docker Engine 25) refuse, so an older engine would
-  fail on the first container after the network and volumes already exist.
+- The Docker engine: which one is found as the docker CLI finds it (docker_engine.py: the
+  stack's docker:host/docker:context, DOCKER_HOST, DOCKER_CONTEXT, the current context, the
+  default socket), said in the update's first lines, and handed to both the program's own
+  client and the explicit Docker provider. It must answer, and with API 1.44 (Docker Engine
+  25) or newer: the Docker provider sends health checks with `start_interval`, which older
+  engines refuse, so an older engine would fail on the first container after the network and
+  volumes already exist.
 - The kubeconfig context a Kubernetes stack names: without it the provider falls back
   to warnings at preview and fails at `up`, after images were built and pushed.
 
@@ -11,22 +15,25 @@ Each check returns a list of problems (empty when fine) for the one validation r
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
-import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+import pulumi
 import yaml
 from pulumi.errors import RunError
 
+from components.docker_engine import (  # noqa: F401  (DockerEngine: the name the tests' harness replaces)
+    DEFAULT_DOCKER_HOST,
+    DockerEndpoint,
+    DockerEngine,
+    EngineSelectionError,
+    resolve_endpoint,
+)
+
 MIN_DOCKER_API = (1, 44)
 MIN_DOCKER_ENGINE = "25.0"
-DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
-_TIMEOUT_SECONDS = 5
 
 
 class PreflightError(RunError, RuntimeError):
@@ -39,65 +46,45 @@ class PreflightError(RunError, RuntimeError):
         super().__init__(f"stack '{stack}' cannot be deployed from here; nothing was created:\n{lines}")
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str):
-        super().__init__("localhost", timeout=_TIMEOUT_SECONDS)
-        self._path = path
+def stack_docker_config(config: pulumi.Config) -> dict[str, Any]:
+    """The stack's `docker:` keys the engine resolution reads (docker provider config keys)."""
+    try:
+        ssh_opts = config.get_object("sshOpts")
+    except pulumi.ConfigTypeError:  # not JSON: refused by resolve_endpoint, with the form it takes
+        ssh_opts = config.get("sshOpts")
+    values: dict[str, Any] = {
+        "host": config.get("host"), "context": config.get("context"), "certPath": config.get("certPath"),
+        "sshOpts": ssh_opts,
+    }
+    for key in ("caMaterial", "certMaterial", "keyMaterial"):  # refused by resolve_endpoint, with the fix
+        if config.get_secret(key) is not None:
+            values[key] = "set"
+    return values
 
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(_TIMEOUT_SECONDS)
-        self.sock.connect(self._path)
+
+def docker_environment() -> Mapping[str, str]:
+    """The variables the engine resolution reads (the tests' harness gives its own)."""
+    return os.environ
 
 
-class DockerEngine:
-    """A few read-only questions to the Docker Engine API the Docker provider talks to."""
+def docker_engine_preflight(config: pulumi.Config) -> tuple[Any, list[str]]:
+    """The engine this stack runs on, found as the docker CLI finds it (see docker_engine.py),
+    said in the update's first lines, and checked: (DockerEngine, []) or (None or the engine, problems)."""
+    try:
+        endpoint = resolve_endpoint(stack_docker_config(config), docker_environment())
+    except EngineSelectionError as error:
+        return None, error.problems
+    pulumi.log.info(endpoint.describe())
+    engine = DockerEngine(endpoint)
+    return engine, docker_engine_problems(engine)
 
-    def __init__(self, host: str):
-        self.host = host
-        self._parts = urlsplit(host)
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._parts.scheme not in ("unix", "tcp", "http"):
-            raise ValueError(f"cannot query an engine at {self.host!r} (only unix:// and tcp:// without TLS)")
-        if self._parts.scheme == "unix":
-            return _UnixConnection(self._parts.path)
-        return http.client.HTTPConnection(self._parts.hostname or "localhost", self._parts.port or 2375, timeout=_TIMEOUT_SECONDS)
-
-    def get(self, path: str) -> dict[str, Any]:
-        """The JSON answer to `GET path`; OSError when the engine does not answer 200."""
-        status, body = self._request("GET", path)
-        if status != 200:
-            raise OSError(f"{self.host} answered GET {path} with HTTP {status}")
-        return json.loads(body)
-
-    def _request(self, method: str, path: str) -> tuple[int, bytes]:
-        connection = self._connection()
-        try:
-            connection.request(method, path)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
-
-    def remove_container(self, name: str) -> None:
-        """Remove a stopped container; one that is already gone is fine."""
-        status, body = self._request("DELETE", f"/containers/{name}?force=true")
-        if status not in (204, 404):
-            raise OSError(f"{self.host} answered DELETE /containers/{name} with HTTP {status}: {body[:200]!r}")
-
-    def version(self) -> dict[str, Any]:
-        return self.get("/version")
-
-    def swap_limit(self) -> bool:
-        """Whether the kernel accounts swap: without it Docker stores MemorySwap -1 whatever is asked."""
-        return bool(self.get("/info").get("SwapLimit", False))
-
-    def health(self, container_id: str) -> str:
-        """`healthy`, `unhealthy`, `starting`, or the container's state when it has no health check."""
-        state = self.get(f"/containers/{container_id}/json").get("State") or {}
-        health = state.get("Health") or {}
-        return str(health.get("Status") or state.get("Status") or "unknown")
+def docker_provider_args(endpoint: DockerEndpoint) -> dict[str, Any]:
+    """Inputs of the explicit Docker provider on `endpoint`: the key material is a secret."""
+    args = endpoint.provider_args()
+    if args.get("key_material"):
+        args["key_material"] = pulumi.Output.secret(args["key_material"])
+    return args
 
 
 def _api_tuple(api_version: str) -> tuple[int, ...]:
@@ -109,18 +96,21 @@ def _api_tuple(api_version: str) -> tuple[int, ...]:
 
 def docker_engine_problems(engine: DockerEngine) -> list[str]:
     """Why `engine` cannot run this stack's containers, or []."""
+    endpoint = getattr(engine, "endpoint", None)
+    where = f"{engine.host} ({endpoint.source})" if endpoint is not None else engine.host
     try:
         found = engine.version()
     except (OSError, ValueError) as error:
         return [
-            f"no Docker engine answers at {engine.host} ({error}); "
-            "start Docker (or set DOCKER_HOST / `pulumi config set docker:host …`)"
+            f"no Docker engine answers at {where}: {error}. Start it, or select another engine: "
+            "`docker context use NAME`, DOCKER_HOST / DOCKER_CONTEXT, or `pulumi config set docker:host …` "
+            "(README: \"Where is your Docker?\")"
         ]
     api = str(found.get("ApiVersion", "0"))
     if _api_tuple(api) < MIN_DOCKER_API:
         minimum = ".".join(map(str, MIN_DOCKER_API))
         return [
-            f"the Docker engine at {engine.host} is {found.get('Version', '?')} (API {api}); dockyard needs "
+            f"the Docker engine at {where} is {found.get('Version', '?')} (API {api}); dockyard needs "
             f"Docker Engine {MIN_DOCKER_ENGINE} or newer (API {minimum}), which the Docker provider needs "
             "for health-check start intervals. Upgrade Docker"
         ]
@@ -128,8 +118,8 @@ def docker_engine_problems(engine: DockerEngine) -> list[str]:
 
 
 def docker_host(provider_host: str | None) -> str:
-    """The engine the Docker provider will talk to: `docker:host`, else DOCKER_HOST, else the default socket."""
-    return provider_host or os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+    """The engine's address: `provider_host` (docker:host), else as the docker CLI resolves it."""
+    return resolve_endpoint({"host": provider_host}).host
 
 
 def kubeconfig_paths() -> list[Path]:

@@ -10,8 +10,8 @@ every argument, so a wrong argument name fails here as it would in `pulumi up`.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import copy
+import hashlib
 import json
 import os
 import runpy
@@ -31,6 +31,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from components.catalog import Catalog
 from components.catalog_file import catalog_path, load_catalog
+from components.docker_engine import DEFAULT_DOCKER_HOST, DockerEndpoint
 from components.model import ResolvedStack, resolve
 from components.stack_config import validate
 
@@ -41,6 +42,8 @@ MAIN = PROJECT_DIR / "__main__.py"
 # which services, edges and ports to expect from it.
 CATALOG: Catalog = load_catalog(catalog_path(PROJECT_DIR))
 FAKE_DIGEST = "sha256:" + "ab" * 32
+# The Docker config directory the program sees under run_program unless a test gives one: none.
+NO_DOCKER_CONFIG = PROJECT_DIR / "tests" / "no-docker-config"
 
 
 @dataclass
@@ -57,6 +60,7 @@ class RegisteredResource:
     replace_on_changes: list[str] = field(default_factory=list)
     retain_on_delete: bool = False
     custom_timeouts: dict[str, str] = field(default_factory=dict)
+    provider: str = ""  # the provider reference ("urn::id") of a custom resource, when one is given
 
 
 @dataclass
@@ -100,11 +104,13 @@ def unwrap_secrets(value: Any) -> Any:
 
 class FakeEngine:
     """Stands in for the Docker Engine API the program queries (version, swap accounting,
-    container health): the unit tier runs without an engine."""
+    container health): the unit tier runs without an engine. `endpoint` is the one the
+    program resolved (set by run_program), as on the real DockerEngine."""
 
-    def __init__(self, host: str = "unix:///var/run/docker.sock", *, api: str = "1.45", version: str = "26.1.5",
+    def __init__(self, host: str = DEFAULT_DOCKER_HOST, *, api: str = "1.45", version: str = "26.1.5",
                  swap_limit: bool = True, health: str = "healthy"):
         self.host, self.api, self.engine_version = host, api, version
+        self.endpoint = DockerEndpoint(host, "given to FakeEngine")
         self.swap, self.status = swap_limit, health
         self.removed: list[str] = []
 
@@ -190,6 +196,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 retain_on_delete=request.retainOnDelete,
                 custom_timeouts={k: v for k, v in (("create", request.customTimeouts.create),
                                                    ("update", request.customTimeouts.update)) if v},
+                provider=request.provider,
             ))
         return response
 
@@ -265,6 +272,9 @@ def run_program(
     new_resource_hook: Callable | None = None,
     engine: Any = None,
     catalog: Path | None = None,
+    docker_config: Mapping[str, Any] | None = None,
+    docker_env: Mapping[str, str] | None = None,
+    real_engine: bool = False,
 ) -> ProgramRun:
     """Run __main__.py for `stack` under mocks.
 
@@ -273,11 +283,19 @@ def run_program(
     `config_stack` reads another stack's file (a throwaway stack with dev's settings);
     `new_resource_hook(args)` may return (id, state) to stand in for a provider;
     `engine` answers the program's Docker Engine API questions (default: a current, healthy one);
-    `catalog` is another catalog file for the program (DOCKYARD_CATALOG).
+    `catalog` is another catalog file for the program (DOCKYARD_CATALOG);
+    `docker_config` are the stack's `docker:` keys (host, context, certPath, sshOpts);
+    `docker_env` are the only variables the engine resolution sees (DOCKER_HOST, DOCKER_CONTEXT,
+    DOCKER_CONFIG, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH…; os.environ is left alone): by default none
+    and no Docker config directory, so the engine resolves to the default socket whatever the
+    machine running the tests has;
+    `real_engine` asks the engine the program resolves through the real DockerEngine (engine tier).
     """
     values = merge(stack_config(config_stack or stack) if base_config else {}, config or {})
     all_config = {f"dockyard:{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in values.items()}
     all_config.update({f"dockyard:{k}": v for k, v in (secrets or {}).items()})
+    all_config.update({f"docker:{k}": json.dumps(v) if not isinstance(v, str) else v
+                       for k, v in (docker_config or {}).items()})
     mocks = _Mocks(stack_outputs or {}, new_resource_hook)
     monitor = _RecordingMonitor(mocks)
     pulumi.runtime.settings.set_root_resource(None)
@@ -293,16 +311,19 @@ def run_program(
     import components.preflight as preflight  # the module __main__ imports DockerEngine from
 
     fake_engine = engine or FakeEngine()
-    saved_engine, saved_contexts = preflight.DockerEngine, preflight.kubeconfig_contexts
-    preflight.DockerEngine = lambda host: _with_host(fake_engine, host)
+    saved = preflight.DockerEngine, preflight.kubeconfig_contexts, preflight.docker_environment
+    if not real_engine:
+        preflight.DockerEngine = lambda endpoint: _with_endpoint(fake_engine, endpoint)
     preflight.kubeconfig_contexts = lambda paths: {"minikube", "staging", "prod"}
+    # The engine is resolved from these variables only (no Docker config directory unless given).
+    preflight.docker_environment = lambda: {"DOCKER_CONFIG": str(NO_DOCKER_CONFIG), **(docker_env or {})}
     try:
         _sync_await(run_in_stack(lambda: runpy.run_path(str(MAIN), run_name="__main__")))
     except BaseException:
         _cancel_leftover_tasks()
         raise
     finally:
-        preflight.DockerEngine, preflight.kubeconfig_contexts = saved_engine, saved_contexts
+        preflight.DockerEngine, preflight.kubeconfig_contexts, preflight.docker_environment = saved
         sys.path.remove(str(PROJECT_DIR))
         if saved_env is not None:
             os.environ["PULUMI_CONFIG"] = saved_env
@@ -312,8 +333,8 @@ def run_program(
     return ProgramRun(stack=stack, resources=monitor.registered, outputs=monitor.stack_outputs)
 
 
-def _with_host(engine: FakeEngine, host: str) -> FakeEngine:
-    engine.host = host
+def _with_endpoint(engine: FakeEngine, endpoint: DockerEndpoint) -> FakeEngine:
+    engine.endpoint, engine.host = endpoint, endpoint.host
     return engine
 
 

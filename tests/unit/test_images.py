@@ -76,7 +76,20 @@ def test_tags_come_from_version_and_revision_never_latest():
         tags = image.inputs["tags"]
         assert tags[0] == f"registry.example.com/team/{service}:1.4.2"
         assert all(not tag.endswith(":latest") for tag in tags)
-        assert all(re.fullmatch(rf"registry\.example\.com/team/{service}:(1\.4\.2|git-[0-9a-f]{{12}})", t) for t in tags)
+        # -dirty: this checkout has uncommitted changes in the build context (a clean clone has none)
+        assert all(re.fullmatch(rf"registry\.example\.com/team/{service}:(1\.4\.2|git-[0-9a-f]{{12}}(-dirty)?)", t) for t in tags)
+
+
+def test_the_commit_tag_says_when_the_context_has_uncommitted_changes_and_which_stage(tmp_path):
+    from components.images import Revision, tags_for
+
+    revision = Revision("0123456789abcdef", changed=("apps/backend/src/x.py", "README.md"))
+    assert revision.touches(tmp_path, tmp_path / "apps/backend")
+    assert not revision.touches(tmp_path, tmp_path / "apps/frontend")
+    assert not Revision("0123456789abcdef").touches(tmp_path, tmp_path)
+    assert tags_for("r/backend", "1.0", revision.commit) == ("r/backend:1.0", "r/backend:git-0123456789ab")
+    assert tags_for("r/backend", "1.0", revision.commit, dirty=True, dev_stage=True)[1] == "r/backend:git-0123456789ab-dirty-dev"
+    assert tags_for("r/backend", "1.0", "unknown") == ("r/backend:1.0",)
 
 
 def test_default_docker_driver_uses_inline_cache():

@@ -57,9 +57,12 @@ def test_no_engine_answering_is_named_with_its_address(tmp_path):
     assert f"no Docker engine answers at unix://{tmp_path}/absent.sock" in problem
 
 
-def test_an_engine_address_the_check_cannot_speak_is_a_problem_not_a_traceback():
-    (problem,) = preflight.docker_engine_problems(preflight.DockerEngine("ssh://user@build-host"))
-    assert "ssh://user@build-host" in problem and "only unix:// and tcp://" in problem
+def test_an_engine_address_no_transport_speaks_is_a_problem_not_a_traceback():
+    with pytest.raises(preflight.PreflightError) as raised:
+        run_program("dev", docker_config={"host": "npipe:////./pipe/docker_engine"})
+    message = str(raised.value)
+    assert "stack config docker:host gives the Docker engine address 'npipe:////./pipe/docker_engine'" in message
+    assert "unix://" in message and "tcp://" in message and "ssh://" in message
 
 
 def test_a_current_engine_passes():
