@@ -20,17 +20,9 @@ import urllib.request
 
 import pytest
 
+from engine.trial_stack import PROJECT_DIR, Project, new_project, remove_leftovers
 from tests.harness import CATALOG
-from tests.real.conftest import (
-    PROJECT_DIR,
-    Project,
-    container_ids,
-    docker,
-    inspect,
-    new_project,
-    remove_leftovers,
-    wait_until,
-)
+from tests.real.conftest import container_ids, docker, inspect, wait_until
 from tests.reference_app import API, CACHE, DATABASE, WEB
 
 SPECS = CATALOG.by_name()

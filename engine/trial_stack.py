@@ -1,0 +1,152 @@
+"""A trial stack on this machine: a copy of the checkout with a dev stack of its own (unique
+stack, image tag, containers, network and volumes), dockyard's air-gapped images
+(engine/bases.sh), free loopback ports and a local file backend, driven through
+scripts/dockyard.py as `make up` drives it. The real test tier and bench/stack.py use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from components.catalog_file import catalog_path, load_catalog
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable  # the project's virtualenv: the program's SDKs and the stand-ins' interpreter
+STACK_LABEL = "dockyard.dev/stack"
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+# The reference app on dockyard's air-gapped images (engine/bases.sh).
+BASE_IMAGES = {"backend": "dockyard/base-python:3.11-bookworm", "frontend": "dockyard/base-node:22-bookworm"}
+RUNTIME_BASE_IMAGES = {"backend": "dockyard/runtime-python:3.11-bookworm", "frontend": "dockyard/runtime-node:22-bookworm"}
+UPSTREAM_IMAGES = {"postgres": "dockyard/postgres:15-bookworm", "redis": "dockyard/redis:7-bookworm"}
+
+
+def _run(args: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def copy_checkout(destination: Path) -> Path:
+    """The checkout as it is (tracked and new files, nothing ignored): a fresh clone of the
+    working tree, which the tests may edit."""
+    listed = _run(["git", "-C", str(PROJECT_DIR), "ls-files", "-z", "--cached", "--others", "--exclude-standard"], timeout=60)
+    for relative in filter(None, listed.stdout.split("\0")):
+        source = PROJECT_DIR / relative
+        if not source.is_file():
+            continue  # deleted in the working tree
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    # The copy is a git checkout too: the program tags images with the commit they come from.
+    _run(["git", "init", "-q", str(destination)], timeout=60)
+    _run(["git", "-C", str(destination), "add", "-A"], timeout=60)
+    _run(["git", "-C", str(destination), "-c", "user.name=real tier", "-c", "user.email=real@tier.invalid",
+          "commit", "-qm", "copy"], timeout=60)
+    return destination
+
+
+def air_gapped_stack_config(tag: str) -> dict:
+    """The checked-in dev settings (Pulumi.dev.yaml), with dockyard's air-gapped images, a tag
+    unique to the run and free loopback ports: the program itself does not change."""
+    config = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
+    images = dict(config.get("dockyard:images") or {})
+    images.update(tag=tag, caBundle=CA_BUNDLE, baseImages=BASE_IMAGES, runtimeBaseImages=RUNTIME_BASE_IMAGES)
+    services = {name: dict(value) for name, value in (config.get("dockyard:services") or {}).items()}
+    for name, image in UPSTREAM_IMAGES.items():
+        services.setdefault(name, {})["image"] = image
+    for spec in load_catalog(catalog_path(PROJECT_DIR)).services:
+        if spec.public and spec.port:
+            services.setdefault(spec.name, {})["hostPort"] = free_port()
+    return {**config, "dockyard:images": images, "dockyard:services": services}
+
+
+@dataclass
+class Driven:
+    """One run of the driver: its exit code, what it printed, how long it took."""
+
+    returncode: int
+    output: str
+    seconds: float
+
+    def summary(self, command: str) -> dict[str, int]:
+        """The resource counts of the driver's last `<command>:` line (e.g. {'same': 17})."""
+        line = [x for x in self.output.splitlines() if x.startswith(f"dockyard: {command}:")][-1]
+        counts = {}
+        for part in line.split(":", 2)[2].split(","):
+            words = part.split()
+            if len(words) == 2 and words[0].isdigit():
+                counts[words[1]] = int(words[0])
+        return counts
+
+
+@dataclass
+class Project:
+    """A copy of the checkout with a stack of its own and a local file backend."""
+
+    dir: Path
+    stack: str
+    state: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        return f"dockyard-{self.stack}"
+
+    def config(self) -> dict:
+        return yaml.safe_load((self.dir / f"Pulumi.{self.stack}.yaml").read_text())["config"]
+
+    def write_config(self, config: dict) -> None:
+        (self.dir / f"Pulumi.{self.stack}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+
+    def drive(self, *args: str, timeout: float = 1800) -> Driven:
+        started = time.monotonic()
+        proc = _run([PYTHON, str(self.dir / "scripts/dockyard.py"), *args, "--stack", self.stack],
+                    timeout=timeout, env={**os.environ, **self.env}, cwd=self.dir)
+        return Driven(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
+
+    def outputs(self) -> dict:
+        driven = self.drive("outputs")
+        assert driven.returncode == 0, driven.output[-3000:]
+        return json.loads(driven.output[driven.output.index("{"):driven.output.rindex("}") + 1])
+
+
+def new_project(tmp: Path) -> Project:
+    stack = f"real{secrets.token_hex(3)}"
+    project = Project(copy_checkout(tmp / "project"), stack, tmp / "state")
+    project.state.mkdir()
+    project.env = {
+        "PULUMI_BACKEND_URL": f"file://{project.state}",
+        "PULUMI_CONFIG_PASSPHRASE": "real-tier",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+    }
+    project.write_config(air_gapped_stack_config(tag=f"0.0.0-{stack}"))
+    return project
+
+
+def remove_leftovers(stack: str) -> None:
+    """Whatever the stack left on the engine, by its label and names: only what this run made."""
+    label = f"label={STACK_LABEL}={stack}"
+    for kind, listing in (("container", ["ps", "-aq"]), ("network", ["network", "ls", "-q"]), ("volume", ["volume", "ls", "-q"])):
+        found = _run(["docker", *listing, "--filter", label], timeout=60).stdout.split()
+        if found:
+            remove = ["rm", "-f"] if kind == "container" else [kind, "rm"]
+            _run(["docker", *remove, *found], timeout=120)
+    images = _run(["docker", "images", "-q", "--filter", f"reference=dockyard/*:*{stack}*"], timeout=60).stdout.split()
+    if images:
+        _run(["docker", "rmi", "-f", *set(images)], timeout=120)
+
+
