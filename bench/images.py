@@ -11,9 +11,11 @@ then the image's size (uncompressed, as `docker image inspect` reports it), what
 (the compressed layers and config pushed to the loopback registry 127.0.0.1:5000), its size above
 its runtime base; the seconds from `docker run` (hardened: read-only, caps dropped, UID 1000,
 512 MiB) until the app answers its readiness path on 127.0.0.1 (the engine's health status follows
-one health-check period later), and its idle memory (`docker stats`: usage; `ps`: RSS) 10 s after
-it is ready. The backend gets a real postgres and redis from dockyard's images on a throwaway
-network; their idle memory is reported too.
+one health-check period later: the image's own HEALTHCHECK, with its start interval), and its idle
+memory 10 s after it is ready (`docker stats`: usage; `ps`: RSS, a health check running at that
+moment not counted; /proc: how much of the app's RSS is anonymous memory and how much file-backed
+pages of its binary and libraries). The backend gets a real postgres and redis from dockyard's
+images on a throwaway network; their idle memory is reported too.
 
 `--baseline REV` measures the apps as they were at git revision REV (their runtime stage on the
 full bases, as then) and writes bench/baseline.json, which every later run prints beside its own
@@ -97,11 +99,25 @@ def registry_size(tag: str) -> float | None:
 
 
 def idle_memory(container: str) -> dict:
-    """`docker stats` usage (cgroup, page cache excluded) and the RSS of the container's processes."""
+    """`docker stats` usage (cgroup, page cache excluded), the RSS of the container's processes
+    (not counting a health check that happens to run at that moment), and what the main process's
+    RSS is made of: anonymous memory (heaps) and file-backed pages (binary, shared libraries)."""
     usage = dl.docker("stats", "--no-stream", "--format", "{{.MemUsage}}", container).split("/")[0].strip()
-    top = dl.docker("top", container, "-o", "pid,rss").splitlines()[1:]
-    rss_kib = sum(int(line.split()[1]) for line in top)
-    return {"stats_usage": usage, "stats_mib": _mib(usage), "rss_mib": round(rss_kib / 1024, 1)}
+    info = dl.inspect(container)
+    probe = " ".join((info["Config"].get("Healthcheck") or {}).get("Test", [])[1:])
+    top = [line.split(None, 2) for line in dl.docker("top", container, "-o", "pid,rss,args").splitlines()[1:]]
+    rss_kib = sum(int(rss) for _pid, rss, args in top if not (probe and args.strip() == probe))
+    row = {"stats_usage": usage, "stats_mib": _mib(usage), "rss_mib": round(rss_kib / 1024, 1)}
+    return row | rss_composition(info["State"]["Pid"])
+
+
+def rss_composition(pid: int) -> dict:
+    """RssAnon and RssFile of a process (MiB), read from the host's /proc; {} where it cannot be."""
+    try:
+        status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    except OSError:
+        return {}
+    return {f"main_{key.lower()}_mib": round(int(status[key].split()[0]) / 1024, 1) for key in ("RssAnon", "RssFile")}
 
 
 def _mib(text: str) -> float:
@@ -224,15 +240,16 @@ COLUMNS = [("cold_build_s", "cold build s", "{:.1f}"), ("no_change_build_s", "no
            ("one_file_changed_build_s", "one-file s", "{:.1f}"), ("size_mb", "size MB", "{:.1f}"),
            ("registry_mb", "registry MB", "{:.1f}"), ("size_above_base_mb", "+base MB", "{:.1f}"),
            ("start_to_ready_s", "ready s", "{:.2f}"), ("start_to_healthy_s", "healthy s", "{:.1f}"),
-           ("idle_rss_mib", "idle RSS MiB", "{:.1f}"), ("idle_stats_mib", "stats MiB", "{:.1f}")]  # fmt: skip
+           ("idle_rss_mib", "idle RSS MiB", "{:.1f}"), ("idle_main_rssanon_mib", "  of it: anon MiB", "{:.1f}"),
+           ("idle_main_rssfile_mib", "  of it: files MiB", "{:.1f}"), ("idle_stats_mib", "stats MiB", "{:.1f}")]  # fmt: skip
 
 
 def _cell(row: dict | None, key: str, fmt: str) -> str:
     if row is None:
         return "-"
     value = row.get(key)
-    if key.startswith("idle_") and row.get("idle_memory"):
-        value = row["idle_memory"]["rss_mib" if key == "idle_rss_mib" else "stats_mib"]
+    if key.startswith("idle_"):
+        value = (row.get("idle_memory") or {}).get(key.removeprefix("idle_"))
     return "-" if value is None else fmt.format(value)
 
 

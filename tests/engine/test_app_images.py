@@ -17,7 +17,7 @@ import pytest
 
 from tests.engine import dockerlib as dl
 from tests.engine.conftest import AIR_GAPPED_BASES, APP_VERSION, APPS, SPECS, AppImage, hardened_args
-from tests.engine.real_docker import service_env
+from tests.engine.service_env import service_env
 from tests.harness import resolved_stack
 from tests.reference_app import API, WEB
 
@@ -94,7 +94,10 @@ def test_size_within_budget(app_image):
 NOT_IN_RUNTIME = {
     "backend": ("opt/venv/lib/python3.11/site-packages/sqlalchemy/testing/", "opt/venv/bin/pip", "opt/uv/"),
     "frontend": ("usr/local/lib/node_modules/npm/", "usr/local/bin/npm", "usr/local/bin/corepack",
-                 "app/node_modules/typescript/", "app/node_modules/next/dist/compiled/amphtml-validator/"),
+                 "app/node_modules/typescript/", "app/node_modules/next/dist/compiled/amphtml-validator/",
+                 "app/node_modules/react-dom/cjs/react-dom-server.node.development.js",
+                 "app/node_modules/next/dist/compiled/babel-packages/", "app/node_modules/next/dist/compiled/@next/font/",
+                 "app/node_modules/next/dist/compiled/next-devtools/", "app/node_modules/caniuse-lite/"),
 }  # fmt: skip
 
 
