@@ -106,7 +106,9 @@ main() {
     fi
     ensure_piece pulumi build_cli
     ensure_piece pulumi-resource-kubernetes build_kubernetes_provider
-    ensure_piece pulumi-resource-docker build_docker_provider "$HERE"/docker-provider/*
+    local provider_sources
+    mapfile -t provider_sources < <(find "$HERE/docker-provider" -type f | sort)
+    ensure_piece pulumi-resource-docker build_docker_provider "${provider_sources[@]}"
     say "Pulumi tools ready ($((SECONDS - started))s): $BIN"
     echo "$BIN"
 }

@@ -10,6 +10,7 @@ live under its own root; the sshd's keys, config and pid file too."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -99,6 +100,9 @@ def _tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
+BRIDGE_ADDRESS = "192.0.2.1/24"
+
+
 class SecondEngine:
     """dockerd on its own unix socket and on tcp://127.0.0.1:<port> with TLS (verified client certs)."""
 
@@ -111,6 +115,9 @@ class SecondEngine:
         self.port = free_port()
         self.log = self.root / "dockerd.log"
         self.proc: subprocess.Popen | None = None
+        # A bridge of its own: with --bridge=none dockerd deletes the host's docker0, which the
+        # machine's engine (and every build on it) needs.
+        self.bridge = f"dy{secrets.token_hex(4)}"
 
     @property
     def unix_host(self) -> str:
@@ -123,11 +130,14 @@ class SecondEngine:
     def start(self, wait_seconds: float = 90) -> None:
         config = self.root / "daemon.json"
         config.write_text("{}\n")  # not the machine's /etc/docker/daemon.json
+        _run(["ip", "link", "add", "name", self.bridge, "type", "bridge"])
+        # TEST-NET-1 (documentation range): no traffic leaves, and no private range is taken.
+        _run(["ip", "addr", "add", BRIDGE_ADDRESS, "dev", self.bridge])
         args = [
             DOCKERD, "--config-file", str(config),
             "--data-root", str(self.data_root), "--exec-root", str(self.exec_root),
             "--pidfile", str(self.root / "docker.pid"),
-            "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
+            f"--bridge={self.bridge}", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
             "--storage-driver=vfs",
             "--host", self.unix_host, "--host", self.tcp_host,
             "--tlsverify", "--tlscacert", str(self.pki.ca),
@@ -164,6 +174,7 @@ class SecondEngine:
             os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
         except (OSError, ValueError):
             pass
+        subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
