@@ -134,6 +134,10 @@ def _health_timing(health: Health) -> dict[str, str | int]:
 
 
 def _health_check(plan: ContainerPlan) -> docker.ContainerHealthcheckArgs | None:
+    if plan.one_shot:
+        # Not the image's own check: it would probe a server that a one-shot never starts,
+        # on the one-shot's CPU share (measured: migrations 11.8 s with it, 6.7 s without).
+        return docker.ContainerHealthcheckArgs(tests=["NONE"])
     if plan.health_test is None:
         return None
     return docker.ContainerHealthcheckArgs(tests=list(plan.health_test), **plan.health_timing)

@@ -106,7 +106,7 @@ def up(stack: auto.Stack, args: argparse.Namespace) -> None:
     # outside Pulumi, or a one-shot that failed, is created again.
     result = stack.up(on_output=print, refresh=args.refresh, color="always" if sys.stdout.isatty() else "never")
     say(f"up: {result.summary.result}, {_changes(result.summary.resource_changes)}")
-    print_urls(stack.outputs())
+    print_urls(result.outputs)
 
 
 def preview(stack: auto.Stack, args: argparse.Namespace) -> None:

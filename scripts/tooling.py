@@ -102,10 +102,16 @@ def _downloaded(pulumi: Path, env: dict[str, str], versions: dict[str, str]) -> 
     return True
 
 
+def _installed_in(home: Path, plugin: str, version: str) -> bool:
+    """Whether the plugin sits in `home` as `pulumi plugin install` lays it out (a directory
+    check: `pulumi plugin ls` costs a second on every command)."""
+    return (home / "plugins" / f"resource-{plugin}-v{version}" / f"pulumi-resource-{plugin}").exists()
+
+
 def _install_ours(project_dir: Path, pulumi: Path, env: dict[str, str], versions: dict[str, str], bin_dir: Path) -> None:
-    have = _installed(pulumi, env)
+    home = Path(env["PULUMI_HOME"])
     for plugin, binary in BUILT_FROM_GO.items():
-        if (plugin, versions[plugin]) not in have:
+        if not _installed_in(home, plugin, versions[plugin]):
             installed = _run(pulumi, env, "plugin", "install", "resource", plugin, versions[plugin], "--file", str(bin_dir / binary))
             if installed.returncode != 0:
                 raise ToolingError(f"installing the {plugin} {versions[plugin]} plugin built here failed: {installed.stderr.strip()}")

@@ -130,9 +130,17 @@ def test_long_running_containers_have_a_health_check_and_wait(dev, service):
 def test_health_checks_run_the_catalog_command_without_a_shell(dev):
     # Exec form ("CMD", not "CMD-SHELL"): the app images have no shell. That the binary the
     # catalog names is in the image is the engine tier's to see (docs/services.md).
-    tests = {name: c.inputs["healthcheck"]["tests"] for name, c in containers(dev).items() if "healthcheck" in c.inputs}
+    tests = {name: c.inputs["healthcheck"]["tests"] for name, c in containers(dev).items()
+             if "healthcheck" in c.inputs and name not in ONE_SHOT}
     assert tests == {spec.name: ["CMD", *spec.health.command] for spec in ENABLED if spec.health}
     assert set(tests) >= set(LONG_RUNNING)
+
+
+@pytest.mark.parametrize("service", ONE_SHOT)
+def test_one_shots_turn_off_the_image_health_check(dev, service):
+    """A one-shot runs the image of a server (imageOf) without the server: its HEALTHCHECK
+    would only take CPU from the run."""
+    assert containers(dev)[service].inputs["healthcheck"] == {"tests": ["NONE"]}
 
 
 @pytest.mark.parametrize("service", ONE_SHOT)
