@@ -2,9 +2,10 @@
 
 import sys
 
-from bench import images, program, stack
+from bench import catalog, images, program, stack
 
 program.main()
+catalog.main([])
 status = images.main([])
 stack.main()
 sys.exit(status)

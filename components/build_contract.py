@@ -12,6 +12,7 @@ from pathlib import Path
 from components.catalog import Catalog, ServiceSpec
 from components.catalog_file import CatalogError
 from components.settings import OMITTED, Problem
+from components.text_file import TextFileError, read_text
 
 DOCKERFILE = "Dockerfile"
 # The build arguments the program passes (components/images.py): the Dockerfile declares the
@@ -31,16 +32,35 @@ def _args_before_first_from(text: str) -> set[str]:
     return {match["name"] for match in _ARG.finditer(head)}
 
 
+def _outside(path: Path, root: Path) -> bool:
+    """`path` leaves `root` once symbolic links are followed (the catalog's grammar already
+    refuses '..' and absolute paths; a link inside the project can still point out)."""
+    return not path.resolve().is_relative_to(root.resolve())
+
+
+def _context_problem(spec: ServiceSpec, project_dir: Path) -> str | None:
+    context = project_dir / spec.build.context
+    if _outside(context, project_dir):
+        return "leads outside the project through a symbolic link: BuildKit would send what it finds there"
+    if not (context / DOCKERFILE).is_file():
+        return f"has no {DOCKERFILE} (the path is relative to the project root)"
+    return None
+
+
 def dockerfile_problems(spec: ServiceSpec, project_dir: Path) -> list[Problem]:
     """What the service's build context lacks (nothing for a service that is not built)."""
     if spec.build is None:
         return []
     key = f"services.{spec.name}.build"
     context = project_dir / spec.build.context
+    if why := _context_problem(spec, project_dir):
+        return [Problem(f"{key}.context", spec.build.context, why)]
     dockerfile = context / DOCKERFILE
-    if not dockerfile.is_file():
-        return [Problem(f"{key}.context", spec.build.context, f"has no {DOCKERFILE} (the path is relative to the project root)")]
-    text = dockerfile.read_text()
+    try:
+        text = read_text(dockerfile)
+    except (OSError, TextFileError) as error:
+        why = error.strerror if isinstance(error, OSError) else str(error)
+        return [Problem(f"{key}.context", spec.build.context, f"its {DOCKERFILE} cannot be read: {why}")]
     problems = []
     stages = _stages(text)
     for field_name, stage in (("target", spec.build.target), ("devTarget", spec.build.dev_target)):
@@ -55,8 +75,11 @@ def dockerfile_problems(spec: ServiceSpec, project_dir: Path) -> list[Problem]:
             f"{spec.build.context}/{DOCKERFILE} must declare {', '.join(f'ARG {arg}' for arg in missing)} before its"
             " first FROM (the program passes the bases as build arguments; see docs/services.md)"
         )))
-    if not (context / spec.build.source_dir).is_dir():
+    source = context / spec.build.source_dir
+    if not source.is_dir():
         problems.append(Problem(f"{key}.sourceDir", spec.build.source_dir, f"is not a directory in {spec.build.context} (dev.hotReload bind-mounts it)"))
+    elif _outside(source, context):
+        problems.append(Problem(f"{key}.sourceDir", spec.build.source_dir, f"leads outside {spec.build.context} through a symbolic link: hot reload would mount what it finds there"))
     return problems
 
 

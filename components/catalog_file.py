@@ -1,6 +1,8 @@
-"""Reading catalog.yaml: every problem at once, each naming the file, the service and the
-field as written there, in words (the validators' own wording never reaches the user); and
-the file's JSON Schema for editors, generated from the models."""
+"""Reading catalog.yaml: every problem at once (a screenful listed, the rest counted), each
+naming the file that was read, the service and the field as written there, in words (the
+parser's and the validators' own wording never reaches the user); and the file's JSON
+Schema for editors, generated from the models, which the loader agrees with: it validates
+by the file's camelCase keys only, as the schema does."""
 
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pulumi.errors import RunError
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 
 from components.catalog import (
     CATALOG_FILE,
@@ -26,9 +28,37 @@ from components.catalog import (
     ServiceSpec,
 )
 from components.catalog_checks import catalog_problems
-from components.settings import OMITTED, Problem
+from components.gc_pause import collection_paused
+from components.settings import OMITTED, Problem, problem_lines
+from components.text_file import TextFileError, read_text
+from components.yaml_document import FILE_KEY, YamlRefused
+from components.yaml_document import load as load_yaml
 
 SCHEMA_FILE = "catalog.schema.json"
+
+
+def catalog_models() -> list[type[CatalogModel]]:
+    """Every model the file's entries are validated by, nested ones included."""
+    found: list[type[CatalogModel]] = []
+    pending: list[type[CatalogModel]] = [ServiceSpec, SecretSpec]
+    while pending:
+        model = pending.pop()
+        if model in found:
+            continue
+        found.append(model)
+        for field in model.model_fields.values():
+            pending += [arg for arg in _type_args(field.annotation) if isinstance(arg, type) and issubclass(arg, CatalogModel)]
+    return found
+
+
+def _type_args(annotation: Any) -> list[Any]:
+    args = [annotation]
+    for arg in getattr(annotation, "__args__", ()):
+        args += _type_args(arg)
+    return args
+
+
+_ALIASES = {field.alias for model in catalog_models() for field in model.model_fields.values()}
 
 
 class CatalogError(RunError, ValueError):
@@ -37,8 +67,8 @@ class CatalogError(RunError, ValueError):
     def __init__(self, source: str, problems: list[Problem]):
         self.source = source
         self.problems = problems
-        lines = "\n".join(f"  - {problem.text(f'{source}: ')}" for problem in problems)
-        super().__init__(f"the service catalog {source} has {len(problems)} problem(s):\n{lines}")
+        lines = problem_lines(problems, f"{source}: ")
+        super().__init__(f"the service catalog {source} has {len(problems):,} problem(s):\n{lines}")
 
 
 # --- reading the file -----------------------------------------------------------------------
@@ -48,15 +78,30 @@ def _loc(parts: Iterable[Any]) -> str:
     return ".".join(str(part) for part in parts if part != "[key]")
 
 
+def _unknown_key(item: dict) -> str:
+    """An unknown key in words; a field's snake_case name gets its camelCase spelling."""
+    written = str(item["loc"][-1])
+    camel = to_camel(written)
+    if camel != written and camel in _ALIASES:
+        return f"unknown key: write {camel} (keys are camelCase, as in catalog.schema.json)"
+    return "unknown key (check the spelling)"
+
+
 def _model_problems(prefix: tuple, error: ValidationError) -> list[Problem]:
+    items = error.errors()
+    # `base_image` for `baseImage` is one mistake, not an unknown key and a missing one.
+    renamed = {
+        (*item["loc"][:-1], to_camel(str(item["loc"][-1])))
+        for item in items if item["type"] == "extra_forbidden"
+    }
     problems = []
-    for item in error.errors():
+    for item in items:
         loc = _loc((*prefix, *item["loc"]))
         if item["type"] == "extra_forbidden":
-            problems.append(Problem(loc, OMITTED, "unknown key (check the spelling)"))
-        elif item["type"] == "missing":
+            problems.append(Problem(loc, OMITTED, _unknown_key(item)))
+        elif item["type"] == "missing" and tuple(item["loc"]) not in renamed:
             problems.append(Problem(loc, OMITTED, "is required"))
-        else:
+        elif item["type"] != "missing":
             problems.append(Problem(loc, item.get("input"), _message(item)))
     return problems
 
@@ -106,7 +151,7 @@ def _parse_entries(section: str, raw: Any, model: type[CatalogModel]) -> tuple[d
             problems.append(Problem(f"{key}.name", body["name"], "unknown key: the name is the entry's key"))
         else:
             try:
-                parsed[name] = model.model_validate({**body, "name": name} if model is ServiceSpec else body)
+                parsed[name] = validate_entry(model, name, body)
                 continue
             except ValidationError as error:
                 problems += _model_problems((section, name), error)
@@ -114,12 +159,21 @@ def _parse_entries(section: str, raw: Any, model: type[CatalogModel]) -> tuple[d
     return parsed, problems, refused
 
 
-def parse_catalog(raw: Any, source: str = CATALOG_FILE) -> Catalog:
-    """A `Catalog` from the file's parsed YAML, or one CatalogError with every problem."""
+def validate_entry(model: type[CatalogModel], name: str, body: Mapping[str, Any]) -> CatalogModel:
+    """One `name: {fields}` entry through its model, by the file's (camelCase) keys only."""
+    data = {**body, "name": name} if model is ServiceSpec else body
+    return model.model_validate(data, by_alias=True, by_name=False)
+
+
+def parse_catalog(raw: Any, source: str = CATALOG_FILE, read_problems: Iterable[Problem] = ()) -> Catalog:
+    """A `Catalog` from the file's parsed YAML, or one CatalogError with every problem
+    (`read_problems`: what reading the file found, such as duplicate keys)."""
     if not isinstance(raw, Mapping):
-        raise CatalogError(source, [Problem("(top level)", OMITTED, "must be a map with `services` (and `secrets`)")])
+        problems = [*read_problems, Problem("(top level)", OMITTED, "must be a map with `services` (and `secrets`)")]
+        raise CatalogError(source, problems)
     known = [field.alias or name for name, field in CatalogFile.model_fields.items()]
-    problems = [Problem(str(key), OMITTED, f"unknown key; known: {', '.join(known)}") for key in raw if key not in known]
+    problems = list(read_problems)
+    problems += [Problem(str(key), OMITTED, f"unknown key; known: {', '.join(known)}") for key in raw if key not in known]
     if not raw.get("services"):
         problems.append(Problem("services", OMITTED, "is required: a map of service name to its fields"))
     secrets, secret_problems, _ = _parse_entries("secrets", raw.get("secrets"), SecretSpec)
@@ -138,14 +192,29 @@ def catalog_path(project_dir: Path) -> Path:
     return Path(os.environ.get("DOCKYARD_CATALOG") or project_dir / CATALOG_FILE)
 
 
-def load_catalog(path: Path) -> Catalog:
+def shown_path(path: Path) -> str:
+    """The file as messages name it: relative to the working directory (the project, when
+    Pulumi runs the program) when it is below it, else as given (a DOCKYARD_CATALOG copy)."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+@collection_paused
+def load_catalog(path: Path) -> Catalog:
+    source = shown_path(path)
+    try:
+        text = read_text(path)
     except OSError as error:
-        raise CatalogError(str(path), [Problem("(file)", OMITTED, f"cannot be read: {error.strerror}")]) from None
-    except yaml.YAMLError as error:
-        raise CatalogError(path.name, [Problem("(file)", OMITTED, f"is not valid YAML: {error}")]) from None
-    return parse_catalog(raw, path.name)
+        raise CatalogError(source, [Problem(FILE_KEY, OMITTED, f"cannot be read: {error.strerror}")]) from None
+    except TextFileError as error:
+        raise CatalogError(source, [Problem(FILE_KEY, OMITTED, str(error))]) from None
+    try:
+        raw, read_problems = load_yaml(text)
+    except YamlRefused as refused:
+        raise CatalogError(source, refused.problems) from None
+    return parse_catalog(raw, source, read_problems)
 
 
 def catalog_schema() -> dict[str, Any]:
@@ -161,7 +230,21 @@ def catalog_schema() -> dict[str, Any]:
         "propertyNames": {"pattern": NAME_PATTERN},
         "additionalProperties": {"$ref": "#/$defs/ServiceSpec"},
     }
+    _close_pattern_maps(definitions)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "$defs": definitions}
+
+
+def _close_pattern_maps(schema: Any) -> None:
+    """A map whose keys have a pattern (env names) refuses other keys, as the model does:
+    pydantic writes `patternProperties` alone, which lets any other key through."""
+    if isinstance(schema, dict):
+        if "patternProperties" in schema:
+            schema.setdefault("additionalProperties", False)
+        for value in schema.values():
+            _close_pattern_maps(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _close_pattern_maps(value)
 
 
 def schema_text() -> str:

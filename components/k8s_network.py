@@ -9,6 +9,7 @@ from typing import Any
 from components.k8s_objects import metadata
 from components.k8s_pod import PART_OF, PART_OF_LABEL, selector_labels
 from components.model import Service
+from components.names import DEFAULT_DENY_POLICY, DNS_POLICY, service_policy_name
 from components.settings import Settings
 
 DNS_NAMESPACE = "kube-system"
@@ -26,7 +27,7 @@ def _tcp(port: int) -> list[dict]:
 def default_deny_manifest(settings: Settings) -> dict:
     return {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": "default-deny", "namespace": settings.kubernetes.namespace, "labels": {PART_OF_LABEL: PART_OF}},
+        "metadata": {"name": DEFAULT_DENY_POLICY, "namespace": settings.kubernetes.namespace, "labels": {PART_OF_LABEL: PART_OF}},
         "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
     }
 
@@ -34,7 +35,7 @@ def default_deny_manifest(settings: Settings) -> dict:
 def dns_egress_manifest(settings: Settings) -> dict:
     return {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": "allow-dns", "namespace": settings.kubernetes.namespace, "labels": {PART_OF_LABEL: PART_OF}},
+        "metadata": {"name": DNS_POLICY, "namespace": settings.kubernetes.namespace, "labels": {PART_OF_LABEL: PART_OF}},
         "spec": {
             "podSelector": {},
             "policyTypes": ["Egress"],
@@ -69,6 +70,6 @@ def network_policy_manifest(service: Service, settings: Settings) -> dict:
         body["egress"] = egress
     return {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": metadata(f"allow-{spec.name}", spec.name, settings),
+        "metadata": metadata(service_policy_name(spec.name), spec.name, settings),
         "spec": body,
     }

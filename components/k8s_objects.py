@@ -15,7 +15,6 @@ from components.k8s_pod import (
     PART_OF,
     PART_OF_LABEL,
     STACK_LABEL,
-    STATE_VOLUME,
     WorkloadInputs,
     http_port_name,
     object_labels,
@@ -24,6 +23,7 @@ from components.k8s_pod import (
     workload_annotations,
 )
 from components.model import Service
+from components.names import STATE_VOLUME
 from components.settings import Settings
 
 PSA_LEVEL = "restricted"

@@ -4,12 +4,19 @@ volumes and spread. Plain Kubernetes API dicts (camelCase), computed from a reso
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from components.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec
 from components.model import Service
+from components.names import (
+    SECRET_DIR,
+    SECRETS_VOLUME,
+    STATE_VOLUME,
+    secret_file_env,
+    secret_file_path,
+    writable_volume_name,
+)
 from components.quantities import half_cpu, half_memory
 from components.settings import Settings, StackKind
 
@@ -21,9 +28,7 @@ OPT_OUT_ANNOTATION_PREFIX = "opt-out.dockyard.dev/"
 PROMOTED_FROM_ANNOTATION = "dockyard.dev/promoted-from"
 IMAGE_REVISION_ANNOTATION = "dockyard.dev/image-id"
 
-SECRET_DIR = "/run/secrets/dockyard"  # <NAME> files; apps read <NAME>_FILE
 SECRET_FILE_MODE = 0o440  # owner root, group fsGroup: readable by the pod's group only
-STATE_VOLUME = "data"
 TMP_SIZE_LIMIT = "64Mi"  # as the Docker target's tmpfs size
 MEMORY_BACKED_PATHS = ("/tmp",)  # scratch space: RAM-backed, counted against the memory limit
 
@@ -43,12 +48,6 @@ def selector_labels(service: str) -> dict[str, str]:
 
 def object_labels(service: str, settings: Settings) -> dict[str, str]:
     return {**selector_labels(service), STACK_LABEL: settings.stack}
-
-
-def _volume_name(path: str) -> str:
-    cleaned = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
-    return f"writable-{cleaned or 'root'}"[:63].rstrip("-")
-
 
 
 def http_port_name(spec: ServiceSpec) -> str:
@@ -134,7 +133,7 @@ def writable_volumes(spec: ServiceSpec) -> tuple[list[dict], list[dict]]:
     """(volumes, mounts): an emptyDir per writable path; the root filesystem is read-only."""
     volumes, mounts = [], []
     for path in spec.writable_paths:
-        name = _volume_name(path)
+        name = writable_volume_name(path)
         empty_dir = {"sizeLimit": TMP_SIZE_LIMIT}
         if path in MEMORY_BACKED_PATHS:
             empty_dir["medium"] = "Memory"
@@ -145,7 +144,7 @@ def writable_volumes(spec: ServiceSpec) -> tuple[list[dict], list[dict]]:
 
 def env_entries(service: Service) -> list[dict]:
     """Secrets arrive as files: `<NAME>_FILE` points at the mounted Secret key."""
-    return [{"name": f"{name}_FILE", "value": f"{SECRET_DIR}/{name}"} for name in service.secret_env]
+    return [{"name": secret_file_env(name), "value": secret_file_path(name)} for name in service.secret_env]
 
 
 def _lifecycle(spec: ServiceSpec) -> dict:
@@ -158,7 +157,7 @@ def container(service: Service, inputs: WorkloadInputs) -> dict:
     spec = service.spec
     _, mounts = writable_volumes(spec)
     if service.secret_env:
-        mounts.append({"name": "secrets", "mountPath": SECRET_DIR, "readOnly": True})
+        mounts.append({"name": SECRETS_VOLUME, "mountPath": SECRET_DIR, "readOnly": True})
     if spec.state is not None:
         mounts.append({"name": STATE_VOLUME, "mountPath": spec.state.path})
     result: dict[str, Any] = {
@@ -186,7 +185,7 @@ def container(service: Service, inputs: WorkloadInputs) -> dict:
 def pod_volumes(service: Service, inputs: WorkloadInputs) -> list[dict]:
     volumes, _ = writable_volumes(service.spec)
     if service.secret_env:
-        volumes.append({"name": "secrets", "secret": {"secretName": inputs.secret, "defaultMode": SECRET_FILE_MODE}})
+        volumes.append({"name": SECRETS_VOLUME, "secret": {"secretName": inputs.secret, "defaultMode": SECRET_FILE_MODE}})
     return volumes
 
 

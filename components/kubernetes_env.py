@@ -37,13 +37,10 @@ from components.k8s_objects import (
 )
 from components.k8s_pod import WorkloadInputs, image_pull_policy
 from components.model import ResolvedStack, Service
+from components.names import EXTERNAL_SECRET_SUFFIX, external_secret_name  # noqa: F401 (the suffix: tests read it here)
 from components.secrets import fill_secrets
 from components.settings import Settings
 
-# Where rendered manifests (GitOps) expect each service's secret env: created from a secret
-# store in the cluster (External Secrets, Sealed Secrets, `kubectl create secret`), never
-# written into the rendered files.
-EXTERNAL_SECRET_SUFFIX = "-secrets"
 # A cold deploy waits on a chain (database, migrations Job, backend, frontend) behind image
 # pulls: the default 10 minutes per object is too short for the end of that chain.
 WORKLOAD_TIMEOUT = "20m"
@@ -63,10 +60,6 @@ def provider_args(settings: Settings) -> dict[str, Any]:
 
 def rendering(settings: Settings) -> bool:
     return bool(settings.kubernetes.render_yaml_to_directory)
-
-
-def external_secret_name(service: str) -> str:
-    return f"{service}{EXTERNAL_SECRET_SUFFIX}"
 
 
 def _snake(key: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.catalog import Catalog, Generate, SecretSpec, ServiceSpec, render_template, secret_names, start_order
+from components.gc_pause import collection_paused
 from components.settings import Settings
 
 
@@ -128,6 +129,8 @@ def _with_overrides(spec: ServiceSpec, settings: Settings, enabled: set[str]) ->
 
 def _external_peers(spec: ServiceSpec, catalog: Catalog, enabled: set[str]) -> tuple[ExternalPeer, ...]:
     specs = catalog.by_name()
+    if all(name in enabled for name in spec.talks_to):
+        return ()
     return tuple(
         ExternalPeer(name, specs[name].port)
         for name in spec.talks_to
@@ -135,12 +138,25 @@ def _external_peers(spec: ServiceSpec, catalog: Catalog, enabled: set[str]) -> t
     )
 
 
-def _fill(template: str, catalog: Catalog) -> str:
-    """Hosts and ports filled in. A service's host name is its name on both targets (Docker
-    network alias, Kubernetes Service in the same namespace)."""
-    hosts = {spec.name: spec.name for spec in catalog.services}
-    ports = {spec.name: spec.port for spec in catalog.services if spec.port}
-    return render_template(template, hosts, ports)
+@dataclass(frozen=True)
+class _Addresses:
+    """Every service's host and port, built once per resolve (not once per template)."""
+
+    hosts: Mapping[str, str]
+    ports: Mapping[str, int]
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> _Addresses:
+        # A service's host name is its name on both targets (Docker network alias,
+        # Kubernetes Service in the same namespace).
+        return cls(
+            hosts={spec.name: spec.name for spec in catalog.services},
+            ports={spec.name: spec.port for spec in catalog.services if spec.port},
+        )
+
+    def fill(self, template: str) -> str:
+        """Hosts and ports filled in; `{secret:…}` left."""
+        return render_template(template, self.hosts, self.ports)
 
 
 def _from_config(declared: SecretSpec, enabled: set[str]) -> bool:
@@ -153,7 +169,7 @@ def _from_config(declared: SecretSpec, enabled: set[str]) -> bool:
 def secrets_in_use(catalog: Catalog, enabled: set[str]) -> list[str]:
     """The secrets the enabled services' env uses, directly or through the templates of the
     secrets it uses (not a template replaced from config), dependencies first."""
-    order: list[str] = []
+    order: dict[str, None] = {}  # insertion-ordered set: membership is O(1)
 
     def need(name: str) -> None:
         if name in order or name not in catalog.secrets:
@@ -162,48 +178,80 @@ def secrets_in_use(catalog: Catalog, enabled: set[str]) -> list[str]:
         if declared.template and not _from_config(declared, enabled):
             for used in secret_names(declared.template):
                 need(used)
-        order.append(name)
+        order[name] = None
 
     for spec in catalog.services:
         if spec.name in enabled:
             for value in spec.env.values():
                 for used in secret_names(value):
                     need(used)
-    return order
+    return list(order)
 
 
-def _stack_secret(name: str, catalog: Catalog, enabled: set[str]) -> StackSecret:
+def _stack_secret(name: str, catalog: Catalog, enabled: set[str], addresses: _Addresses) -> StackSecret:
     declared = catalog.secrets[name]
     if _from_config(declared, enabled):
         return StackSecret(name, config=declared.config)
     if declared.template:
-        return StackSecret(name, template=_fill(declared.template, catalog))
+        return StackSecret(name, template=addresses.fill(declared.template))
     return StackSecret(name, generate=declared.generate)
 
 
+def _clients(specs: Mapping[str, ServiceSpec]) -> dict[str, tuple[str, ...]]:
+    """service -> the enabled services that talk to it, in catalog order (one pass)."""
+    clients: dict[str, list[str]] = {name: [] for name in specs}
+    for spec in specs.values():
+        for peer in spec.talks_to:
+            clients[peer].append(spec.name)
+    return {name: tuple(found) for name, found in clients.items()}
+
+
+def _service(spec: ServiceSpec, original: ServiceSpec, context: _Resolving) -> Service:
+    name, settings = spec.name, context.settings
+    filled = {key: context.addresses.fill(value) for key, value in spec.env.items()}
+    secret_keys = set(spec.secret_env_names())
+    return Service(
+        spec=spec,
+        upstream_image=spec.image,
+        built_from=spec.image_of or (name if spec.build else None),
+        replicas=settings.service(name).replicas,
+        published_port=published_port(spec, settings),
+        peers={peer: context.specs[peer].port for peer in spec.talks_to},
+        clients=context.clients[name],
+        external_peers=_external_peers(original, context.catalog, context.enabled),
+        depends_on=spec.depends_on,
+        routed=name == context.routed,
+        plain_env={key: value for key, value in filled.items() if key not in secret_keys},
+        secret_env={key: value for key, value in filled.items() if key in secret_keys},
+    )
+
+
+@dataclass(frozen=True)
+class _Resolving:
+    """What every service's resolution reads, computed once per stack."""
+
+    catalog: Catalog
+    settings: Settings
+    enabled: set[str]
+    specs: Mapping[str, ServiceSpec]  # enabled, with the stack's overrides
+    clients: Mapping[str, tuple[str, ...]]
+    addresses: _Addresses
+    routed: str | None
+
+
+@collection_paused
 def resolve(catalog: Catalog, settings: Settings) -> ResolvedStack:
     """The stack's services and secrets. `catalog` and `settings` are already validated."""
     enabled = enabled_names(catalog, settings)
     originals = catalog.by_name()
     specs = {name: _with_overrides(originals[name], settings, enabled) for name in originals if name in enabled}
-    services: dict[str, Service] = {}
-    routed = routed_service(catalog, settings) if settings.runs_kubernetes else None
-    for name in start_order(specs.values()):
-        spec = specs[name]
-        filled = {key: _fill(value, catalog) for key, value in spec.env.items()}
-        services[name] = Service(
-            spec=spec,
-            upstream_image=spec.image,
-            built_from=spec.image_of or (name if spec.build else None),
-            replicas=settings.service(name).replicas,
-            published_port=published_port(spec, settings),
-            peers={peer: specs[peer].port for peer in spec.talks_to},
-            clients=tuple(other.name for other in specs.values() if name in other.talks_to),
-            external_peers=_external_peers(originals[name], catalog, enabled),
-            depends_on=spec.depends_on,
-            routed=name == routed,
-            plain_env={key: value for key, value in filled.items() if key in spec.plain_env_names()},
-            secret_env={key: value for key, value in filled.items() if key in spec.secret_env_names()},
-        )
-    secrets = {name: _stack_secret(name, catalog, enabled) for name in secrets_in_use(catalog, enabled)}
+    context = _Resolving(
+        catalog=catalog, settings=settings, enabled=enabled, specs=specs, clients=_clients(specs),
+        addresses=_Addresses.of(catalog),
+        routed=routed_service(catalog, settings) if settings.runs_kubernetes else None,
+    )
+    services = {name: _service(specs[name], originals[name], context) for name in start_order(specs.values())}
+    secrets = {
+        name: _stack_secret(name, catalog, enabled, context.addresses) for name in secrets_in_use(catalog, enabled)
+    }
     return ResolvedStack(settings=settings, services=services, secrets=secrets)

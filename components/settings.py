@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -289,14 +290,30 @@ HIDDEN = _Unshown("(value not shown)")
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
 
+def _bounded_repr() -> reprlib.Repr:
+    # A value may be anything a file holds, alias-expanded lists and megabyte strings
+    # included: a message shows its start and end, never all of it.
+    bounded = reprlib.Repr()
+    bounded.maxstring, bounded.maxother, bounded.maxlong = SHOWN_CHARACTERS, SHOWN_CHARACTERS, 40
+    bounded.maxlist = bounded.maxtuple = bounded.maxset = bounded.maxdict = 4
+    bounded.maxlevel = 2
+    return bounded
+
+
+SHOWN_CHARACTERS = 160
+_REPR = _bounded_repr()
+
+
 def shown(value: Any) -> str:
     """The value as a message prints it, spelt as in the YAML stack file (true, not
-    True); credentials in a URL are masked."""
+    True), at most about SHOWN_CHARACTERS long; credentials in a URL are masked."""
     if isinstance(value, bool):
         return str(value).lower()
     if value is None:
         return "(not set)"
-    text = repr(value)
+    text = _REPR.repr(value)
+    if len(text) > SHOWN_CHARACTERS:  # nested containers: reprlib bounds each level, not the sum
+        text = f"{text[:SHOWN_CHARACTERS]}…"
     return _URL_CREDENTIALS.sub("***@", text) if isinstance(value, str) else text
 
 
@@ -323,7 +340,7 @@ class SettingsError(RunError, ValueError):
     def __init__(self, stack: str, problems: list[Problem]):
         self.stack = stack
         self.problems = problems
-        lines = "\n".join(f"  - {problem}" for problem in problems)
+        lines = problem_lines(problems, f"{NAMESPACE}:")
         super().__init__(
             f"stack '{stack}' has {len(problems)} invalid setting(s) in Pulumi.{stack}.yaml:\n{lines}"
         )
@@ -333,10 +350,26 @@ def distinct_problems(problems: list[Problem]) -> list[Problem]:
     """One problem per key: a value refused while parsing falls back to its default, and
     a later rule must not then report that default (or anything under the same key)."""
     kept: list[Problem] = []
+    keys: set[str] = set()
     for problem in problems:
-        if not any(problem.key == seen.key or problem.key.startswith(f"{seen.key}.") for seen in kept):
+        # The key and each key above it (a.b.c -> a, a.b, a.b.c): linear in the problems.
+        parts = problem.key.split(".")
+        if not any(".".join(parts[:end]) in keys for end in range(1, len(parts) + 1)):
             kept.append(problem)
+            keys.add(problem.key)
     return kept
+
+
+MAX_LISTED_PROBLEMS = 20  # a screenful
+
+
+def problem_lines(problems: list[Problem], prefix: str) -> str:
+    """The problems as message lines, at most MAX_LISTED_PROBLEMS and a count of the rest."""
+    lines = [f"  - {problem.text(prefix)}" for problem in problems[:MAX_LISTED_PROBLEMS]]
+    rest = len(problems) - MAX_LISTED_PROBLEMS
+    if rest > 0:
+        lines.append(f"  … and {rest:,} more: fix these and run again to see the rest")
+    return "\n".join(lines)
 
 
 # The program's own config secrets; the catalog declares the apps' (see catalog.yaml).

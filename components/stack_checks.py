@@ -31,11 +31,16 @@ def disabled_problems(catalog: Catalog, settings: Settings, configured_secrets: 
     """A disabled service its users still need must be replaced through its config secret."""
     problems = []
     enabled = enabled_names(catalog, settings)
+    users_of: dict[str, list[str]] = {}  # one pass, not one per disabled service
+    for other in catalog.services:
+        if other.name in enabled:
+            for needed in dict.fromkeys(other.depends_on):
+                users_of.setdefault(needed, []).append(other.name)
     for spec in catalog.services:
         if spec.name in enabled:
             continue
         replacement = catalog.replacement(spec.name)
-        users = [other.name for other in catalog.services if spec.name in other.depends_on and other.name in enabled]
+        users = users_of.get(spec.name, [])
         if replacement is None and users:
             problems.append(Problem(
                 f"services.{spec.name}.enabled", False,

@@ -16,6 +16,7 @@ import pulumi
 
 from components.catalog import Catalog, built_service_names
 from components.catalog_file import catalog_path, load_catalog
+from components.gc_pause import collection_paused
 from components.settings import (
     NAMESPACE,
     SECRET_KEYS,
@@ -99,6 +100,7 @@ def _file_problems(settings: Settings, project_dir: Path) -> list[Problem]:
     return [Problem("images.caBundle", bundle, problem)] if problem else []
 
 
+@collection_paused
 def validate(
     stack: str,
     raw: Mapping[str, Any],

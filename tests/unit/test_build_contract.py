@@ -51,3 +51,34 @@ def test_base_image_args_and_the_source_dir_are_required(spec, project):
 def test_a_context_without_a_dockerfile_stops_the_program_with_a_catalog_error(tmp_path):
     with pytest.raises(CatalogError, match=r"services\.\S+\.build\.context = .*has no Dockerfile"):
         require_build_contract(CATALOG, tmp_path)
+
+
+@pytest.mark.parametrize("spec", BUILT, ids=lambda spec: spec.name)
+def test_a_dockerfile_that_is_not_utf8_is_refused_naming_it_and_the_encoding(spec, project):
+    dockerfile = project / spec.build.context / "Dockerfile"
+    dockerfile.write_bytes(dockerfile.read_bytes() + "# café\n".encode("latin-1"))
+    (problem,) = dockerfile_problems(spec, project)
+    assert problem.key == f"services.{spec.name}.build.context"
+    assert "its Dockerfile cannot be read: is not UTF-8" in problem.allowed and "save it as UTF-8" in problem.allowed
+
+
+@pytest.mark.parametrize("spec", BUILT, ids=lambda spec: spec.name)
+def test_a_dockerfile_in_utf16_with_a_byte_order_mark_is_read(spec, project):
+    dockerfile = project / spec.build.context / "Dockerfile"
+    dockerfile.write_bytes(dockerfile.read_text(encoding="utf-8").encode("utf-16"))
+    assert dockerfile_problems(spec, project) == []
+
+
+@pytest.mark.parametrize("spec", BUILT, ids=lambda spec: spec.name)
+def test_a_context_or_source_dir_that_links_outside_is_refused(spec, project, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    source = project / spec.build.context / spec.build.source_dir
+    shutil.rmtree(source)
+    source.symlink_to(outside, target_is_directory=True)
+    assert "leads outside" in {p.key: p.allowed for p in dockerfile_problems(spec, project)}[f"services.{spec.name}.build.sourceDir"]
+    context = project / spec.build.context
+    shutil.copytree(context, outside / "ctx", symlinks=True)
+    shutil.rmtree(context)
+    context.symlink_to(outside / "ctx", target_is_directory=True)
+    (problem,) = dockerfile_problems(spec, project)
+    assert problem.key == f"services.{spec.name}.build.context" and "leads outside the project" in problem.allowed

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -203,3 +204,42 @@ def clean_state(postgres: PostgresCluster, redis_server: RedisServer) -> None:
 def client(settings: Settings, clean_state: None) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+def healthcheck(port: int, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "todo_api.healthcheck", *args],
+                          env={**os.environ, "PORT": str(port)},
+                          capture_output=True, text=True, timeout=30)
+
+
+@dataclass
+class UvicornServer:
+    proc: subprocess.Popen
+    port: int
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+@pytest.fixture
+def uvicorn_server(postgres, redis_server, clean_state, tmp_path) -> Iterator[UvicornServer]:
+    """The app as the image runs it. Its output goes to a file: a pipe nobody reads while
+    requests run fills up with log lines and stops the server."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": postgres.url(), "REDIS_URL": redis_server.url,
+           "APP_VERSION": "7.7.7"}
+    log = tmp_path / "uvicorn.log"
+    with log.open("w") as output:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "todo_api.main:app", "--host", "127.0.0.1",
+             "--port", str(port), "--timeout-graceful-shutdown", "5", "--no-access-log"],
+            env=env, stdout=output, stderr=subprocess.STDOUT, text=True,
+        )
+    try:
+        wait_until(lambda: healthcheck(port).returncode == 0, 20, "uvicorn")
+        yield UvicornServer(proc, port, log)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -48,7 +48,8 @@ def test_database_down_is_reported_and_startup_survives(redis_server, clean_stat
         assert "OperationalError" in ready.json()["checks"]["database"]
         listed = client.get("/api/todos")
         assert listed.status_code == 503
-        assert listed.json() == {"detail": "database unavailable, try again"}
+        assert listed.json() == {"detail": "database unavailable, try again", "errors": []}
+        assert listed.headers["retry-after"] == "1"
 
 
 def test_nothing_configured_names_database_and_disables_cache() -> None:

@@ -5,22 +5,12 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
 
-import pytest
-from conftest import free_port, wait_until
-
-
-def healthcheck(port: int, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "todo_api.healthcheck", *args],
-                          env={**os.environ, "PORT": str(port)},
-                          capture_output=True, text=True, timeout=30)
+from conftest import healthcheck
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -50,27 +40,8 @@ def test_healthcheck_exit_codes() -> None:
     assert f"http://127.0.0.1:{port}/livez" in refused.stderr
 
 
-@pytest.fixture
-def uvicorn_server(postgres, redis_server, clean_state):
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": postgres.url(), "REDIS_URL": redis_server.url,
-           "APP_VERSION": "7.7.7"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "todo_api.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--timeout-graceful-shutdown", "5", "--no-access-log"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        wait_until(lambda: healthcheck(port).returncode == 0, 20, "uvicorn")
-        yield proc, port
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
 def test_uvicorn_process(uvicorn_server) -> None:
-    proc, port = uvicorn_server
+    proc, port = uvicorn_server.proc, uvicorn_server.port
     assert healthcheck(port, "/readyz").returncode == 0
     request = urllib.request.Request(f"http://127.0.0.1:{port}/health",
                                      headers={"X-Request-ID": "proc-1"})
@@ -82,7 +53,7 @@ def test_uvicorn_process(uvicorn_server) -> None:
     # uvicorn re-raises the signal after a clean shutdown, so -SIGTERM is the normal code.
     assert proc.wait(timeout=15) in (0, -signal.SIGTERM)
     assert time.monotonic() - started < 10
-    lines = [json.loads(line) for line in proc.stdout.read().splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in uvicorn_server.output().splitlines() if line.startswith("{")]
     assert any(entry.get("request_id") == "proc-1" and entry.get("path") == "/health"
                for entry in lines), lines
     assert not any("color_message" in entry for entry in lines)  # no ANSI duplicates

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from pydantic import TypeAdapter
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from todo_api.models import Todo
@@ -17,6 +17,13 @@ router = APIRouter(prefix="/api/todos", tags=["todos"])
 
 # ids are PostgreSQL `integer`; anything outside that range cannot exist.
 TodoId = Annotated[int, Path(ge=1, le=2**31 - 1, description="todo id (positive integer)")]
+# The list is paged: `limit` todos (default DEFAULT_PAGE_SIZE, at most MAX_PAGE_SIZE) from
+# `offset`, ordered by id; a page shorter than `limit` is the last one.
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"todos per page (default {DEFAULT_PAGE_SIZE}, at most {MAX_PAGE_SIZE})")]
+# Bounded as ids are: PostgreSQL refuses an OFFSET past bigint, and no page starts further.
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="todos to skip (default 0)")]
 _todo_list = TypeAdapter(list[TodoOut])
 
 
@@ -24,21 +31,25 @@ def _state(request: Request) -> AppState:
     return request.app.state.todo
 
 
-def _get_or_404(session: Session, todo_id: int) -> Todo:
-    todo = session.get(Todo, todo_id)
+def _get_or_404(session: Session, todo_id: int, *, for_update: bool = False) -> Todo:
+    # FOR UPDATE when it will be changed: a concurrent DELETE either waits for this
+    # transaction or has committed first, and then this is a 404 (not an UPDATE of no row).
+    todo = session.get(Todo, todo_id, with_for_update=for_update)
     if todo is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"todo {todo_id} not found")
     return todo
 
 
 @router.get("", response_model=list[TodoOut])
-def list_todos(request: Request) -> Response:
+def list_todos(request: Request, limit: Limit = DEFAULT_PAGE_SIZE, offset: Offset = 0) -> Response:
+    """A page of todos ordered by id: `limit` of them (default 100, at most 500) from
+    `offset` (default 0). A page shorter than `limit` is the last one."""
     state = _state(request)
-    cached, key = state.cache.get_list()
+    cached, key = state.cache.get_list(offset, limit)
     if cached is not None:
         return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
     with state.transaction() as session:
-        todos = session.scalars(select(Todo).order_by(Todo.id)).all()
+        todos = session.scalars(select(Todo).order_by(Todo.id).offset(offset).limit(limit)).all()
         payload = _todo_list.dump_json([TodoOut.model_validate(t) for t in todos])
     state.cache.put_list(key, payload)
     return Response(payload, media_type="application/json", headers={"X-Cache": "miss"})
@@ -68,7 +79,7 @@ def read_todo(todo_id: TodoId, request: Request) -> TodoOut:
 def update_todo(todo_id: TodoId, body: TodoUpdate, request: Request) -> TodoOut:
     state = _state(request)
     with state.transaction() as session:
-        todo = _get_or_404(session, todo_id)
+        todo = _get_or_404(session, todo_id, for_update=True)
         for field, value in body.model_dump(exclude_unset=True).items():
             setattr(todo, field, value)
         session.flush()
@@ -82,6 +93,9 @@ def update_todo(todo_id: TodoId, body: TodoUpdate, request: Request) -> TodoOut:
 def delete_todo(todo_id: TodoId, request: Request) -> Response:
     state = _state(request)
     with state.transaction() as session:
-        session.delete(_get_or_404(session, todo_id))
+        # One statement: of two concurrent deletes of a todo, one deletes it, the other is a 404.
+        deleted = session.execute(delete(Todo).where(Todo.id == todo_id).returning(Todo.id)).first()
+    if deleted is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"todo {todo_id} not found")
     state.cache.invalidate()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

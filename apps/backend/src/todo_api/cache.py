@@ -29,17 +29,18 @@ class TodoListCache:
     def enabled(self) -> bool:
         return self._client is not None
 
-    def _list_key(self) -> str:
+    def _list_key(self, offset: int, limit: int) -> str:
         assert self._client is not None
         version = self._client.get(VERSION_KEY)
-        return f"{LIST_KEY_PREFIX}{int(version or 0)}"
+        return f"{LIST_KEY_PREFIX}{int(version or 0)}:{offset}:{limit}"
 
-    def get_list(self) -> tuple[bytes | None, str | None]:
-        """(cached JSON, key to fill on a miss); (None, None) when Redis is unusable."""
+    def get_list(self, offset: int = 0, limit: int = 100) -> tuple[bytes | None, str | None]:
+        """(cached JSON of one page, key to fill on a miss); (None, None) when Redis is
+        unusable. Each page has its key under the same version: a write moves them all on."""
         if self._client is None:
             return None, None
         try:
-            key = self._list_key()
+            key = self._list_key(offset, limit)
             cached = self._client.get(key)
         except redis.RedisError as exc:
             CACHE_EVENTS.labels("error").inc()

@@ -13,7 +13,7 @@ from todo_api import api, db, probes
 from todo_api.cache import TodoListCache, make_redis
 from todo_api.errors import install_error_handlers
 from todo_api.logging_setup import configure_logging
-from todo_api.middleware import RequestContextMiddleware
+from todo_api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from todo_api.settings import Settings, load_settings
 from todo_api.state import AppState
 
@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(probes.router)
+    # Added last, outermost: the request id, log line and metrics cover the 413s too.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
 

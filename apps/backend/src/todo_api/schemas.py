@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated
 
@@ -9,6 +10,25 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 from todo_api.models import TITLE_MAX_LENGTH
+
+# What a title may be: one line of text someone can read. Trimmed of surrounding whitespace;
+# then 1..200 characters (code points, as PostgreSQL counts them), none of them a control
+# character (NUL, which PostgreSQL cannot store, tab, newline, DEL, C1) or half of a UTF-16
+# surrogate pair (not text, and not encodable as UTF-8), and at least one of them visible: a
+# letter, digit, punctuation or symbol (emoji included), not only spaces, zero-width or
+# combining characters.
+_VISIBLE = ("L", "N", "P", "S")
+
+
+def _unicode_problem(title: str) -> PydanticCustomError | None:
+    categories = {unicodedata.category(char) for char in title}
+    if "Cc" in categories:
+        return PydanticCustomError("title_control_character", "title must not contain control characters (such as NUL, tab or newline)")
+    if "Cs" in categories:
+        return PydanticCustomError("title_surrogate", "title must be text: it contains half of a UTF-16 surrogate pair")
+    if not any(category.startswith(_VISIBLE) for category in categories):
+        return PydanticCustomError("title_invisible", "title must contain a visible character, not only spaces or zero-width characters")
+    return None
 
 
 def _clean_title(value: str) -> str:
@@ -21,6 +41,8 @@ def _clean_title(value: str) -> str:
             "title must be at most {max} characters (got {length})",
             {"max": TITLE_MAX_LENGTH, "length": len(title)},
         )
+    if problem := _unicode_problem(title):
+        raise problem
     return title
 
 

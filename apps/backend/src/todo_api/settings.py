@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # Short timeouts: a dead dependency must fail a probe quickly, not hang it.
     db_connect_timeout_seconds: int = Field(default=3, ge=1, le=60)
     redis_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
+    # A todo is a title of at most 200 characters: 64 KiB is generous, and a larger body is
+    # refused (413) before it is read.
+    max_body_bytes: int = Field(default=65_536, ge=1_024, le=10 * 2**20)
 
 
 def read_secret(name: str, environ: Mapping[str, str]) -> str | None:

@@ -1,0 +1,66 @@
+"""The names the program derives from the catalog for what it creates on Kubernetes: one
+definition, used by the renderers (k8s_pod.py, k8s_network.py) and by the catalog's rules
+(catalog_checks.py), which refuse a catalog whose derived names collide before anything is
+created. Plain functions over strings: no catalog, no Pulumi."""
+
+from __future__ import annotations
+
+import re
+
+# Secrets reach Kubernetes pods as files: <SECRET_DIR>/<NAME>, announced by <NAME>_FILE.
+SECRET_DIR = "/run/secrets/dockyard"
+SECRET_FILE_SUFFIX = "_FILE"
+# Pod volume names the program uses itself; writable paths get `writable-…` names.
+STATE_VOLUME = "data"
+SECRETS_VOLUME = "secrets"
+WRITABLE_VOLUME_PREFIX = "writable-"
+# The namespace's own NetworkPolicies; each service gets allow-<service>.
+DEFAULT_DENY_POLICY = "default-deny"
+DNS_POLICY = "allow-dns"
+# Where rendered manifests (GitOps) expect each service's secret env: a Secret created in the
+# cluster from a secret store, never written into the rendered files.
+EXTERNAL_SECRET_SUFFIX = "-secrets"
+# (kind, name) -> what it is: the objects the program creates for the namespace itself.
+PROGRAM_OBJECTS = {
+    ("NetworkPolicy", DEFAULT_DENY_POLICY): "the program's own default-deny NetworkPolicy",
+    ("NetworkPolicy", DNS_POLICY): "the program's own DNS egress NetworkPolicy",
+}
+_NOT_NAME = re.compile(r"[^a-z0-9]+")
+VOLUME_NAME_MAX = 63  # a DNS label
+
+
+def service_policy_name(service: str) -> str:
+    return f"allow-{service}"
+
+
+def external_secret_name(service: str) -> str:
+    return f"{service}{EXTERNAL_SECRET_SUFFIX}"
+
+
+def kubernetes_object_names(service: str) -> list[tuple[str, str]]:
+    """(kind, name) of every namespaced object the program may create for a service (each
+    only when the service needs it). Names with a content hash (the env ConfigMap
+    `<service>-env-<10 hex>`, the Secret `<service>-secrets-<10 hex>`, a Job
+    `<service>-<10 hex>`) cannot equal another service's: equal lengths would need equal
+    service names."""
+    return [
+        ("ServiceAccount", service), ("Service", service), ("Deployment", service), ("StatefulSet", service),
+        ("HorizontalPodAutoscaler", service), ("PodDisruptionBudget", service), ("Ingress", service),
+        ("NetworkPolicy", service_policy_name(service)), ("Secret", external_secret_name(service)),
+    ]
+
+
+def secret_file_env(name: str) -> str:
+    """The variable that tells the app where the secret `name` is mounted."""
+    return f"{name}{SECRET_FILE_SUFFIX}"
+
+
+def secret_file_path(name: str) -> str:
+    return f"{SECRET_DIR}/{name}"
+
+
+def writable_volume_name(path: str) -> str:
+    """The pod volume (an emptyDir) for a writable path: a DNS label derived from the path,
+    so two paths can map to one name (`/a-b`, `/a/b`); the catalog's rules refuse that."""
+    cleaned = _NOT_NAME.sub("-", path.lower()).strip("-")
+    return f"{WRITABLE_VOLUME_PREFIX}{cleaned or 'root'}"[:VOLUME_NAME_MAX].rstrip("-")
