@@ -33,9 +33,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import grpc
 from pulumi.provider.experimental import server
-from pulumi.provider.experimental.property_value import Computed, PropertyValue
+from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.provider.experimental.provider import (
     CheckFailure,
     CheckRequest,
@@ -51,15 +50,13 @@ from pulumi.provider.experimental.provider import (
     PropertyDiffKind,
     Provider,
 )
-from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
+from standin_wire import UNKNOWN, EngineLog, plain, resource_token, without_dependencies
 
 NAME = "random"
 VERSION = "4.21.4"
 PASSWORD_TOKEN = "random:index/randomPassword:RandomPassword"
 BYTES_TOKEN = "random:index/randomBytes:RandomBytes"
 LOG_PREFIX = f"[stand-in {NAME} {VERSION}]"
-# The engine's wire form of an unknown value (the SDK cannot marshal `Computed`).
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 RESOURCE_ID = "none"  # what terraform-provider-random sets as these resources' ID
 SPECIAL_CHARS = "!@#$%&*()-_=+[]{}<>:?"  # terraform-provider-random's default special set
 BCRYPT_COST = 10
@@ -77,28 +74,6 @@ INPUTS = {
 
 # --- property values -------------------------------------------------------------------------
 
-def plain(value: PropertyValue) -> Any:
-    """dict/list/str/float/bool/None, secrets unwrapped (the SDK's maps are mappingproxies)."""
-    inner = value.value
-    if isinstance(inner, Computed):
-        return UNKNOWN
-    if isinstance(inner, Mapping):
-        return {key: plain(item) for key, item in inner.items()}
-    if isinstance(inner, Sequence) and not isinstance(inner, str):
-        return [plain(item) for item in inner]
-    return inner
-
-
-def without_dependencies(value: PropertyValue) -> PropertyValue:
-    """The value as state keeps it: secretness kept, dependency URNs dropped."""
-    inner = value.value
-    if isinstance(inner, Mapping):
-        inner = {key: without_dependencies(item) for key, item in inner.items()}
-    elif isinstance(inner, Sequence) and not isinstance(inner, str):
-        inner = [without_dependencies(item) for item in inner]
-    return PropertyValue(inner, is_secret=value.is_secret)
-
-
 def secret(text: str) -> PropertyValue:
     return PropertyValue(text, is_secret=True)
 
@@ -107,30 +82,6 @@ def is_known_number(value: Any) -> bool:
     return isinstance(value, float) and not isinstance(value, bool)
 
 
-
-def resource_token(qualified_type: str) -> str:
-    """The resource's own token: the SDK derives `type` from the URN, whose type part is
-    qualified by the parents' types (`dockyard:index:StackSecrets$random:index/…`)."""
-    return qualified_type.rsplit("$", 1)[-1]
-
-class EngineLog:
-    """Warnings through the engine's Log RPC, marked as the stand-in's; stderr otherwise."""
-
-    def __init__(self, address: str | None):
-        self._address = address
-        self._stub: engine_pb2_grpc.EngineStub | None = None
-
-    async def warning(self, message: str, urn: str = "") -> None:
-        if not self._address:
-            print(f"{LOG_PREFIX} {message}", file=sys.stderr)
-            return
-        try:
-            if self._stub is None:
-                self._stub = engine_pb2_grpc.EngineStub(grpc.aio.insecure_channel(self._address or ""))
-            await self._stub.Log(engine_pb2.LogRequest(severity=engine_pb2.WARNING, message=f"{LOG_PREFIX} {message}",
-                                                       urn=urn))
-        except (grpc.RpcError, ValueError):
-            print(f"{LOG_PREFIX} {message}", file=sys.stderr)
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -305,7 +256,7 @@ def engine_address(argv: list[str]) -> str | None:
 
 
 def main() -> None:
-    server.main(sys.argv[1:], VERSION, RandomProvider(EngineLog(engine_address(sys.argv[1:]))))
+    server.main(sys.argv[1:], VERSION, RandomProvider(EngineLog(engine_address(sys.argv[1:]), LOG_PREFIX)))
 
 
 if __name__ == "__main__":
