@@ -124,6 +124,11 @@ class Project:
         return json.loads(driven.output[driven.output.index("{"):driven.output.rindex("}") + 1])
 
 
+def tag_of(stack: str) -> str:
+    """The image tag (and APP_VERSION) of a trial stack's builds."""
+    return f"0.0.0-{stack}"
+
+
 def new_project(tmp: Path) -> Project:
     stack = f"real{secrets.token_hex(3)}"
     project = Project(copy_checkout(tmp / "project"), stack, tmp / "state")
@@ -133,7 +138,7 @@ def new_project(tmp: Path) -> Project:
         "PULUMI_CONFIG_PASSPHRASE": "real-tier",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
     }
-    project.write_config(air_gapped_stack_config(tag=f"0.0.0-{stack}"))
+    project.write_config(air_gapped_stack_config(tag=tag_of(stack)))
     return project
 
 
@@ -145,7 +150,9 @@ def remove_leftovers(stack: str) -> None:
         if found:
             remove = ["rm", "-f"] if kind == "container" else [kind, "rm"]
             _run(["docker", *remove, *found], timeout=120)
-    images = _run(["docker", "images", "-q", "--filter", f"reference=dockyard/*:*{stack}*"], timeout=60).stdout.split()
+    # By the version label (the run's own tag): also takes the `git-<rev>` tags of the copy's commits.
+    images = _run(["docker", "images", "-q", "--filter", f"label=org.opencontainers.image.version={tag_of(stack)}"],
+                  timeout=60).stdout.split()
     if images:
         _run(["docker", "rmi", "-f", *set(images)], timeout=120)
 
