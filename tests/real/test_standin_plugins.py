@@ -81,6 +81,8 @@ def make_stack(name: str, program: Callable[[], None], home: Path, backend: Path
             "PULUMI_CONFIG_PASSPHRASE": "standin-test",
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            # Over any PULUMI_BACKEND_URL around (the Makefile exports the checkout's own).
+            "PULUMI_BACKEND_URL": f"file://{backend}",
         },
         project_settings=auto.ProjectSettings(
             name=project, runtime="python", backend=auto.ProjectBackend(url=f"file://{backend}"),
