@@ -137,10 +137,13 @@ def test_2c_sigterm_lets_an_in_flight_request_finish(project):
     # Hold a lock so the next write waits inside the backend: a slow request, for real.
     locker = subprocess.Popen(
         ["docker", "exec", f"{project.prefix}-{DATABASE}", "psql", "-U", "todo", "-d", "todo", "-c",
-         "BEGIN; LOCK TABLE todos IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;"],
+         "BEGIN; LOCK TABLE todos IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(10); COMMIT;"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    time.sleep(1.5)
+    # The lock is held before the write starts (`docker exec` alone can take seconds under load).
+    wait_until(lambda: psql(project, "select count(*) from pg_locks l join pg_class c on c.oid = l.relation "
+                                     "where c.relname = 'todos' and l.mode = 'AccessExclusiveLock' and l.granted") == "1",
+               30, "the lock on todos held")
     result: dict = {}
     api = urls(project)[API]
     writer = threading.Thread(target=lambda: result.update(
