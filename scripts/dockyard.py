@@ -104,7 +104,7 @@ def print_urls(outputs: dict[str, auto.OutputValue]) -> None:
 def up(stack: auto.Stack, args: argparse.Namespace) -> None:
     # Refresh first, as `compose up` looks at what runs: a container stopped or removed
     # outside Pulumi, or a one-shot that failed, is created again.
-    result = stack.up(on_output=print, refresh=args.refresh, color="always" if sys.stdout.isatty() else "never")
+    result = stack.up(on_output=print, refresh=args.refresh, color=_color())
     say(f"up: {result.summary.result}, {_changes(result.summary.resource_changes)}")
     print_urls(result.outputs)
 
@@ -114,8 +114,7 @@ def preview(stack: auto.Stack, args: argparse.Namespace) -> None:
     if args.policy_pack:
         packs = {"policy_packs": [policy_pack_executable()], "policy_pack_configs": policy_config(stack.name)}
     result = stack.preview(
-        on_output=print, expect_no_changes=args.expect_no_changes, refresh=args.refresh, **packs,
-        color="always" if sys.stdout.isatty() else "never",
+        on_output=print, expect_no_changes=args.expect_no_changes, refresh=args.refresh, **packs, color=_color(),
     )
     say(f"preview: {_changes(result.change_summary)}")
 
@@ -137,6 +136,11 @@ def refresh(stack: auto.Stack, args: argparse.Namespace) -> None:
 
 def outputs(stack: auto.Stack, args: argparse.Namespace) -> None:
     print(json.dumps({key: value.value for key, value in stack.outputs().items() if not value.secret}, indent=2))
+
+
+def _color() -> str:
+    """Colours on a terminal only: the CLI's output is printed through this process."""
+    return "always" if sys.stdout.isatty() else "never"
 
 
 def _changes(summary: dict[str, int] | None) -> str:

@@ -41,7 +41,6 @@ class Tools:
     command: auto.PulumiCommand
     pulumi_home: str | None  # None: the CLI's default (~/.pulumi)
     env: dict[str, str]
-    stand_ins: tuple[str, ...]
 
 
 def plugin_versions() -> dict[str, str]:
@@ -148,7 +147,7 @@ def prepare(project_dir: Path, say: Callable[[str], None]) -> Tools:
         pulumi = official
         if _downloaded(pulumi, env, versions):
             say(f"Pulumi CLI {pulumi} with the official plugins ({_listing(versions)})")
-            return Tools(auto.PulumiCommand(root=str(pulumi.parent.parent), skip_version_check=True), None, env, ())
+            return Tools(auto.PulumiCommand(root=str(pulumi.parent.parent), skip_version_check=True), None, env)
         say("the official plugins cannot be downloaded: using the ones built here, in a Pulumi home of their own")
     bin_dir = _ours(project_dir, say)
     pulumi = official or bin_dir / "pulumi"
@@ -162,7 +161,7 @@ def prepare(project_dir: Path, say: Callable[[str], None]) -> Tools:
     say(f"plugins built here from Go modules: {_listing({p: versions[p] for p in BUILT_FROM_GO})}")
     say(f"STAND-IN plugins (their providers cannot be built here; engine/plugins/): "
         f"{_listing({p: versions[p] for p in STAND_INS})}")
-    return Tools(auto.PulumiCommand(root=str(pulumi.parent.parent), skip_version_check=True), str(home), env, STAND_INS)
+    return Tools(auto.PulumiCommand(root=str(pulumi.parent.parent), skip_version_check=True), str(home), env)
 
 
 def _listing(versions: dict[str, str]) -> str:
