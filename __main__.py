@@ -10,17 +10,22 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.build_contract import require_build_contract
-from components.catalog_file import catalog_path, load_catalog
-from components.docker_env import LocalEnvironment
-from components.images import RegistryCredentials, ServiceImage, git_revision, plan_build
-from components.kubernetes_env import KubernetesEnvironment, rendering
-from components.model import resolve
-from components.preflight import PreflightError, docker_engine_preflight, docker_provider_args, kube_context_problems
-from components.promotion import PromotedImages
-from components.secrets import StackSecrets
-from components.settings import StackKind
-from components.stack_config import configured_secrets, configured_values, validate
+from components.build.contract import require_build_contract
+from components.build.images import RegistryCredentials, ServiceImage, git_revision, plan_build
+from components.build.promotion import PromotedImages
+from components.plan.resolve import resolve
+from components.plan.secrets import StackSecrets
+from components.spec.catalog_file import catalog_path, load_catalog
+from components.spec.settings import StackKind
+from components.spec.stack_config import configured_secrets, configured_values, validate
+from components.targets.docker.environment import LocalEnvironment
+from components.targets.kubernetes.environment import KubernetesEnvironment, rendering
+from components.targets.preflight import (
+    PreflightError,
+    docker_engine_preflight,
+    docker_provider_args,
+    kube_context_problems,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent
 catalog = load_catalog(catalog_path(PROJECT_DIR))

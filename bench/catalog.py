@@ -71,9 +71,9 @@ def _cpu_seconds() -> float:
 def measure_in_this_process(path: Path) -> dict:
     """Times of each phase and this process's peak RSS (run in a fresh process per size)."""
     sys.path.insert(0, str(PROJECT_DIR))
-    from components.catalog_file import load_catalog
-    from components.model import resolve
-    from components.stack_config import validate
+    from components.plan.resolve import resolve
+    from components.spec.catalog_file import load_catalog
+    from components.spec.stack_config import validate
 
     settings_raw = {
         key.split(":", 1)[1]: value

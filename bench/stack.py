@@ -14,7 +14,7 @@ Measured, in this order, each as one driver run (process start to exit, as a use
   down                    destroy, data volumes and credentials kept
 
 Compose side, in the same run once the Pulumi stack is down: a compose file generated from the
-resolved dev stack (components.model.resolve and components.docker_env.container_plan, so it
+resolved dev stack (components.plan.resolve.resolve and components.targets.docker.environment.container_plan, so it
 carries what the program sends: env, command, user, read-only root + tmpfs, caps dropped,
 no-new-privileges, memory/CPU limits, the catalog's health-check timing, 127.0.0.1 ports, named
 volumes, one network with aliases, health-gated depends_on), written into the temporary
@@ -48,11 +48,17 @@ from typing import Any
 
 import yaml
 
-from components.catalog_file import catalog_path, load_catalog
-from components.docker_env import HEALTH_WAIT_SECONDS, LOG_OPTIONS, STOP_GRACE_SECONDS, ContainerPlan, container_plan
-from components.images import CA_BUNDLE_SECRET_ID, git_revision, plan_build
-from components.model import ResolvedStack, Service, resolve
-from components.stack_config import validate
+from components.build.images import CA_BUNDLE_SECRET_ID, git_revision, plan_build
+from components.plan.resolve import ResolvedStack, Service, resolve
+from components.spec.catalog_file import catalog_path, load_catalog
+from components.spec.stack_config import validate
+from components.targets.docker.environment import (
+    HEALTH_WAIT_SECONDS,
+    LOG_OPTIONS,
+    STOP_GRACE_SECONDS,
+    ContainerPlan,
+    container_plan,
+)
 from engine.trial_stack import PROJECT_DIR, Driven, Project, free_port, new_project, remove_leftovers
 
 RESULTS = PROJECT_DIR / "bench" / "results" / "stack.json"

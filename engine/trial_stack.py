@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from components.catalog_file import catalog_path, load_catalog
+from components.spec.catalog_file import catalog_path, load_catalog
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable  # the project's virtualenv: the program's SDKs and the stand-ins' interpreter

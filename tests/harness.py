@@ -29,11 +29,11 @@ from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from components.catalog import Catalog
-from components.catalog_file import catalog_path, load_catalog
-from components.docker_engine import DEFAULT_DOCKER_HOST, DockerEndpoint
-from components.model import ResolvedStack, resolve
-from components.stack_config import validate
+from components.plan.resolve import ResolvedStack, resolve
+from components.spec.catalog import Catalog
+from components.spec.catalog_file import catalog_path, load_catalog
+from components.spec.stack_config import validate
+from components.targets.docker.engine import DEFAULT_DOCKER_HOST, DockerEndpoint
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MAIN = PROJECT_DIR / "__main__.py"
@@ -308,7 +308,7 @@ def run_program(
     if catalog is not None:
         os.environ["DOCKYARD_CATALOG"] = str(catalog)
     sys.path.insert(0, str(PROJECT_DIR))
-    import components.preflight as preflight  # the module __main__ imports DockerEngine from
+    import components.targets.preflight as preflight  # the module __main__ imports DockerEngine from
 
     fake_engine = engine or FakeEngine()
     saved = preflight.DockerEngine, preflight.kubeconfig_contexts, preflight.docker_environment

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from components.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec
-from components.quantities import memory_mb
+from components.core.quantities import memory_mb
+from components.spec.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec
 from tests import reference_app
 from tests.engine import dockerlib as dl
 from tests.harness import CATALOG

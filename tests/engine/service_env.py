@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from components.model import ResolvedStack, Service
+from components.plan.resolve import ResolvedStack, Service
 
 _SECRET = re.compile(r"\{secret:([a-z0-9-]+)\}")
 

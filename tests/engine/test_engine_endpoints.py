@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from components import preflight
-from components.docker_engine import DockerEngine, resolve_endpoint
+from components.targets import preflight
+from components.targets.docker.engine import DockerEngine, resolve_endpoint
 from tests.engine.second_engine import SecondEngine, Sshd, docker_cli, make_pki, missing_tools, short_dir
 from tests.harness import run_program
 from tests.tiers import require

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from components.model import ResolvedStack
+from components.plan.resolve import ResolvedStack
 from tests.harness import (
     ProgramRun,
     RegisteredResource,

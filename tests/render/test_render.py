@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.model import ResolvedStack
+from components.plan.resolve import ResolvedStack
 from tests.harness import CATALOG
 from tests.render.render_manifests import RUNS, render, resolved_stack
 from tests.tiers import require

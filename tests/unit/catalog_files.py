@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.catalog import Catalog
-from components.catalog_file import CatalogError, catalog_path, load_catalog
+from components.spec.catalog import Catalog
+from components.spec.catalog_file import CatalogError, catalog_path, load_catalog
 from tests.harness import PROJECT_DIR
 
 CATALOG_PATH = catalog_path(PROJECT_DIR)

@@ -11,9 +11,16 @@ import jsonschema
 import pytest
 import yaml
 
-from components.catalog import CATALOG_FILE, placeholders, render_template, start_order, talks_to_edges
-from components.catalog_checks import catalog_problems
-from components.catalog_file import SCHEMA_FILE, CatalogError, catalog_path, load_catalog, parse_catalog, schema_text
+from components.spec.catalog import CATALOG_FILE, placeholders, render_template, start_order, talks_to_edges
+from components.spec.catalog_file import (
+    SCHEMA_FILE,
+    CatalogError,
+    catalog_path,
+    load_catalog,
+    parse_catalog,
+    schema_text,
+)
+from components.spec.catalog_rules import catalog_problems
 from tests.harness import CATALOG, PROJECT_DIR
 
 RAW = yaml.safe_load(catalog_path(PROJECT_DIR).read_text())  # the file the program reads

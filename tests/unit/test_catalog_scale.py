@@ -12,9 +12,9 @@ from pathlib import Path
 import yaml
 
 from bench.catalog import catalog_of
-from components.catalog_file import load_catalog
-from components.model import resolve
-from components.stack_config import validate
+from components.plan.resolve import resolve
+from components.spec.catalog_file import load_catalog
+from components.spec.stack_config import validate
 from tests.harness import PROJECT_DIR, stack_config
 
 SMALL, LARGE = 200, 2_000

@@ -17,9 +17,9 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from components.catalog import MAX_ID, MAX_TEXT, MEMORY_FLOOR_BYTES, CatalogModel, ServiceSpec
-from components.catalog_file import catalog_models, schema_text, validate_entry
-from components.names import SECRET_DIR
+from components.core.names import SECRET_DIR
+from components.spec.catalog import MAX_ID, MAX_TEXT, MEMORY_FLOOR_BYTES, CatalogModel, ServiceSpec
+from components.spec.catalog_file import catalog_models, schema_text, validate_entry
 
 SCHEMA = json.loads(schema_text())
 MODELS = {model.__name__: model for model in catalog_models()}

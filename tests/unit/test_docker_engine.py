@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from components import preflight
-from components.docker_engine import (
+from components.targets import preflight
+from components.targets.docker.engine import (
     DEFAULT_DOCKER_HOST,
     DockerEndpoint,
     EngineSelectionError,

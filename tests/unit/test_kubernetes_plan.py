@@ -13,16 +13,16 @@ from dataclasses import replace
 
 import pytest
 
-from components import k8s_network as knet
-from components import k8s_objects as kobj
-from components import k8s_pod as kpod
-from components.catalog import ServiceSpec
-from components.kubernetes_env import provider_args
-from components.model import ResolvedStack, Service, resolve
-from components.quantities import half_cpu, half_memory
-from components.settings import Settings, SettingsError
-from components.stack_checks import kubernetes_problems
-from components.stack_config import validate
+from components.core.quantities import half_cpu, half_memory
+from components.plan.resolve import ResolvedStack, Service, resolve
+from components.plan.stack_rules import kubernetes_problems
+from components.spec.catalog import ServiceSpec
+from components.spec.settings import Settings, SettingsError
+from components.spec.stack_config import validate
+from components.targets.kubernetes import network as knet
+from components.targets.kubernetes import objects as kobj
+from components.targets.kubernetes import pod as kpod
+from components.targets.kubernetes.environment import provider_args
 from tests.harness import CATALOG, PROJECT_DIR, merge, outside_inputs, stack_config
 
 SPECS = CATALOG.by_name()

@@ -15,9 +15,9 @@ import re
 
 import pytest
 
-from components.catalog import DEFAULT_USER, placeholders
-from components.k8s_objects import content_name
-from components.model import ResolvedStack
+from components.plan.resolve import ResolvedStack
+from components.spec.catalog import DEFAULT_USER, placeholders
+from components.targets.kubernetes.objects import content_name
 from tests.harness import (
     CATALOG,
     FAKE_DIGEST,

@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from components.catalog import DEFAULT_USER, render_template, secret_references
-from components.docker_env import LOOPBACK, TMPFS_OPTIONS
-from components.quantities import memory_mb, provider_cpus
-from components.stack_config import validate
+from components.core.quantities import memory_mb, provider_cpus
+from components.spec.catalog import DEFAULT_USER, render_template, secret_references
+from components.spec.stack_config import validate
+from components.targets.docker.environment import LOOPBACK, TMPFS_OPTIONS
 from tests.harness import CATALOG, PROJECT_DIR, merge, run_program, stack_config
 
 CONTAINER = "docker:index/container:Container"
@@ -301,7 +301,7 @@ def test_make_down_keeps_the_data_volumes(dev):
 def test_each_wait_is_announced_with_its_service_and_budget(caplog):
     import logging
 
-    from components.docker_env import HEALTH_WAIT_SECONDS
+    from components.targets.docker.environment import HEALTH_WAIT_SECONDS
 
     with caplog.at_level(logging.INFO):
         run_program("dev")

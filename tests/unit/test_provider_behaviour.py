@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from components import docker_env, preflight
-from components.durations import duration_nanos, go_duration
-from components.k8s_pod import IMAGE_REVISION_ANNOTATION
-from components.kubernetes_env import EXTERNAL_SECRET_SUFFIX
-from components.quantities import provider_cpus
+from components.core.durations import duration_nanos, go_duration
+from components.core.quantities import provider_cpus
+from components.targets import preflight
+from components.targets.docker import environment as docker_env
+from components.targets.kubernetes.environment import EXTERNAL_SECRET_SUFFIX
+from components.targets.kubernetes.pod import IMAGE_REVISION_ANNOTATION
 from tests.harness import CATALOG, FakeEngine, outside_inputs, run_program
 
 CONTAINER = "docker:index/container:Container"

@@ -5,8 +5,8 @@ as pinned; services a team adds beside them change nothing here. A team that rep
 reference app updates tests/reference_app.py (or deletes this file).
 """
 
-from components.catalog import CATALOG_FILE, talks_to_edges
-from components.catalog_file import load_catalog
+from components.spec.catalog import CATALOG_FILE, talks_to_edges
+from components.spec.catalog_file import load_catalog
 from tests import reference_app
 from tests.harness import PROJECT_DIR
 

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from components.catalog import Catalog
-from components.model import resolve, routed_service
-from components.stack_checks import kubernetes_problems
-from components.stack_config import validate
+from components.plan.resolve import resolve, routed_service
+from components.plan.stack_rules import kubernetes_problems
+from components.spec.catalog import Catalog
+from components.spec.stack_config import validate
 from tests.harness import CATALOG, PROJECT_DIR, merge, outside_inputs, stack_config
 
 
@@ -99,8 +99,8 @@ def test_several_public_services_need_the_stack_to_name_the_routed_one():
 
 
 def test_a_read_only_root_opt_out_reaches_both_targets():
-    from components.docker_env import container_plan
-    from components.k8s_pod import container_security_context
+    from components.targets.docker.environment import container_plan
+    from components.targets.kubernetes.pod import container_security_context
 
     name = next(spec.name for spec in CATALOG.services if spec.long_running)
     opted = Catalog(

@@ -7,11 +7,11 @@ catalog's own rules (a catalog refused on its own) are in test_catalog_rules.py.
 
 import pytest
 
-from components.catalog import Catalog, SecretSpec
-from components.catalog_checks import catalog_problems
-from components.quantities import cpu_cores, memory_bytes
-from components.settings import SettingsError
-from components.stack_config import validate
+from components.core.quantities import cpu_cores, memory_bytes
+from components.spec.catalog import Catalog, SecretSpec
+from components.spec.catalog_rules import catalog_problems
+from components.spec.settings import SettingsError
+from components.spec.stack_config import validate
 from tests.harness import CATALOG, PROJECT_DIR, merge, run_program, stack_config
 
 NAMES = sorted(spec.name for spec in CATALOG.services)

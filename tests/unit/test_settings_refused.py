@@ -11,8 +11,8 @@ import itertools
 
 import pytest
 
-from components.settings import SettingsError, shown
-from components.stack_config import validate
+from components.spec.settings import SettingsError, shown
+from components.spec.stack_config import validate
 from tests.harness import PROJECT_DIR, merge, outside_inputs, run_program, stack_config
 
 STACKS = ("dev", "staging", "prod")

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.catalog import CATALOG_FILE
-from components.catalog_file import load_catalog
-from components.settings import SettingsError
+from components.spec.catalog import CATALOG_FILE
+from components.spec.catalog_file import load_catalog
+from components.spec.settings import SettingsError
 from tests.harness import PROJECT_DIR, outside_inputs, run_program
 
 CONTAINER = "docker:index/container:Container"

@@ -14,10 +14,11 @@ from typing import Any
 
 import pulumi
 
-from components.catalog import Catalog, built_service_names
-from components.catalog_file import catalog_path, load_catalog
-from components.gc_pause import collection_paused
-from components.settings import (
+from components.core.gc_pause import collection_paused
+from components.plan.stack_rules import stack_problems
+from components.spec.catalog import Catalog, built_service_names
+from components.spec.catalog_file import catalog_path, load_catalog
+from components.spec.settings import (
     NAMESPACE,
     SECRET_KEYS,
     Problem,
@@ -26,7 +27,6 @@ from components.settings import (
     distinct_problems,
     parse_settings,
 )
-from components.stack_checks import stack_problems
 
 _PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")

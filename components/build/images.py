@@ -15,8 +15,8 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_docker_build as docker_build
 
-from components.catalog import ServiceSpec
-from components.settings import ImageSettings
+from components.spec.catalog import ServiceSpec
+from components.spec.settings import ImageSettings
 
 CA_BUNDLE_SECRET_ID = "ca_bundle"  # the Dockerfiles mount it with this id
 LOCAL_REPOSITORY_PREFIX = "dockyard"

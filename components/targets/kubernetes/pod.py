@@ -7,9 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec
-from components.model import Service
-from components.names import (
+from components.core.names import (
     SECRET_DIR,
     SECRETS_VOLUME,
     STATE_VOLUME,
@@ -17,8 +15,10 @@ from components.names import (
     secret_file_path,
     writable_volume_name,
 )
-from components.quantities import half_cpu, half_memory
-from components.settings import Settings, StackKind
+from components.core.quantities import half_cpu, half_memory
+from components.plan.resolve import Service
+from components.spec.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec
+from components.spec.settings import Settings, StackKind
 
 PART_OF = "dockyard"
 NAME_LABEL = "app.kubernetes.io/name"

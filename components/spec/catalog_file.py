@@ -17,7 +17,8 @@ from pulumi.errors import RunError
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
-from components.catalog import (
+from components.core.gc_pause import collection_paused
+from components.spec.catalog import (
     CATALOG_FILE,
     NAME_PATTERN,
     PATTERN_WORDS,
@@ -27,12 +28,11 @@ from components.catalog import (
     SecretSpec,
     ServiceSpec,
 )
-from components.catalog_checks import catalog_problems
-from components.gc_pause import collection_paused
-from components.settings import OMITTED, Problem, problem_lines
-from components.text_file import TextFileError, read_text
-from components.yaml_document import FILE_KEY, YamlRefused
-from components.yaml_document import load as load_yaml
+from components.spec.catalog_rules import catalog_problems
+from components.spec.settings import OMITTED, Problem, problem_lines
+from components.spec.text_file import TextFileError, read_text
+from components.spec.yaml_document import FILE_KEY, YamlRefused
+from components.spec.yaml_document import load as load_yaml
 
 SCHEMA_FILE = "catalog.schema.json"
 

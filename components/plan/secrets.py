@@ -1,7 +1,7 @@
 """`StackSecrets`: the values of the secrets a stack needs, as secret Outputs.
 
 Which secrets and where each comes from is the catalog's (resolved per stack in
-components/model.py): generated ones (letters and digits, kept encrypted in the stack's
+components/plan/resolve.py): generated ones (letters and digits, kept encrypted in the stack's
 state, so dev needs nothing set by hand), templates over other secrets, and config
 secrets (`pulumi config set --secret <key> …`), such as an external database's URL.
 """
@@ -13,8 +13,8 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_random as random
 
-from components.catalog import secret_names
-from components.model import StackSecret
+from components.plan.resolve import StackSecret
+from components.spec.catalog import secret_names
 
 
 class StackSecrets(pulumi.ComponentResource):

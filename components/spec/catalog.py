@@ -1,8 +1,8 @@
 """The service catalog's typed models and the graph helpers over them.
 
 The models are catalog.yaml's schema (camelCase keys, unknown keys refused) and the
-program's types (snake_case attributes); components/catalog_file.py reads the file through
-them and components/catalog_checks.py checks what fields alone cannot. Nothing here knows
+program's types (snake_case attributes); components/spec/catalog_file.py reads the file through
+them and components/spec/catalog_rules.py checks what fields alone cannot. Nothing here knows
 a particular service or secret: the reference app is the content of catalog.yaml only.
 
 Env values are templates: `{host:svc}` (the service's network name), `{port:svc}` (its
@@ -33,9 +33,9 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components.durations import duration_nanos
-from components.quantities import check_cpu, check_memory
-from components.references import PINNED_REFERENCE_PATTERN, image_reference_problem
+from components.core.durations import duration_nanos
+from components.core.quantities import check_cpu, check_memory
+from components.core.references import PINNED_REFERENCE_PATTERN, image_reference_problem
 
 CATALOG_FILE = "catalog.yaml"
 DEFAULT_USER = "1000:1000"
@@ -279,7 +279,7 @@ class CatalogModel(BaseModel):
     """camelCase keys in the file, snake_case in code; unknown keys refused; immutable.
 
     Code builds models by field name (populate_by_name); the loader validates the file with
-    `by_name=False` (components/catalog_file.py), so a snake_case key in the file is refused,
+    `by_name=False` (components/spec/catalog_file.py), so a snake_case key in the file is refused,
     as the JSON Schema (camelCase properties only) refuses it in an editor."""
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.k8s_objects import metadata
-from components.k8s_pod import PART_OF, PART_OF_LABEL, selector_labels
-from components.model import Service
-from components.names import DEFAULT_DENY_POLICY, DNS_POLICY, service_policy_name
-from components.settings import Settings
+from components.core.names import DEFAULT_DENY_POLICY, DNS_POLICY, service_policy_name
+from components.plan.resolve import Service
+from components.spec.settings import Settings
+from components.targets.kubernetes.objects import metadata
+from components.targets.kubernetes.pod import PART_OF, PART_OF_LABEL, selector_labels
 
 DNS_NAMESPACE = "kube-system"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace

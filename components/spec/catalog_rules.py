@@ -11,22 +11,22 @@ import posixpath
 from collections.abc import Iterable, Sequence
 from graphlib import CycleError, TopologicalSorter
 
-from components.catalog import (
-    Catalog,
-    ServiceSpec,
-    built_service_names,
-    secret_references,
-    template_grammar_problems,
-)
-from components.names import (
+from components.core.names import (
     PROGRAM_OBJECTS,
     SECRET_DIR,
     kubernetes_object_names,
     secret_file_env,
     writable_volume_name,
 )
-from components.quantities import memory_bytes
-from components.settings import OMITTED, SECRET_KEYS, SETTING_KEYS, Problem
+from components.core.quantities import memory_bytes
+from components.spec.catalog import (
+    Catalog,
+    ServiceSpec,
+    built_service_names,
+    secret_references,
+    template_grammar_problems,
+)
+from components.spec.settings import OMITTED, SECRET_KEYS, SETTING_KEYS, Problem
 
 KNOWN_SHOWN = 10  # names listed in a message before "… (N in all)"
 # A Kubernetes object (the env ConfigMap, the Secret) holds at most 1 MiB; leave room for

@@ -21,13 +21,13 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.catalog import OPT_OUT_READ_ONLY_ROOT, Health, ServiceSpec
-from components.durations import duration_nanos, go_duration
-from components.model import ResolvedStack, Service
-from components.preflight import DockerEngine
-from components.quantities import memory_mb, provider_cpus
-from components.secrets import fill_secrets
-from components.settings import Settings
+from components.core.durations import duration_nanos, go_duration
+from components.core.quantities import memory_mb, provider_cpus
+from components.plan.resolve import ResolvedStack, Service
+from components.plan.secrets import fill_secrets
+from components.spec.catalog import OPT_OUT_READ_ONLY_ROOT, Health, ServiceSpec
+from components.spec.settings import Settings
+from components.targets.preflight import DockerEngine
 
 OPT_OUT_LABEL_PREFIX = "opt-out.dockyard.dev/"
 LOOPBACK = "127.0.0.1"

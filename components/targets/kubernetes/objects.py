@@ -10,8 +10,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from components.catalog import ServiceSpec
-from components.k8s_pod import (
+from components.core.names import STATE_VOLUME
+from components.plan.resolve import Service
+from components.spec.catalog import ServiceSpec
+from components.spec.settings import Settings
+from components.targets.kubernetes.pod import (
     PART_OF,
     PART_OF_LABEL,
     STACK_LABEL,
@@ -22,9 +25,6 @@ from components.k8s_pod import (
     selector_labels,
     workload_annotations,
 )
-from components.model import Service
-from components.names import STATE_VOLUME
-from components.settings import Settings
 
 PSA_LEVEL = "restricted"
 PSA_VERSION = "latest"

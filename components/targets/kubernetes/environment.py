@@ -1,6 +1,6 @@
 """`KubernetesEnvironment`: a resolved stack as one namespace of Kubernetes objects.
 
-The objects are computed as plain API dicts by components/k8s_pod.py (the pod),
+The objects are computed as plain API dicts by components/targets/kubernetes/pod.py (the pod),
 k8s_objects.py (workloads, Services, env, autoscaling, Ingress) and k8s_network.py
 (NetworkPolicies); this component only turns them into resources through an explicit
 provider, parents them and orders them (migrations Job before the backend rollout, each
@@ -16,8 +16,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.k8s_network import default_deny_manifest, dns_egress_manifest, network_policy_manifest
-from components.k8s_objects import (
+from components.core.names import (  # noqa: F401 (the suffix: tests read it here)
+    EXTERNAL_SECRET_SUFFIX,
+    external_secret_name,
+)
+from components.plan.resolve import ResolvedStack, Service
+from components.plan.secrets import fill_secrets
+from components.spec.settings import Settings
+from components.targets.kubernetes.network import default_deny_manifest, dns_egress_manifest, network_policy_manifest
+from components.targets.kubernetes.objects import (
     config_map_manifest,
     content_name,
     deployment_manifest,
@@ -35,11 +42,7 @@ from components.k8s_objects import (
     service_manifest,
     stateful_set_manifest,
 )
-from components.k8s_pod import WorkloadInputs, image_pull_policy
-from components.model import ResolvedStack, Service
-from components.names import EXTERNAL_SECRET_SUFFIX, external_secret_name  # noqa: F401 (the suffix: tests read it here)
-from components.secrets import fill_secrets
-from components.settings import Settings
+from components.targets.kubernetes.pod import WorkloadInputs, image_pull_policy
 
 # A cold deploy waits on a chain (database, migrations Job, backend, frontend) behind image
 # pulls: the default 10 minutes per object is too short for the end of that chain.

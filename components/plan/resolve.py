@@ -1,10 +1,10 @@
 """`resolve`: the catalog under one stack's settings, computed once per stack.
 
-It runs after validation (components/stack_config.py) and yields, per enabled service,
+It runs after validation (components/spec/stack_config.py) and yields, per enabled service,
 every per-stack fact a renderer needs: where its image comes from, replicas, resources,
 the 127.0.0.1 port it is published on, its peers inside and outside the stack, and its
 env with hosts and ports filled (secrets left as `{secret:name}`, filled from Outputs by
-components/secrets.py). `LocalEnvironment`, `KubernetesEnvironment`, the promotion and
+components/plan/secrets.py). `LocalEnvironment`, `KubernetesEnvironment`, the promotion and
 `__main__.py` take this and re-derive nothing.
 """
 
@@ -14,9 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.catalog import Catalog, Generate, SecretSpec, ServiceSpec, render_template, secret_names, start_order
-from components.gc_pause import collection_paused
-from components.settings import Settings
+from components.core.gc_pause import collection_paused
+from components.spec.catalog import (
+    Catalog,
+    Generate,
+    SecretSpec,
+    ServiceSpec,
+    render_template,
+    secret_names,
+    start_order,
+)
+from components.spec.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import pulumi
 import yaml
 from pulumi.errors import RunError
 
-from components.docker_engine import (  # noqa: F401  (DockerEngine: the name the tests' harness replaces)
+from components.targets.docker.engine import (  # noqa: F401  (DockerEngine: the name the tests' harness replaces)
     DEFAULT_DOCKER_HOST,
     DockerEndpoint,
     DockerEngine,

@@ -20,8 +20,8 @@ from pulumi.errors import RunError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from components.quantities import check_cpu, check_memory
-from components.references import (
+from components.core.quantities import check_cpu, check_memory
+from components.core.references import (
     TAG,
     image_reference_problem,
     ingress_host_problem,
@@ -644,7 +644,7 @@ def parse_settings(
 
     Returns the settings and every problem found. A refused value is replaced by its
     default so the rules across sections still run; the settings are None only when the
-    stack's kind cannot be known. `validate` in components/stack_config.py turns problems
+    stack's kind cannot be known. `validate` in components/spec/stack_config.py turns problems
     into one `SettingsError`.
     """
     problems = _unknown_key_problems(raw, secret_keys) + _plain_secret_problems(raw, secret_keys)
