@@ -31,9 +31,7 @@ def tag_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
         if tag == "latest":
             out.append(f"tag {ref} uses latest; push a version tag")
         elif tag is None and digest is None:
-            out.append(
-                f"tag {ref} has no tag part (implies latest); push a version tag"
-            )
+            out.append(f"tag {ref} has no tag part (implies latest); push a version tag")
     return out
 
 
@@ -70,14 +68,10 @@ def build_arg_violations(resource_type: str, props: Mapping[str, Any]) -> list[s
     ]
 
 
-def cache_violations(
-    resource_type: str, props: Mapping[str, Any], require_registry_cache: bool
-) -> list[str]:
+def cache_violations(resource_type: str, props: Mapping[str, Any], require_registry_cache: bool) -> list[str]:
     """CI builds export their layer cache to a registry so the next run reuses it."""
     if not _applies(resource_type) or not require_registry_cache:
         return []
     if any(as_map(entry).get("registry") for entry in as_list(props.get("cacheTo"))):
         return []
-    return [
-        "cacheTo must include a registry cache entry ({registry: {ref: ...}}) on this stack"
-    ]
+    return ["cacheTo must include a registry cache entry ({registry: {ref: ...}}) on this stack"]

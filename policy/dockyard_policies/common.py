@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-OPT_OUT_PREFIX = "opt-out.dockyard.dev/"
+# The program's label vocabulary as the rules read it. The pack runs in its own virtualenv and
+# never imports the program, so it keeps its own copy: here, once, for every domain.
+OPT_OUT_PREFIX = "opt-out.dockyard.dev/"  # + a rule name; the value is the reason
+READ_ONLY_ROOT_OPT_OUT = "read-only-root"
+CAPABILITIES_OPT_OUT = "capabilities"
+ONE_SHOT_LABEL = "dockyard.dev/one-shot"  # "true" on a run-to-completion container
 
 # Substrings that make a variable/arg name look like it carries a credential.
 SECRET_NAME_MARKERS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "CREDENTIAL")
@@ -64,12 +69,17 @@ def looks_secret_name(name: Any) -> bool:
     return any(marker in upper for marker in SECRET_NAME_MARKERS)
 
 
+def opt_out_key(rule: str) -> str:
+    """The label/annotation key that opts out of `rule`: `opt-out.dockyard.dev/<rule>`."""
+    return OPT_OUT_PREFIX + rule
+
+
 def opt_out_reason(annotations: Mapping[str, Any], rule: str) -> str | None:
-    """The non-empty reason given under `opt-out.dockyard.dev/<rule>`, else None.
+    """The non-empty reason given under `opt_out_key(rule)`, else None.
 
     An opt-out without a reason does not count: the reason is what a reviewer reads.
     """
-    reason = as_map(annotations).get(OPT_OUT_PREFIX + rule)
+    reason = as_map(annotations).get(opt_out_key(rule))
     if isinstance(reason, str) and reason.strip():
         return reason.strip()
     return None

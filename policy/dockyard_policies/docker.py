@@ -11,15 +11,18 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from .common import as_list, as_map, opt_out_reason
+from .common import (
+    CAPABILITIES_OPT_OUT,
+    ONE_SHOT_LABEL,
+    READ_ONLY_ROOT_OPT_OUT,
+    as_list,
+    as_map,
+    opt_out_key,
+    opt_out_reason,
+)
 
 CONTAINER = "docker:index/container:Container"
-ONE_SHOT_LABEL = "dockyard.dev/one-shot"
-READ_ONLY_ROOT_OPT_OUT = "read-only-root"
-CAPABILITIES_OPT_OUT = "capabilities"
-NO_NEW_PRIVILEGES_OPTS = frozenset(
-    ["no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"]
-)
+NO_NEW_PRIVILEGES_OPTS = frozenset(["no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"])
 ROOT_USERS = frozenset(["0", "root"])
 
 
@@ -52,25 +55,21 @@ def user_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
         return []
     user = props.get("user")
     if not isinstance(user, str) or not user.strip():
-        return [
-            f'container "{_name(props)}": user must be set to a non-root UID (e.g. 1000:1000)'
-        ]
+        return [f'container "{_name(props)}": user must be set to a non-root UID (e.g. 1000:1000)']
     uid = user.split(":", 1)[0].strip()
     if uid in ROOT_USERS:
         return [f'container "{_name(props)}": user {user} is root; use a non-root UID']
     return []
 
 
-def read_only_root_violations(
-    resource_type: str, props: Mapping[str, Any]
-) -> list[str]:
+def read_only_root_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     if not _applies(resource_type) or props.get("readOnly") is True:
         return []
     if opt_out_reason(labels_of(props), READ_ONLY_ROOT_OPT_OUT):
         return []
     return [
         f'container "{_name(props)}": readOnly must be true '
-        f"(or label opt-out.dockyard.dev/{READ_ONLY_ROOT_OPT_OUT} with a reason)"
+        f"(or label {opt_out_key(READ_ONLY_ROOT_OPT_OUT)} with a reason)"
     ]
 
 
@@ -86,22 +85,18 @@ def capability_violations(resource_type: str, props: Mapping[str, Any]) -> list[
     if adds and not opt_out_reason(labels_of(props), CAPABILITIES_OPT_OUT):
         out.append(
             f'container "{_name(props)}": capabilities.adds {", ".join(adds)} needs label '
-            f"opt-out.dockyard.dev/{CAPABILITIES_OPT_OUT} with a reason"
+            f"{opt_out_key(CAPABILITIES_OPT_OUT)} with a reason"
         )
     return out
 
 
-def no_new_privileges_violations(
-    resource_type: str, props: Mapping[str, Any]
-) -> list[str]:
+def no_new_privileges_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     if not _applies(resource_type):
         return []
     opts = {str(o).strip() for o in as_list(props.get("securityOpts"))}
     if opts & NO_NEW_PRIVILEGES_OPTS:
         return []
-    return [
-        f'container "{_name(props)}": securityOpts must include no-new-privileges:true'
-    ]
+    return [f'container "{_name(props)}": securityOpts must include no-new-privileges:true']
 
 
 def memory_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -135,9 +130,7 @@ def _is_loopback(ip: Any) -> bool:
         return False
 
 
-def port_violations(
-    resource_type: str, props: Mapping[str, Any], require_loopback: bool
-) -> list[str]:
+def port_violations(resource_type: str, props: Mapping[str, Any], require_loopback: bool) -> list[str]:
     """Published ports bind to the loopback address only (nothing reachable from the network)."""
     if not _applies(resource_type) or not require_loopback:
         return []
@@ -165,7 +158,5 @@ def host_access_violations(resource_type: str, props: Mapping[str, Any]) -> list
         ("ipcMode", "IPC"),
     ):
         if props.get(field) == "host":
-            out.append(
-                f'container "{_name(props)}": {field} host shares the host {label} namespace'
-            )
+            out.append(f'container "{_name(props)}": {field} host shares the host {label} namespace')
     return out

@@ -1,29 +1,37 @@
 """The dockyard policy pack: one declarative table of rules, turned into pulumi_policy objects.
 
-Every rule's logic is a pure function in kubernetes.py, docker.py or builds.py; this module only
-names it, says why it exists, declares its config, and adapts it to the policy SDK. `evaluate`
-runs the same pulumi_policy objects in-process (no policy server), for tests.
+Every rule's logic is a pure function in kubernetes/, docker.py or builds.py; this module only
+names it, says why it exists, declares its config, and adapts it to the policy SDK. It is what
+__main__.py hands the Pulumi CLI; tests/policy/evaluator.py runs the same objects in-process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
-    PolicyResourceOptions,
+    PolicyResource,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     StackValidationArgs,
     StackValidationPolicy,
 )
 
-from . import builds, docker, kubernetes
-from .common import Finding, StackResource, config_flag
-from .stack import stack_resources
+from . import builds, docker
+from .common import (
+    CAPABILITIES_OPT_OUT,
+    ONE_SHOT_LABEL,
+    READ_ONLY_ROOT_OPT_OUT,
+    Finding,
+    StackResource,
+    config_flag,
+    opt_out_key,
+)
+from .kubernetes import cluster, containers, pod_security
 
 PACK_NAME = "dockyard"
 DEFAULT_ENFORCEMENT = EnforcementLevel.MANDATORY
@@ -83,32 +91,32 @@ RULES: tuple[Rule, ...] = (
         "Pods meet the Kubernetes 'restricted' Pod Security Standard (non-root, no privilege escalation, "
         "capabilities dropped, seccomp, no host namespaces/paths/ports, safe volume types), so a compromised "
         "container cannot reach the node.",
-        _plain(kubernetes.pod_security_violations),
+        _plain(pod_security.pod_security_violations),
     ),
     Rule(
         "k8s-read-only-root-filesystem",
         "Containers run on a read-only root filesystem so an attacker cannot persist or alter binaries; "
         "writable paths are explicit emptyDir mounts. Opt out only with annotation "
-        "opt-out.dockyard.dev/read-only-root naming the reason.",
-        _plain(kubernetes.read_only_root_violations),
+        f"{opt_out_key(READ_ONLY_ROOT_OPT_OUT)} naming the reason.",
+        _plain(containers.read_only_root_violations),
     ),
     Rule(
         "k8s-resource-requests-limits",
         "Every container requests and limits CPU and memory so the scheduler can place it and one "
         "workload cannot starve its neighbours.",
-        _plain(kubernetes.resource_violations),
+        _plain(containers.resource_violations),
     ),
     Rule(
         "k8s-health-probes",
         "Long-running containers have liveness and readiness probes so Kubernetes restarts hung "
         "processes and routes traffic only to ready pods.",
-        _plain(kubernetes.probe_violations),
+        _plain(containers.probe_violations),
     ),
     Rule(
         "k8s-image-pinning",
         "Images are pinned (a version tag, never latest; a sha256 digest where requireDigests) so every "
         "environment runs exactly the bytes that were tested.",
-        lambda t, p, s: kubernetes.image_violations(t, p, s["requireDigests"]),
+        lambda t, p, s: containers.image_violations(t, p, s["requireDigests"]),
         flags=(
             Flag(
                 "requireDigests",
@@ -121,15 +129,13 @@ RULES: tuple[Rule, ...] = (
         "k8s-no-literal-secrets-in-env",
         "Secret-looking environment variables (PASSWORD, SECRET, TOKEN, KEY, CREDENTIAL) come from a "
         "Secret (valueFrom) or a mounted file, so credentials never sit in plain text in the manifest or the state.",
-        _plain(kubernetes.env_secret_violations),
+        _plain(containers.env_secret_violations),
     ),
     Rule(
         "k8s-no-load-balancer",
         "Services are not exposed through a cloud LoadBalancer (traffic enters through the Ingress) "
         "unless the stack sets allowLoadBalancer.",
-        lambda t, p, s: kubernetes.load_balancer_violations(
-            t, p, s["allowLoadBalancer"]
-        ),
+        lambda t, p, s: cluster.load_balancer_violations(t, p, s["allowLoadBalancer"]),
         flags=(
             Flag(
                 "allowLoadBalancer",
@@ -142,7 +148,7 @@ RULES: tuple[Rule, ...] = (
         "k8s-service-account-token",
         "Pods do not mount a Kubernetes API token they do not need (automountServiceAccountToken false "
         "on the pod spec or its ServiceAccount), so a compromised pod cannot talk to the API server.",
-        _stack(kubernetes.service_account_token_violations),
+        _stack(cluster.service_account_token_violations),
         stack=True,
     ),
     Rule(
@@ -150,14 +156,14 @@ RULES: tuple[Rule, ...] = (
         "Every Namespace denies all ingress and egress by default (a NetworkPolicy with podSelector {} and "
         "no rules) and enforces the restricted Pod Security Admission level, so only declared traffic "
         "flows and the cluster itself rejects unsafe pods.",
-        _stack(kubernetes.namespace_isolation_violations),
+        _stack(cluster.namespace_isolation_violations),
         stack=True,
     ),
     Rule(
         "k8s-pod-disruption-budget",
         "Workloads with more than one replica have a PodDisruptionBudget so node drains and upgrades "
         "never take every replica down at once.",
-        _stack(kubernetes.pod_disruption_budget_violations),
+        _stack(cluster.pod_disruption_budget_violations),
         stack=True,
     ),
     # Local Docker containers
@@ -169,13 +175,13 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "docker-read-only-root",
         "Containers run with a read-only root filesystem (writable tmpfs/volumes are explicit); opt out "
-        "only with label opt-out.dockyard.dev/read-only-root naming the reason.",
+        f"only with label {opt_out_key(READ_ONLY_ROOT_OPT_OUT)} naming the reason.",
         _plain(docker.read_only_root_violations),
     ),
     Rule(
         "docker-capabilities",
         "Containers drop ALL Linux capabilities; adding one back needs label "
-        "opt-out.dockyard.dev/capabilities naming the reason.",
+        f"{opt_out_key(CAPABILITIES_OPT_OUT)} naming the reason.",
         _plain(docker.capability_violations),
     ),
     Rule(
@@ -191,7 +197,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "docker-health-check",
         "Long-running containers have a health check so start order waits for healthy dependencies; "
-        "run-to-completion containers say so with label dockyard.dev/one-shot=true.",
+        f"run-to-completion containers say so with label {ONE_SHOT_LABEL}=true.",
         _plain(docker.health_check_violations),
     ),
     Rule(
@@ -215,8 +221,7 @@ RULES: tuple[Rule, ...] = (
     # Image builds
     Rule(
         "build-no-latest-tag",
-        "Pushed images carry version tags, never latest (explicit or implied), so a deploy names "
-        "exactly one build.",
+        "Pushed images carry version tags, never latest (explicit or implied), so a deploy names exactly one build.",
         _plain(builds.tag_violations),
     ),
     Rule(
@@ -233,8 +238,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "build-registry-cache",
-        "Builds in CI export their layer cache to a registry so each run reuses the last one "
-        "(requireRegistryCache).",
+        "Builds in CI export their layer cache to a registry so each run reuses the last one (requireRegistryCache).",
         lambda t, p, s: builds.cache_violations(t, p, s["requireRegistryCache"]),
         flags=(
             Flag(
@@ -246,15 +250,11 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 
-RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
-
 
 def _resource_validator(
     rule: Rule,
 ) -> Callable[[ResourceValidationArgs, Callable[..., None]], None]:
-    def validate(
-        args: ResourceValidationArgs, report_violation: Callable[..., None]
-    ) -> None:
+    def validate(args: ResourceValidationArgs, report_violation: Callable[..., None]) -> None:
         settings = rule.settings(args.get_config())
         for message in rule.check(args.resource_type, args.props, settings):  # type: ignore[call-arg]
             report_violation(message, None)
@@ -265,14 +265,17 @@ def _resource_validator(
 def _stack_validator(
     rule: Rule,
 ) -> Callable[[StackValidationArgs, Callable[..., None]], None]:
-    def validate(
-        args: StackValidationArgs, report_violation: Callable[..., None]
-    ) -> None:
+    def validate(args: StackValidationArgs, report_violation: Callable[..., None]) -> None:
         settings = rule.settings(args.get_config())
-        for finding in rule.check(stack_resources(args.resources), settings):  # type: ignore[call-arg, arg-type]
+        for finding in rule.check(_stack_resources(args.resources), settings):  # type: ignore[call-arg, arg-type]
             report_violation(finding.message, finding.urn)
 
     return validate
+
+
+def _stack_resources(policy_resources: Iterable[PolicyResource]) -> list[StackResource]:
+    """The policy server's PolicyResource objects as the plain StackResource tuples the stack rules take."""
+    return [StackResource(r.resource_type, r.name, r.props, r.urn) for r in policy_resources]
 
 
 def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
@@ -300,144 +303,3 @@ def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
                 )
             )
     return policies
-
-
-# --- in-process evaluation (tests; the same adapters the policy server calls) -------------------
-
-
-class Violation(NamedTuple):
-    policy: str
-    enforcement: EnforcementLevel
-    message: str
-    urn: str | None
-
-
-class Resource(NamedTuple):
-    """What `evaluate` needs of a resource: type token, Pulumi name, input props."""
-
-    type: str
-    name: str
-    props: Mapping[str, Any]
-    urn: str | None = None
-
-
-def validate_pack_config(config: Mapping[str, Any]) -> None:
-    """Reject unknown policy names, flags and enforcement levels, naming what is allowed."""
-    levels = {level.value for level in EnforcementLevel}
-    problems = []
-    for key, value in config.items():
-        if key == "all":
-            if value not in levels and not (
-                isinstance(value, Mapping) and value.get("enforcementLevel") in levels
-            ):
-                problems.append(
-                    f"all: enforcement level {value!r} is not one of {sorted(levels)}"
-                )
-            continue
-        rule = RULES_BY_NAME.get(key)
-        if rule is None:
-            problems.append(
-                f"unknown policy {key!r}; known: {', '.join(sorted(RULES_BY_NAME))}"
-            )
-            continue
-        if isinstance(value, str):
-            value = {"enforcementLevel": value}
-        if not isinstance(value, Mapping):
-            problems.append(
-                f"{key}: expected an enforcement level or an object, got {value!r}"
-            )
-            continue
-        allowed = {f.name for f in rule.flags}
-        for prop, prop_value in value.items():
-            if prop == "enforcementLevel":
-                if prop_value not in levels:
-                    problems.append(
-                        f"{key}.enforcementLevel {prop_value!r} is not one of {sorted(levels)}"
-                    )
-            elif prop not in allowed:
-                problems.append(
-                    f"{key}: unknown property {prop!r}; allowed: {sorted(allowed) or 'none'}"
-                )
-            elif not isinstance(prop_value, bool):
-                problems.append(
-                    f"{key}.{prop} must be true or false, got {prop_value!r}"
-                )
-    if problems:
-        raise ValueError("invalid policy pack config:\n  " + "\n  ".join(problems))
-
-
-def _level(rule_name: str, config: Mapping[str, Any]) -> EnforcementLevel:
-    value = config.get(rule_name)
-    if isinstance(value, str):
-        return EnforcementLevel(value)
-    if isinstance(value, Mapping) and "enforcementLevel" in value:
-        return EnforcementLevel(value["enforcementLevel"])
-    overall = config.get("all")
-    if isinstance(overall, Mapping):
-        overall = overall.get("enforcementLevel")
-    return EnforcementLevel(overall) if overall else DEFAULT_ENFORCEMENT
-
-
-def _properties(rule_name: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    value = config.get(rule_name)
-    if not isinstance(value, Mapping):
-        return {}
-    return {k: v for k, v in value.items() if k != "enforcementLevel"}
-
-
-def evaluate(
-    resources: Iterable[Resource], config: Mapping[str, Any] | None = None
-) -> list[Violation]:
-    """Run every policy of the pack over `resources` as the policy server would (config in the
-    `--policy-pack-config` JSON shape) and return every violation with its enforcement level."""
-    config = dict(config or {})
-    validate_pack_config(config)
-    resources = list(resources)
-    urn_of = {
-        id(r): r.urn or f"urn:pulumi:test::dockyard::{r.type}::{r.name}"
-        for r in resources
-    }
-    out: list[Violation] = []
-    for policy in build_policies():
-        level = _level(policy.name, config)
-        if level == EnforcementLevel.DISABLED:
-            continue
-        props_config = _properties(policy.name, config)
-        if isinstance(policy, StackValidationPolicy):
-            policy_resources = [
-                _PolicyResourceLike(r.type, r.name, r.props, urn_of[id(r)])
-                for r in resources
-            ]
-            args = StackValidationArgs(policy_resources, props_config)  # type: ignore[arg-type]
-            policy.validate(args, _reporter(out, policy.name, level, None))
-            continue
-        for r in resources:
-            urn = urn_of[id(r)]
-            args = ResourceValidationArgs(
-                r.type, r.props, urn, r.name, _EMPTY_OPTS, None, props_config
-            )
-            policy.validate(args, _reporter(out, policy.name, level, urn))
-    return out
-
-
-def _reporter(
-    out: list[Violation], policy: str, level: EnforcementLevel, default_urn: str | None
-):
-    def report_violation(message: str, urn: str | None = None) -> None:
-        out.append(Violation(policy, level, message, urn or default_urn))
-
-    return report_violation
-
-
-class _PolicyResourceLike(NamedTuple):
-    resource_type: str
-    name: str
-    props: Mapping[str, Any]
-    urn: str
-
-
-_EMPTY_OPTS = PolicyResourceOptions(False, [], None, [], None, [], None)  # type: ignore[arg-type]
-
-
-def mandatory(violations: Iterable[Violation]) -> list[Violation]:
-    return [v for v in violations if v.enforcement == EnforcementLevel.MANDATORY]

@@ -112,9 +112,7 @@ def docker_container(name: str = "backend", **overrides: Any) -> dict[str, Any]:
             "tests": ["CMD", "python", "-m", "todo_api.healthcheck"],
             "interval": "5s",
         },
-        "ports": [
-            {"internal": 8000, "external": 8000, "ip": "127.0.0.1", "protocol": "tcp"}
-        ],
+        "ports": [{"internal": 8000, "external": 8000, "ip": "127.0.0.1", "protocol": "tcp"}],
         "tmpfs": {"/tmp": "rw,noexec,nosuid,size=64m"},
         "labels": [{"label": "dockyard.dev/service", "value": name}],
     }
@@ -126,16 +124,12 @@ def image_build(**overrides: Any) -> dict[str, Any]:
     props: dict[str, Any] = {
         "tags": ["registry.example.test/dockyard/backend:1.2.3"],
         "push": True,
-        "registries": [
-            {"address": "registry.example.test", "username": "ci", "password": "s3cr3t"}
-        ],
+        "registries": [{"address": "registry.example.test", "username": "ci", "password": "s3cr3t"}],
         "buildArgs": {
             "APP_VERSION": "1.2.3",
             "BASE_IMAGE": "python:3.13-slim-bookworm",
         },
-        "cacheFrom": [
-            {"registry": {"ref": "registry.example.test/dockyard/backend:cache"}}
-        ],
+        "cacheFrom": [{"registry": {"ref": "registry.example.test/dockyard/backend:cache"}}],
         "cacheTo": [
             {
                 "registry": {

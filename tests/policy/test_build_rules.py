@@ -29,9 +29,7 @@ def test_compliant_build_passes_every_rule() -> None:
         ),
         (
             ["reg.test:5000/app"],
-            [
-                "tag reg.test:5000/app has no tag part (implies latest); push a version tag"
-            ],
+            ["tag reg.test:5000/app has no tag part (implies latest); push a version tag"],
         ),
         (
             ["reg.test/app:1.0", "reg.test/app:latest"],
@@ -39,19 +37,12 @@ def test_compliant_build_passes_every_rule() -> None:
         ),
     ],
 )
-def test_pushed_images_need_version_tags(
-    tags: list[str] | None, expected: list[str]
-) -> None:
+def test_pushed_images_need_version_tags(tags: list[str] | None, expected: list[str]) -> None:
     assert builds.tag_violations(IMAGE, fx.image_build(tags=tags)) == expected
 
 
 def test_local_only_builds_may_use_any_tag() -> None:
-    assert (
-        builds.tag_violations(
-            IMAGE, fx.image_build(push=False, tags=["dockyard/backend:latest"])
-        )
-        == []
-    )
+    assert builds.tag_violations(IMAGE, fx.image_build(push=False, tags=["dockyard/backend:latest"])) == []
 
 
 def test_push_needs_a_registry() -> None:
@@ -86,9 +77,5 @@ def test_registry_cache_required_only_when_configured() -> None:
     assert builds.cache_violations(IMAGE, local_cache, require_registry_cache=True) == [
         "cacheTo must include a registry cache entry ({registry: {ref: ...}}) on this stack"
     ]
-    assert builds.cache_violations(
-        IMAGE, fx.image_build(cacheTo=None), require_registry_cache=True
-    )
-    assert (
-        builds.cache_violations(IMAGE, local_cache, require_registry_cache=False) == []
-    )
+    assert builds.cache_violations(IMAGE, fx.image_build(cacheTo=None), require_registry_cache=True)
+    assert builds.cache_violations(IMAGE, local_cache, require_registry_cache=False) == []

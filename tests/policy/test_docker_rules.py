@@ -58,9 +58,7 @@ def test_user_must_be_non_root(user: str | None, expected: str) -> None:
 
 
 def test_upstream_uid_999_is_non_root() -> None:
-    assert (
-        docker.user_violations(C, fx.docker_container("postgres", user="999:999")) == []
-    )
+    assert docker.user_violations(C, fx.docker_container("postgres", user="999:999")) == []
 
 
 def test_read_only_root_and_named_opt_out() -> None:
@@ -76,44 +74,31 @@ def test_read_only_root_and_named_opt_out() -> None:
 
 def test_capabilities_drop_all() -> None:
     props = fx.docker_container(capabilities={"drops": ["NET_RAW"]})
-    assert docker.capability_violations(C, props) == [
-        'container "backend": capabilities.drops must include ALL'
-    ]
+    assert docker.capability_violations(C, props) == ['container "backend": capabilities.drops must include ALL']
     assert docker.capability_violations(C, fx.docker_container(capabilities=None)) == [
         'container "backend": capabilities.drops must include ALL'
     ]
 
 
 def test_capability_adds_need_opt_out_label() -> None:
-    props = fx.docker_container(
-        capabilities={"drops": ["ALL"], "adds": ["CHOWN", "SETUID"]}
-    )
+    props = fx.docker_container(capabilities={"drops": ["ALL"], "adds": ["CHOWN", "SETUID"]})
     assert docker.capability_violations(C, props) == [
         'container "backend": capabilities.adds CHOWN, SETUID needs label opt-out.dockyard.dev/capabilities with a reason'
     ]
-    props["labels"].append(
-        _opt_out("capabilities", "postgres entrypoint chowns PGDATA")
-    )
+    props["labels"].append(_opt_out("capabilities", "postgres entrypoint chowns PGDATA"))
     assert docker.capability_violations(C, props) == []
 
 
-@pytest.mark.parametrize(
-    "opt", ["no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"]
-)
+@pytest.mark.parametrize("opt", ["no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"])
 def test_no_new_privileges_spellings(opt: str) -> None:
-    assert (
-        docker.no_new_privileges_violations(C, fx.docker_container(securityOpts=[opt]))
-        == []
-    )
+    assert docker.no_new_privileges_violations(C, fx.docker_container(securityOpts=[opt])) == []
 
 
-@pytest.mark.parametrize(
-    "opts", [None, [], ["no-new-privileges:false"], ["seccomp=unconfined"]]
-)
+@pytest.mark.parametrize("opts", [None, [], ["no-new-privileges:false"], ["seccomp=unconfined"]])
 def test_no_new_privileges_missing(opts: list[str] | None) -> None:
-    assert docker.no_new_privileges_violations(
-        C, fx.docker_container(securityOpts=opts)
-    ) == ['container "backend": securityOpts must include no-new-privileges:true']
+    assert docker.no_new_privileges_violations(C, fx.docker_container(securityOpts=opts)) == [
+        'container "backend": securityOpts must include no-new-privileges:true'
+    ]
 
 
 @pytest.mark.parametrize("memory", [None, 0, True])
@@ -137,9 +122,7 @@ def test_health_check_required_unless_one_shot() -> None:
 
 def test_health_check_none_is_a_violation() -> None:
     props = fx.docker_container(healthcheck={"tests": ["NONE"]})
-    assert docker.health_check_violations(C, props) == [
-        'container "backend": healthcheck must not be NONE'
-    ]
+    assert docker.health_check_violations(C, props) == ['container "backend": healthcheck must not be NONE']
 
 
 @pytest.mark.parametrize("ip", [None, "0.0.0.0", "192.0.2.10", "::"])
@@ -160,13 +143,10 @@ def test_privileged_and_host_namespaces() -> None:
     assert docker.host_access_violations(C, fx.docker_container(privileged=True)) == [
         'container "backend": privileged must not be true'
     ]
-    assert docker.host_access_violations(
-        C, fx.docker_container(networkMode="host")
-    ) == ['container "backend": networkMode host shares the host network namespace']
+    assert docker.host_access_violations(C, fx.docker_container(networkMode="host")) == [
+        'container "backend": networkMode host shares the host network namespace'
+    ]
     assert docker.host_access_violations(C, fx.docker_container(pidMode="host")) == [
         'container "backend": pidMode host shares the host PID namespace'
     ]
-    assert (
-        docker.host_access_violations(C, fx.docker_container(networkMode="bridge"))
-        == []
-    )
+    assert docker.host_access_violations(C, fx.docker_container(networkMode="bridge")) == []

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from dockyard_policies import kubernetes as k8s
+from dockyard_policies.kubernetes import cluster, containers, pod_security
+from dockyard_policies.kubernetes import workloads as k8s
 
 from . import fixtures as fx
 
@@ -40,31 +41,23 @@ WORKLOADS = [
     (k8s.POD, fx.pod()),
 ]
 RESOURCE_RULES = [
-    k8s.pod_security_violations,
-    k8s.read_only_root_violations,
-    k8s.resource_violations,
-    k8s.probe_violations,
-    k8s.env_secret_violations,
+    pod_security.pod_security_violations,
+    containers.read_only_root_violations,
+    containers.resource_violations,
+    containers.probe_violations,
+    containers.env_secret_violations,
 ]
 
 
-@pytest.mark.parametrize(
-    "resource_type,props", WORKLOADS, ids=[w[0].rsplit(":", 1)[1] for w in WORKLOADS]
-)
-def test_compliant_workloads_pass_every_rule(
-    resource_type: str, props: dict[str, Any]
-) -> None:
+@pytest.mark.parametrize("resource_type,props", WORKLOADS, ids=[w[0].rsplit(":", 1)[1] for w in WORKLOADS])
+def test_compliant_workloads_pass_every_rule(resource_type: str, props: dict[str, Any]) -> None:
     for rule in RESOURCE_RULES:
         assert rule(resource_type, props) == [], rule.__name__
-    assert k8s.image_violations(resource_type, props, require_digests=True) == []
+    assert containers.image_violations(resource_type, props, require_digests=True) == []
 
 
-@pytest.mark.parametrize(
-    "resource_type,props", WORKLOADS, ids=[w[0].rsplit(":", 1)[1] for w in WORKLOADS]
-)
-def test_pod_spec_is_found_inside_every_workload_kind(
-    resource_type: str, props: dict[str, Any]
-) -> None:
+@pytest.mark.parametrize("resource_type,props", WORKLOADS, ids=[w[0].rsplit(":", 1)[1] for w in WORKLOADS])
+def test_pod_spec_is_found_inside_every_workload_kind(resource_type: str, props: dict[str, Any]) -> None:
     pod = k8s.pod_of(resource_type, props)
     assert pod is not None
     assert pod.spec["containers"], "the pod template's containers were not found"
@@ -72,9 +65,7 @@ def test_pod_spec_is_found_inside_every_workload_kind(
 
 def test_non_workloads_are_ignored() -> None:
     assert k8s.pod_of(k8s.SERVICE, {"spec": {"containers": [{}]}}) is None
-    assert (
-        k8s.pod_security_violations(k8s.SERVICE, {"spec": {"hostNetwork": True}}) == []
-    )
+    assert pod_security.pod_security_violations(k8s.SERVICE, {"spec": {"hostNetwork": True}}) == []
 
 
 def _drop_pod_seccomp(p: dict[str, Any]) -> None:
@@ -136,9 +127,7 @@ PSS_CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ),
     (
         "pod seccomp Unconfined",
-        lambda p: _pod(p)["securityContext"].update(
-            seccompProfile={"type": "Unconfined"}
-        ),
+        lambda p: _pod(p)["securityContext"].update(seccompProfile={"type": "Unconfined"}),
         "pod securityContext.seccompProfile.type must be RuntimeDefault or Localhost, not Unconfined",
     ),
     (
@@ -163,16 +152,12 @@ PSS_CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ),
     (
         "hostPath volume",
-        lambda p: _pod(p)["volumes"].append(
-            {"name": "docker", "hostPath": {"path": "/var/run"}}
-        ),
+        lambda p: _pod(p)["volumes"].append({"name": "docker", "hostPath": {"path": "/var/run"}}),
         'volume "docker": hostPath volumes are forbidden',
     ),
     (
         "nfs volume",
-        lambda p: _pod(p)["volumes"].append(
-            {"name": "share", "nfs": {"server": "nfs", "path": "/"}}
-        ),
+        lambda p: _pod(p)["volumes"].append({"name": "share", "nfs": {"server": "nfs", "path": "/"}}),
         'volume "share": type nfs is not allowed',
     ),
     (
@@ -197,9 +182,7 @@ PSS_CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ),
     (
         "unsafe sysctl",
-        lambda p: _pod(p)["securityContext"].update(
-            sysctls=[{"name": "kernel.msgmax", "value": "1"}]
-        ),
+        lambda p: _pod(p)["securityContext"].update(sysctls=[{"name": "kernel.msgmax", "value": "1"}]),
         "kernel.msgmax is not a safe sysctl",
     ),
     (
@@ -214,48 +197,40 @@ PSS_CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ),
     (
         "init container escalation",
-        lambda p: _pod(p)["initContainers"][0]["securityContext"].update(
-            allowPrivilegeEscalation=True
-        ),
+        lambda p: _pod(p)["initContainers"][0]["securityContext"].update(allowPrivilegeEscalation=True),
         'initContainer "wait-for-db": allowPrivilegeEscalation must be false',
     ),
 ]
 
 
-@pytest.mark.parametrize(
-    "mutate,expected", [c[1:] for c in PSS_CASES], ids=[c[0] for c in PSS_CASES]
-)
-def test_restricted_pod_security_catches(
-    mutate: Callable[[dict[str, Any]], None], expected: str
-) -> None:
-    messages = k8s.pod_security_violations(DEPLOY, _broken(mutate))
+@pytest.mark.parametrize("mutate,expected", [c[1:] for c in PSS_CASES], ids=[c[0] for c in PSS_CASES])
+def test_restricted_pod_security_catches(mutate: Callable[[dict[str, Any]], None], expected: str) -> None:
+    messages = pod_security.pod_security_violations(DEPLOY, _broken(mutate))
     assert any(expected in m for m in messages), messages
 
 
 def test_net_bind_service_may_be_added() -> None:
     props = _broken(lambda p: _sc(p)["capabilities"].update(add=["NET_BIND_SERVICE"]))
-    assert k8s.pod_security_violations(DEPLOY, props) == []
+    assert pod_security.pod_security_violations(DEPLOY, props) == []
 
 
 def test_container_level_seccomp_is_enough_without_pod_level() -> None:
     props = _broken(lambda p: _pod(p)["securityContext"].pop("seccompProfile"))
-    assert k8s.pod_security_violations(DEPLOY, props) == []
+    assert pod_security.pod_security_violations(DEPLOY, props) == []
 
 
 def test_read_only_root_required_and_opt_out_needs_reason() -> None:
     props = _broken(lambda p: _sc(p).update(readOnlyRootFilesystem=False))
-    assert k8s.read_only_root_violations(DEPLOY, props) == [
+    assert containers.read_only_root_violations(DEPLOY, props) == [
         'container "backend": securityContext.readOnlyRootFilesystem must be true '
         "(or annotate opt-out.dockyard.dev/read-only-root with a reason)"
     ]
     props["metadata"]["annotations"] = {"opt-out.dockyard.dev/read-only-root": "  "}
-    assert k8s.read_only_root_violations(DEPLOY, props), (
-        "an empty reason must not opt out"
-    )
+    assert containers.read_only_root_violations(DEPLOY, props), "an empty reason must not opt out"
     props["spec"]["template"]["metadata"]["annotations"] = {
         "opt-out.dockyard.dev/read-only-root": "upstream image writes its pid file under /var/run"
     }
-    assert k8s.read_only_root_violations(DEPLOY, props) == []
+    assert containers.read_only_root_violations(DEPLOY, props) == []
 
 
 @pytest.mark.parametrize(
@@ -264,42 +239,34 @@ def test_read_only_root_required_and_opt_out_needs_reason() -> None:
 )
 def test_requests_and_limits_required(kind: str, field: str, missing: str) -> None:
     props = _broken(lambda p: _c(p)["resources"][kind].pop(field))
-    assert k8s.resource_violations(DEPLOY, props) == [
-        f'container "backend": resources must set {missing}'
-    ]
+    assert containers.resource_violations(DEPLOY, props) == [f'container "backend": resources must set {missing}']
 
 
 def test_init_containers_need_resources_too() -> None:
     props = _broken(lambda p: _pod(p)["initContainers"][0].pop("resources"))
-    assert k8s.resource_violations(DEPLOY, props) == [
+    assert containers.resource_violations(DEPLOY, props) == [
         'initContainer "wait-for-db": resources must set requests.cpu, requests.memory, limits.cpu, limits.memory'
     ]
 
 
 def test_probes_required_on_long_running_containers() -> None:
     props = _broken(lambda p: _c(p).pop("readinessProbe"))
-    assert k8s.probe_violations(DEPLOY, props) == [
-        'container "backend": must define readinessProbe'
-    ]
+    assert containers.probe_violations(DEPLOY, props) == ['container "backend": must define readinessProbe']
     props = _broken(lambda p: [_c(p).pop("readinessProbe"), _c(p).pop("livenessProbe")])
-    assert k8s.probe_violations(k8s.STATEFUL_SET, props) == [
+    assert containers.probe_violations(k8s.STATEFUL_SET, props) == [
         'container "backend": must define livenessProbe and readinessProbe'
     ]
 
 
-def test_probes_not_required_for_jobs_cronjobs_init_containers_or_completing_pods() -> (
-    None
-):
-    assert k8s.probe_violations(k8s.JOB, fx.job()) == []
-    assert k8s.probe_violations(k8s.CRON_JOB, fx.cron_job()) == []
+def test_probes_not_required_for_jobs_cronjobs_init_containers_or_completing_pods() -> None:
+    assert containers.probe_violations(k8s.JOB, fx.job()) == []
+    assert containers.probe_violations(k8s.CRON_JOB, fx.cron_job()) == []
     one_shot = fx.pod()
     one_shot["spec"]["restartPolicy"] = "Never"
     one_shot["spec"]["containers"][0].pop("livenessProbe")
-    assert k8s.probe_violations(k8s.POD, one_shot) == []
+    assert containers.probe_violations(k8s.POD, one_shot) == []
     one_shot["spec"]["restartPolicy"] = "Always"
-    assert k8s.probe_violations(k8s.POD, one_shot) == [
-        'container "backend": must define livenessProbe'
-    ]
+    assert containers.probe_violations(k8s.POD, one_shot) == ['container "backend": must define livenessProbe']
 
 
 @pytest.mark.parametrize(
@@ -328,11 +295,9 @@ def test_probes_not_required_for_jobs_cronjobs_init_containers_or_completing_pod
         ("nginx:1.27@sha256:abc", True, "must be pinned by digest"),
     ],
 )
-def test_image_pinning_catches(
-    image: str, require_digests: bool, expected: str
-) -> None:
+def test_image_pinning_catches(image: str, require_digests: bool, expected: str) -> None:
     props = _broken(lambda p: _c(p).update(image=image))
-    messages = k8s.image_violations(DEPLOY, props, require_digests)
+    messages = containers.image_violations(DEPLOY, props, require_digests)
     assert any(expected in m for m in messages), messages
 
 
@@ -346,10 +311,8 @@ def test_image_pinning_catches(
     ],
 )
 def test_image_pinning_passes(image: str, require_digests: bool) -> None:
-    props = _broken(
-        lambda p: [_c(p).update(image=image), _pod(p).pop("initContainers")]
-    )
-    assert k8s.image_violations(DEPLOY, props, require_digests) == []
+    props = _broken(lambda p: [_c(p).update(image=image), _pod(p).pop("initContainers")])
+    assert containers.image_violations(DEPLOY, props, require_digests) == []
 
 
 @pytest.mark.parametrize(
@@ -364,14 +327,14 @@ def test_image_pinning_passes(image: str, require_digests: bool) -> None:
 )
 def test_literal_secret_env_is_caught(name: str) -> None:
     props = _broken(lambda p: _c(p)["env"].append({"name": name, "value": "hunter2"}))
-    assert k8s.env_secret_violations(DEPLOY, props) == [
+    assert containers.env_secret_violations(DEPLOY, props) == [
         f'container "backend": env {name} looks secret but has a literal value; use valueFrom.secretKeyRef or a mounted file'
     ]
 
 
 def test_secret_env_from_secret_ref_or_file_path_passes() -> None:
     # The fixture holds DATABASE_PASSWORD via valueFrom and DATABASE_URL_FILE as a literal path.
-    assert k8s.env_secret_violations(DEPLOY, fx.deployment()) == []
+    assert containers.env_secret_violations(DEPLOY, fx.deployment()) == []
 
 
 def test_load_balancer_only_when_allowed() -> None:
@@ -379,20 +342,12 @@ def test_load_balancer_only_when_allowed() -> None:
         "metadata": {"name": "frontend"},
         "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
     }
-    assert k8s.load_balancer_violations(
-        k8s.SERVICE, service, allow_load_balancer=False
-    ) == [
+    assert cluster.load_balancer_violations(k8s.SERVICE, service, allow_load_balancer=False) == [
         'Service "frontend": type LoadBalancer is not allowed on this stack (use an Ingress or ClusterIP)'
     ]
-    assert (
-        k8s.load_balancer_violations(k8s.SERVICE, service, allow_load_balancer=True)
-        == []
-    )
+    assert cluster.load_balancer_violations(k8s.SERVICE, service, allow_load_balancer=True) == []
     service["spec"]["type"] = "ClusterIP"
-    assert (
-        k8s.load_balancer_violations(k8s.SERVICE, service, allow_load_balancer=False)
-        == []
-    )
+    assert cluster.load_balancer_violations(k8s.SERVICE, service, allow_load_balancer=False) == []
 
 
 def test_proxy_like_mappings_are_read_without_dict_type() -> None:
@@ -407,7 +362,4 @@ def test_proxy_like_mappings_are_read_without_dict_type() -> None:
         return value
 
     broken = freeze(_broken(lambda p: _sc(p).update(privileged=True)))
-    assert (
-        'container "backend": privileged must not be true'
-        in k8s.pod_security_violations(DEPLOY, broken)
-    )
+    assert 'container "backend": privileged must not be true' in pod_security.pod_security_violations(DEPLOY, broken)

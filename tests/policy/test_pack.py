@@ -7,15 +7,8 @@ from pathlib import Path
 
 import pytest
 from dockyard_policies import builds, docker
-from dockyard_policies import kubernetes as k8s
-from dockyard_policies.pack import (
-    RULES,
-    Resource,
-    build_policies,
-    evaluate,
-    mandatory,
-    validate_pack_config,
-)
+from dockyard_policies.kubernetes import workloads as k8s
+from dockyard_policies.pack import RULES, build_policies
 from pulumi_policy import (
     EnforcementLevel,
     ResourceValidationPolicy,
@@ -24,6 +17,7 @@ from pulumi_policy import (
 
 from . import fixtures as fx
 from .conftest import POLICY_DIR
+from .evaluator import Resource, evaluate, mandatory, validate_pack_config
 
 
 def compliant_stack() -> list[Resource]:
@@ -104,9 +98,7 @@ def test_pack_builds_one_mandatory_policy_per_rule_with_a_reason() -> None:
     assert len({p.name for p in policies}) == len(policies) == 22
     for policy in policies:
         assert policy.enforcement_level == EnforcementLevel.MANDATORY, policy.name
-        assert len(policy.description) > 60, (
-            f"{policy.name}: the description must say why"
-        )
+        assert len(policy.description) > 60, f"{policy.name}: the description must say why"
         assert isinstance(policy, (ResourceValidationPolicy, StackValidationPolicy))
     stack_names = {p.name for p in policies if isinstance(p, StackValidationPolicy)}
     assert stack_names == {
@@ -117,12 +109,9 @@ def test_pack_builds_one_mandatory_policy_per_rule_with_a_reason() -> None:
 
 
 def test_config_schemas_declare_the_stack_switches() -> None:
-    schemas = {
-        p.name: p.config_schema.properties for p in build_policies() if p.config_schema
-    }
+    schemas = {p.name: p.config_schema.properties for p in build_policies() if p.config_schema}
     defaults = {
-        name: {key: (spec["type"], spec["default"]) for key, spec in props.items()}
-        for name, props in schemas.items()
+        name: {key: (spec["type"], spec["default"]) for key, spec in props.items()} for name, props in schemas.items()
     }
     assert defaults == {
         "k8s-image-pinning": {"requireDigests": ("boolean", False)},
@@ -130,9 +119,7 @@ def test_config_schemas_declare_the_stack_switches() -> None:
         "docker-loopback-ports": {"requireLoopbackPorts": ("boolean", True)},
         "build-registry-cache": {"requireRegistryCache": ("boolean", False)},
     }
-    assert all(
-        spec["description"] for props in schemas.values() for spec in props.values()
-    )
+    assert all(spec["description"] for props in schemas.values() for spec in props.values())
 
 
 def test_compliant_stack_has_no_violation_at_all() -> None:
@@ -150,12 +137,8 @@ def test_violation_urn_points_at_the_offending_resource() -> None:
     violations = evaluate(broken_stack(), STACK_CONFIG)
     by_policy = {v.policy: v for v in violations}
     assert by_policy["k8s-pod-disruption-budget"].urn.endswith("::backend")
-    assert by_policy["docker-memory-limit"].urn.endswith(
-        "docker:index/container:Container::backend"
-    )
-    assert by_policy["build-no-latest-tag"].urn.endswith(
-        "docker-build:index:Image::backend-image"
-    )
+    assert by_policy["docker-memory-limit"].urn.endswith("docker:index/container:Container::backend")
+    assert by_policy["build-no-latest-tag"].urn.endswith("docker-build:index:Image::backend-image")
 
 
 def test_config_switches_change_the_outcome() -> None:
@@ -175,13 +158,8 @@ def test_config_switches_change_the_outcome() -> None:
             fx.docker_container(ports=[{"internal": 1, "ip": "0.0.0.0"}]),
         )
     ]
-    assert [v.policy for v in evaluate(open_port)] == ["docker-loopback-ports"], (
-        "loopback is required by default"
-    )
-    assert (
-        evaluate(open_port, {"docker-loopback-ports": {"requireLoopbackPorts": False}})
-        == []
-    )
+    assert [v.policy for v in evaluate(open_port)] == ["docker-loopback-ports"], "loopback is required by default"
+    assert evaluate(open_port, {"docker-loopback-ports": {"requireLoopbackPorts": False}}) == []
 
 
 def test_a_rule_can_be_made_advisory_or_disabled_per_stack() -> None:
@@ -193,9 +171,7 @@ def test_a_rule_can_be_made_advisory_or_disabled_per_stack() -> None:
         )
     ]
     advisory = evaluate(lb, {"k8s-no-load-balancer": {"enforcementLevel": "advisory"}})
-    assert [(v.policy, v.enforcement) for v in advisory] == [
-        ("k8s-no-load-balancer", EnforcementLevel.ADVISORY)
-    ]
+    assert [(v.policy, v.enforcement) for v in advisory] == [("k8s-no-load-balancer", EnforcementLevel.ADVISORY)]
     assert mandatory(advisory) == []
     assert evaluate(lb, {"k8s-no-load-balancer": "disabled"}) == []
     assert mandatory(evaluate(lb, {"all": "advisory"})) == []
@@ -223,17 +199,13 @@ def test_a_rule_can_be_made_advisory_or_disabled_per_stack() -> None:
         ({"all": "loud"}, "all: enforcement level 'loud' is not one of"),
     ],
 )
-def test_bad_config_is_rejected_with_what_is_allowed(
-    config: dict, expected: str
-) -> None:
+def test_bad_config_is_rejected_with_what_is_allowed(config: dict, expected: str) -> None:
     with pytest.raises(ValueError, match="invalid policy pack config") as err:
         validate_pack_config(config)
     assert expected in str(err.value)
 
 
-@pytest.mark.parametrize(
-    "path", sorted((POLICY_DIR / "config").glob("*.json")), ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", sorted((POLICY_DIR / "config").glob("*.json")), ids=lambda p: p.name)
 def test_shipped_stack_configs_are_valid(path: Path) -> None:
     validate_pack_config(json.loads(path.read_text()))
 

@@ -19,9 +19,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from . import fixtures as fx
 from .conftest import POLICY_DIR
 
-UNKNOWN_STRING = (
-    "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's "computed" sentinel
-)
+UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's "computed" sentinel
 CONTAINER = "docker:index/container:Container"
 
 
@@ -37,9 +35,7 @@ def analyzer() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
         port_line = proc.stdout.readline().strip()  # type: ignore[union-attr]
         if not port_line.isdigit():
             proc.kill()
-            pytest.fail(
-                f"policy pack did not print its port: {port_line!r} {proc.stderr.read()}"
-            )  # type: ignore[union-attr]
+            pytest.fail(f"policy pack did not print its port: {port_line!r} {proc.stderr.read()}")  # type: ignore[union-attr]
         channel = grpc.insecure_channel(f"127.0.0.1:{port_line}")
         grpc.channel_ready_future(channel).result(timeout=20)
         yield analyzer_pb2_grpc.AnalyzerStub(channel)
@@ -59,9 +55,7 @@ def _struct(props: dict) -> struct_pb2.Struct:
     return value
 
 
-def _analyze(
-    stub: analyzer_pb2_grpc.AnalyzerStub, type_: str, name: str, props: dict
-) -> list:
+def _analyze(stub: analyzer_pb2_grpc.AnalyzerStub, type_: str, name: str, props: dict) -> list:
     request = analyzer_pb2.AnalyzeRequest(
         type=type_,
         name=name,
@@ -77,9 +71,7 @@ def test_analyzer_describes_the_pack(analyzer: analyzer_pb2_grpc.AnalyzerStub) -
     assert len(info.policies) == 22
     assert {p.enforcementLevel for p in info.policies} == {analyzer_pb2.MANDATORY}
     schemas = {
-        p.name: json_format.MessageToDict(p.configSchema.properties)
-        for p in info.policies
-        if p.configSchema.properties
+        p.name: json_format.MessageToDict(p.configSchema.properties) for p in info.policies if p.configSchema.properties
     }
     assert schemas["docker-loopback-ports"]["requireLoopbackPorts"]["default"] is True
     assert set(schemas) == {
@@ -99,24 +91,17 @@ def test_compliant_container_has_no_diagnostics(
 def test_violation_is_reported_mandatory_with_the_reason(
     analyzer: analyzer_pb2_grpc.AnalyzerStub,
 ) -> None:
-    diagnostics = _analyze(
-        analyzer, CONTAINER, "backend", fx.docker_container(memory=0)
-    )
+    diagnostics = _analyze(analyzer, CONTAINER, "backend", fx.docker_container(memory=0))
     assert [(d.policyName, d.enforcementLevel) for d in diagnostics] == [
         ("docker-memory-limit", analyzer_pb2.MANDATORY)
     ]
-    assert (
-        'container "backend": memory (MB) must be set to a positive limit'
-        in diagnostics[0].message
-    )
+    assert 'container "backend": memory (MB) must be set to a positive limit' in diagnostics[0].message
 
 
 def test_unknown_values_in_preview_do_not_crash_the_pack(
     analyzer: analyzer_pb2_grpc.AnalyzerStub,
 ) -> None:
-    diagnostics = _analyze(
-        analyzer, CONTAINER, "backend", fx.docker_container(user=UNKNOWN_STRING)
-    )
+    diagnostics = _analyze(analyzer, CONTAINER, "backend", fx.docker_container(user=UNKNOWN_STRING))
     user = [d for d in diagnostics if d.policyName == "docker-non-root-user"]
     assert len(user) == 1 and "during preview" in user[0].message
     assert user[0].enforcementLevel == analyzer_pb2.ADVISORY
@@ -139,24 +124,17 @@ def test_stack_policies_run_over_the_whole_stack(
     )
     diagnostics = list(analyzer.AnalyzeStack(request, timeout=20).diagnostics)
     assert [d.policyName for d in diagnostics] == ["k8s-namespace-isolation"]
-    assert (
-        'Namespace "dockyard": needs a default-deny NetworkPolicy'
-        in diagnostics[0].message
-    )
+    assert 'Namespace "dockyard": needs a default-deny NetworkPolicy' in diagnostics[0].message
     assert diagnostics[0].urn.endswith("::app")
 
 
 def test_config_makes_a_rule_advisory_and_flips_a_switch(
     analyzer: analyzer_pb2_grpc.AnalyzerStub,
 ) -> None:
-    open_port = fx.docker_container(
-        ports=[{"internal": 8000, "external": 8000, "ip": "0.0.0.0"}], memory=0
-    )
+    open_port = fx.docker_container(ports=[{"internal": 8000, "external": 8000, "ip": "0.0.0.0"}], memory=0)
     request = analyzer_pb2.ConfigureAnalyzerRequest(
         policyConfig={
-            "docker-memory-limit": analyzer_pb2.PolicyConfig(
-                enforcementLevel=analyzer_pb2.ADVISORY
-            ),
+            "docker-memory-limit": analyzer_pb2.PolicyConfig(enforcementLevel=analyzer_pb2.ADVISORY),
             "docker-loopback-ports": analyzer_pb2.PolicyConfig(
                 enforcementLevel=analyzer_pb2.MANDATORY,
                 properties=_struct({"requireLoopbackPorts": False}),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dockyard_policies import kubernetes as k8s
 from dockyard_policies.common import Finding, StackResource
+from dockyard_policies.kubernetes import cluster
+from dockyard_policies.kubernetes import workloads as k8s
 
 from . import fixtures as fx
 
@@ -13,12 +14,7 @@ def R(type_: str, name: str, props: dict, urn: str | None = None) -> StackResour
 
 
 def test_token_off_on_pod_spec_passes() -> None:
-    assert (
-        k8s.service_account_token_violations(
-            [R(k8s.DEPLOYMENT, "backend", fx.deployment())]
-        )
-        == []
-    )
+    assert cluster.service_account_token_violations([R(k8s.DEPLOYMENT, "backend", fx.deployment())]) == []
 
 
 def test_token_off_on_service_account_passes_when_pod_leaves_it_unset() -> None:
@@ -30,14 +26,12 @@ def test_token_off_on_service_account_passes_when_pod_leaves_it_unset() -> None:
         "automountServiceAccountToken": False,
     }
     assert (
-        k8s.service_account_token_violations(
-            [R(k8s.DEPLOYMENT, "backend", dep), R(k8s.SERVICE_ACCOUNT, "sa", sa)]
-        )
+        cluster.service_account_token_violations([R(k8s.DEPLOYMENT, "backend", dep), R(k8s.SERVICE_ACCOUNT, "sa", sa)])
         == []
     )
     # The same account in another namespace does not count.
     sa["metadata"]["namespace"] = "other"
-    assert k8s.service_account_token_violations(
+    assert cluster.service_account_token_violations(
         [R(k8s.DEPLOYMENT, "backend", dep), R(k8s.SERVICE_ACCOUNT, "sa", sa)]
     ) == [
         Finding(
@@ -51,7 +45,7 @@ def test_token_off_on_service_account_passes_when_pod_leaves_it_unset() -> None:
 def test_token_unset_with_default_account_fails() -> None:
     job = fx.job()
     del job["spec"]["template"]["spec"]["automountServiceAccountToken"]
-    findings = k8s.service_account_token_violations([R(k8s.JOB, "migrate", job)])
+    findings = cluster.service_account_token_violations([R(k8s.JOB, "migrate", job)])
     assert [f.message for f in findings] == [
         'Job "migrate": automountServiceAccountToken must be false on the pod spec or on its ServiceAccount "default"'
     ]
@@ -64,12 +58,10 @@ def test_token_true_on_pod_fails_even_if_account_says_false() -> None:
         "metadata": {"name": "default", "namespace": "dockyard"},
         "automountServiceAccountToken": False,
     }
-    findings = k8s.service_account_token_violations(
+    findings = cluster.service_account_token_violations(
         [R(k8s.DEPLOYMENT, "backend", dep), R(k8s.SERVICE_ACCOUNT, "sa", sa)]
     )
-    assert [f.message for f in findings] == [
-        'Deployment "backend": automountServiceAccountToken must not be true'
-    ]
+    assert [f.message for f in findings] == ['Deployment "backend": automountServiceAccountToken must not be true']
 
 
 def test_namespace_with_default_deny_and_psa_label_passes() -> None:
@@ -77,13 +69,11 @@ def test_namespace_with_default_deny_and_psa_label_passes() -> None:
         R(k8s.NAMESPACE, "ns", fx.namespace()),
         R(k8s.NETWORK_POLICY, "deny", fx.default_deny()),
     ]
-    assert k8s.namespace_isolation_violations(resources) == []
+    assert cluster.namespace_isolation_violations(resources) == []
 
 
 def test_namespace_without_default_deny_fails() -> None:
-    findings = k8s.namespace_isolation_violations(
-        [R(k8s.NAMESPACE, "ns", fx.namespace())]
-    )
+    findings = cluster.namespace_isolation_violations([R(k8s.NAMESPACE, "ns", fx.namespace())])
     assert findings == [
         Finding(
             'Namespace "dockyard": needs a default-deny NetworkPolicy (podSelector {}, policyTypes [Ingress, Egress], no rules)',
@@ -97,7 +87,7 @@ def test_policy_in_another_namespace_does_not_count() -> None:
         R(k8s.NAMESPACE, "ns", fx.namespace()),
         R(k8s.NETWORK_POLICY, "deny", fx.default_deny("other")),
     ]
-    assert len(k8s.namespace_isolation_violations(resources)) == 1
+    assert len(cluster.namespace_isolation_violations(resources)) == 1
 
 
 def test_not_default_deny_shapes() -> None:
@@ -108,14 +98,14 @@ def test_not_default_deny_shapes() -> None:
     selective = fx.default_deny()
     selective["spec"]["podSelector"] = {"matchLabels": {"app": "backend"}}
     for props in (only_ingress, with_rule, selective):
-        assert not k8s.is_default_deny(props), props
-    assert k8s.is_default_deny(fx.default_deny())
+        assert not cluster.is_default_deny(props), props
+    assert cluster.is_default_deny(fx.default_deny())
 
 
 def test_namespace_without_restricted_psa_label_fails() -> None:
     ns = fx.namespace()
     ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "baseline"
-    findings = k8s.namespace_isolation_violations(
+    findings = cluster.namespace_isolation_violations(
         [R(k8s.NAMESPACE, "ns", ns), R(k8s.NETWORK_POLICY, "d", fx.default_deny())]
     )
     assert [f.message for f in findings] == [
@@ -130,7 +120,7 @@ def test_auto_named_namespace_matches_by_resource_name() -> None:
         R(k8s.NAMESPACE, "dockyard", ns),
         R(k8s.NETWORK_POLICY, "d", fx.default_deny("dockyard")),
     ]
-    assert k8s.namespace_isolation_violations(resources) == []
+    assert cluster.namespace_isolation_violations(resources) == []
 
 
 def test_replicated_workload_with_pdb_passes() -> None:
@@ -138,7 +128,7 @@ def test_replicated_workload_with_pdb_passes() -> None:
         R(k8s.DEPLOYMENT, "backend", fx.deployment()),
         R(k8s.POD_DISRUPTION_BUDGET, "pdb", fx.pdb()),
     ]
-    assert k8s.pod_disruption_budget_violations(resources) == []
+    assert cluster.pod_disruption_budget_violations(resources) == []
 
 
 def test_replicated_workload_without_pdb_fails() -> None:
@@ -146,7 +136,7 @@ def test_replicated_workload_without_pdb_fails() -> None:
         R(k8s.DEPLOYMENT, "backend", fx.deployment(replicas=3)),
         R(k8s.POD_DISRUPTION_BUDGET, "pdb", fx.pdb("frontend")),
     ]
-    assert k8s.pod_disruption_budget_violations(resources) == [
+    assert cluster.pod_disruption_budget_violations(resources) == [
         Finding(
             'Deployment "backend" has 3 replicas but no PodDisruptionBudget selects its pods',
             "urn:backend",
@@ -155,30 +145,21 @@ def test_replicated_workload_without_pdb_fails() -> None:
 
 
 def test_single_replica_needs_no_pdb_and_pdb_namespace_must_match() -> None:
-    assert (
-        k8s.pod_disruption_budget_violations(
-            [R(k8s.STATEFUL_SET, "pg", fx.deployment("pg", replicas=1))]
-        )
-        == []
-    )
+    assert cluster.pod_disruption_budget_violations([R(k8s.STATEFUL_SET, "pg", fx.deployment("pg", replicas=1))]) == []
     resources = [
         R(k8s.DEPLOYMENT, "backend", fx.deployment()),
         R(k8s.POD_DISRUPTION_BUDGET, "pdb", fx.pdb(namespace_name="other")),
     ]
-    assert len(k8s.pod_disruption_budget_violations(resources)) == 1
+    assert len(cluster.pod_disruption_budget_violations(resources)) == 1
 
 
 def test_pdb_match_expressions() -> None:
     budget = fx.pdb()
-    budget["spec"]["selector"] = {
-        "matchExpressions": [
-            {"key": "tier", "operator": "In", "values": ["api", "web"]}
-        ]
-    }
+    budget["spec"]["selector"] = {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["api", "web"]}]}
     resources = [
         R(k8s.DEPLOYMENT, "backend", fx.deployment()),
         R(k8s.POD_DISRUPTION_BUDGET, "pdb", budget),
     ]
-    assert k8s.pod_disruption_budget_violations(resources) == []
+    assert cluster.pod_disruption_budget_violations(resources) == []
     budget["spec"]["selector"]["matchExpressions"][0]["operator"] = "NotIn"
-    assert len(k8s.pod_disruption_budget_violations(resources)) == 1
+    assert len(cluster.pod_disruption_budget_violations(resources)) == 1

@@ -11,11 +11,11 @@ import json
 from typing import Any, NamedTuple
 
 import pytest
-from dockyard_policies.pack import RULES_BY_NAME, Resource, evaluate, mandatory
 
 from tests.tiers import require
 
 from .conftest import POLICY_DIR
+from .evaluator import RULES_BY_NAME, Resource, evaluate, mandatory
 
 PROJECT_DIR = POLICY_DIR.parent
 STACKS = ("dev", "staging", "prod")
@@ -33,20 +33,14 @@ CHECKED_TYPES = {
 
 def _policy_config(stack: str) -> dict[str, Any]:
     path = POLICY_DIR / "config" / f"{stack}.json"
-    assert path.exists(), (
-        f"stack {stack} has no policy config at {path.relative_to(PROJECT_DIR)}"
-    )
+    assert path.exists(), f"stack {stack} has no policy config at {path.relative_to(PROJECT_DIR)}"
     return json.loads(path.read_text())
 
 
 # Config variants of a stack that change its resources (design: `dev.hotReload`).
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     **{stack: (stack, {}) for stack in PRESENT},
-    **(
-        {"dev+hotReload": ("dev", {"dev": {"hotReload": True}})}
-        if "dev" in PRESENT
-        else {}
-    ),
+    **({"dev+hotReload": ("dev", {"dev": {"hotReload": True}})} if "dev" in PRESENT else {}),
 }
 
 
@@ -125,13 +119,9 @@ def test_every_stack_file_has_a_policy_config() -> None:
 
 def test_stack_passes_the_pack(stack_resources: StackRun) -> None:
     stack, resources, _ = stack_resources
-    assert CHECKED_TYPES & {r.type for r in resources}, (
-        f"{stack}: the run registered nothing the pack checks"
-    )
+    assert CHECKED_TYPES & {r.type for r in resources}, f"{stack}: the run registered nothing the pack checks"
     violations = mandatory(evaluate(resources, _policy_config(stack)))
-    assert violations == [], "\n".join(
-        f"{v.policy}: {v.message} ({v.urn})" for v in violations
-    )
+    assert violations == [], "\n".join(f"{v.policy}: {v.message} ({v.urn})" for v in violations)
 
 
 def test_the_pack_really_sees_the_stack(stack_resources: StackRun) -> None:
@@ -141,9 +131,7 @@ def test_the_pack_really_sees_the_stack(stack_resources: StackRun) -> None:
     target = next(r for r in broken if r.type in CHECKED_TYPES)
     weakened, expected = _weakened(target)
     broken[broken.index(target)] = weakened
-    assert expected in {
-        v.policy for v in mandatory(evaluate(broken, _policy_config(stack)))
-    }
+    assert expected in {v.policy for v in mandatory(evaluate(broken, _policy_config(stack)))}
 
 
 def test_the_pack_sees_every_service_the_stack_runs(stack_resources: StackRun) -> None:
