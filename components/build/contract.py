@@ -11,7 +11,7 @@ from pathlib import Path
 
 from components.spec.catalog import Catalog, ServiceSpec
 from components.spec.catalog_file import CatalogError
-from components.spec.settings import OMITTED, Problem
+from components.core.problems import OMITTED, Problem
 from components.spec.text_file import TextFileError, read_text
 
 DOCKERFILE = "Dockerfile"

@@ -14,6 +14,8 @@ from typing import Any
 
 import pulumi
 
+from components.core.problems import Problem, Refusal
+
 IMAGES_OUTPUT = "images"  # what the source stack exports: service -> repository@sha256:…
 # repository (optionally with a registry host[:port]) @ sha256 digest; no tag.
 DIGEST_REF = re.compile(
@@ -22,8 +24,11 @@ DIGEST_REF = re.compile(
 )
 
 
-class PromotionError(ValueError):
+class PromotionError(Refusal):
     """The source stack cannot be promoted: every problem, in one message."""
+
+    def __init__(self, source_stack: str, problems: list[str]):
+        super().__init__(f"cannot promote from stack '{source_stack}'", [Problem.sentence(p) for p in problems])
 
 
 def is_digest_ref(ref: Any) -> bool:
@@ -34,16 +39,16 @@ def check_promoted_images(source_stack: str, services: Iterable[str], exported: 
     """service -> digest reference for each of `services`, or a `PromotionError`."""
     services = sorted(services)
     if exported is None:
-        raise PromotionError(
-            f"cannot promote from stack '{source_stack}': it exports no '{IMAGES_OUTPUT}' output "
+        raise PromotionError(source_stack, [
+            f"it exports no '{IMAGES_OUTPUT}' output "
             f"(deploy it first with `pulumi up -s {source_stack}`; it must build and push "
             f"{', '.join(services)})"
-        )
+        ])
     if not isinstance(exported, Mapping):
-        raise PromotionError(
-            f"cannot promote from stack '{source_stack}': its '{IMAGES_OUTPUT}' output must map "
+        raise PromotionError(source_stack, [
+            f"its '{IMAGES_OUTPUT}' output must map "
             f"service -> repository@sha256:<digest>, got {type(exported).__name__}"
-        )
+        ])
     problems = []
     for service in services:
         ref = exported.get(service)
@@ -56,8 +61,7 @@ def check_promoted_images(source_stack: str, services: Iterable[str], exported: 
                 "expected repository@sha256:<64 hex> (was the image pushed? staging needs images.push: true)"
             )
     if problems:
-        lines = "\n".join(f"  - {problem}" for problem in problems)
-        raise PromotionError(f"cannot promote from stack '{source_stack}':\n{lines}")
+        raise PromotionError(source_stack, problems)
     return {service: exported[service] for service in services}
 
 

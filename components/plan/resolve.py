@@ -15,16 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.core.gc_pause import collection_paused
-from components.spec.catalog import (
-    Catalog,
-    Generate,
-    SecretSpec,
-    ServiceSpec,
-    render_template,
-    secret_names,
-    start_order,
-)
+from components.spec.catalog import Catalog, Generate, SecretSpec, ServiceSpec, start_order
 from components.spec.settings import Settings
+from components.spec.templates import render_template, secret_names
 
 
 @dataclass(frozen=True)

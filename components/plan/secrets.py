@@ -14,7 +14,7 @@ import pulumi
 import pulumi_random as random
 
 from components.plan.resolve import StackSecret
-from components.spec.catalog import secret_names
+from components.spec.templates import secret_names
 
 
 class StackSecrets(pulumi.ComponentResource):

@@ -6,9 +6,10 @@ Plain functions over the validated catalog and parsed settings, run by
 
 from __future__ import annotations
 
+from components.core.problems import Problem
 from components.plan.resolve import enabled_names, public_services, published_port, routed_service, secrets_in_use
 from components.spec.catalog import Catalog
-from components.spec.settings import Problem, Settings, StackKind
+from components.spec.settings import Settings, StackKind
 
 
 def override_problems(catalog: Catalog, settings: Settings) -> list[Problem]:

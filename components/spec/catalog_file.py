@@ -13,23 +13,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pulumi.errors import RunError
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
 from components.core.gc_pause import collection_paused
-from components.spec.catalog import (
-    CATALOG_FILE,
-    NAME_PATTERN,
-    PATTERN_WORDS,
-    Catalog,
-    CatalogFile,
-    CatalogModel,
-    SecretSpec,
-    ServiceSpec,
-)
+from components.core.problems import OMITTED, Problem, Refusal
+from components.spec.catalog import CATALOG_FILE, Catalog, CatalogFile, CatalogModel, SecretSpec, ServiceSpec
+from components.spec.catalog_fields import NAME_PATTERN, PATTERN_WORDS
 from components.spec.catalog_rules import catalog_problems
-from components.spec.settings import OMITTED, Problem, problem_lines
+from components.spec.field_errors import in_words
 from components.spec.text_file import TextFileError, read_text
 from components.spec.yaml_document import FILE_KEY, YamlRefused
 from components.spec.yaml_document import load as load_yaml
@@ -61,14 +53,12 @@ def _type_args(annotation: Any) -> list[Any]:
 _ALIASES = {field.alias for model in catalog_models() for field in model.model_fields.values()}
 
 
-class CatalogError(RunError, ValueError):
-    """Every problem in the catalog file; Pulumi prints it without a traceback (RunError)."""
+class CatalogError(Refusal):
+    """Every problem in the catalog file, each key prefixed with the file's name."""
 
     def __init__(self, source: str, problems: list[Problem]):
         self.source = source
-        self.problems = problems
-        lines = problem_lines(problems, f"{source}: ")
-        super().__init__(f"the service catalog {source} has {len(problems):,} problem(s):\n{lines}")
+        super().__init__(f"the service catalog {source} has {len(problems):,} problem(s)", problems, f"{source}: ")
 
 
 # --- reading the file -----------------------------------------------------------------------
@@ -102,35 +92,12 @@ def _model_problems(prefix: tuple, error: ValidationError) -> list[Problem]:
         elif item["type"] == "missing" and tuple(item["loc"]) not in renamed:
             problems.append(Problem(loc, OMITTED, "is required"))
         elif item["type"] != "missing":
-            problems.append(Problem(loc, item.get("input"), _message(item)))
+            problems.append(Problem(loc, item.get("input"), in_words(item, "is not a valid value here; see catalog.schema.json", PATTERN_WORDS)))
     return problems
 
 
-_MESSAGES = {
-    "int_type": "must be a whole number, unquoted", "int_parsing": "must be a whole number, unquoted",
-    "int_from_float": "must be a whole number", "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false", "string_type": "must be text",
-    "list_type": "must be a list", "tuple_type": "must be a list", "dict_type": "must be a map",
-    "model_type": "must be a map of fields", "model_attributes_type": "must be a map of fields",
-}
 
 
-def _message(item: dict) -> str:
-    """A validation error in words (the validators' own wording never reaches the user)."""
-    kind, ctx = item["type"], item.get("ctx", {})
-    if kind in ("value_error", "assertion_error") and "error" in ctx:
-        return str(ctx["error"])
-    if kind == "greater_than_equal":
-        return f"must be at least {ctx['ge']}"
-    if kind == "less_than_equal":
-        return f"must be at most {ctx['le']}"
-    if kind == "too_short":
-        return f"must have at least {ctx['min_length']} entr{'y' if ctx['min_length'] == 1 else 'ies'}"
-    if kind == "string_pattern_mismatch":
-        return PATTERN_WORDS.get(ctx["pattern"], f"must match {ctx['pattern']}")
-    if kind == "literal_error":
-        return f"must be one of: {ctx['expected']}"
-    return _MESSAGES.get(kind, "is not a valid value here; see catalog.schema.json")
 
 
 def _parse_entries(section: str, raw: Any, model: type[CatalogModel]) -> tuple[dict[str, Any], list[Problem], set[str]]:

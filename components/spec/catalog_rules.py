@@ -18,15 +18,11 @@ from components.core.names import (
     secret_file_env,
     writable_volume_name,
 )
+from components.core.problems import OMITTED, Problem
 from components.core.quantities import memory_bytes
-from components.spec.catalog import (
-    Catalog,
-    ServiceSpec,
-    built_service_names,
-    secret_references,
-    template_grammar_problems,
-)
-from components.spec.settings import OMITTED, SECRET_KEYS, SETTING_KEYS, Problem
+from components.spec.catalog import Catalog, ServiceSpec, built_service_names, secret_references
+from components.spec.settings import SECRET_KEYS, SETTING_KEYS
+from components.spec.templates import template_grammar_problems
 
 KNOWN_SHOWN = 10  # names listed in a message before "… (N in all)"
 # A Kubernetes object (the env ConfigMap, the Secret) holds at most 1 MiB; leave room for

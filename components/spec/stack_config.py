@@ -15,18 +15,12 @@ from typing import Any
 import pulumi
 
 from components.core.gc_pause import collection_paused
+from components.core.problems import Problem, distinct_problems
 from components.plan.stack_rules import stack_problems
 from components.spec.catalog import Catalog, built_service_names
 from components.spec.catalog_file import catalog_path, load_catalog
-from components.spec.settings import (
-    NAMESPACE,
-    SECRET_KEYS,
-    Problem,
-    Settings,
-    SettingsError,
-    distinct_problems,
-    parse_settings,
-)
+from components.spec.settings import NAMESPACE, SECRET_KEYS, Settings, SettingsError
+from components.spec.settings_parser import parse_settings
 
 _PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")

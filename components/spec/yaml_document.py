@@ -29,7 +29,7 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
-from components.spec.settings import OMITTED, Problem
+from components.core.problems import OMITTED, Problem
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 FILE_KEY = "(file)"

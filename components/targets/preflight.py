@@ -22,8 +22,8 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.errors import RunError
 
+from components.core.problems import Problem, Refusal
 from components.targets.docker.engine import (  # noqa: F401  (DockerEngine: the name the tests' harness replaces)
     DEFAULT_DOCKER_HOST,
     DockerEndpoint,
@@ -36,14 +36,13 @@ MIN_DOCKER_API = (1, 44)
 MIN_DOCKER_ENGINE = "25.0"
 
 
-class PreflightError(RunError, RuntimeError):
-    """What the program's surroundings (engine, cluster access) lack: every problem at once.
-    A RunError: Pulumi prints the message alone, without a traceback."""
+class PreflightError(Refusal):
+    """What the program's surroundings (engine, cluster access) lack: every problem at once."""
 
     def __init__(self, stack: str, problems: list[str]):
-        self.problems = problems
-        lines = "\n".join(f"  - {problem}" for problem in problems)
-        super().__init__(f"stack '{stack}' cannot be deployed from here; nothing was created:\n{lines}")
+        super().__init__(
+            f"stack '{stack}' cannot be deployed from here; nothing was created", [Problem.sentence(p) for p in problems]
+        )
 
 
 def stack_docker_config(config: pulumi.Config) -> dict[str, Any]:

@@ -18,7 +18,8 @@ import pytest
 from pydantic import ValidationError
 
 from components.core.names import SECRET_DIR
-from components.spec.catalog import MAX_ID, MAX_TEXT, MEMORY_FLOOR_BYTES, CatalogModel, ServiceSpec
+from components.spec.catalog import CatalogModel, ServiceSpec
+from components.spec.catalog_fields import MAX_ID, MAX_TEXT, MEMORY_FLOOR_BYTES
 from components.spec.catalog_file import catalog_models, schema_text, validate_entry
 
 SCHEMA = json.loads(schema_text())

@@ -16,7 +16,8 @@ import re
 import pytest
 
 from components.plan.resolve import ResolvedStack
-from components.spec.catalog import DEFAULT_USER, placeholders
+from components.spec.catalog import DEFAULT_USER
+from components.spec.templates import placeholders
 from components.targets.kubernetes.objects import content_name
 from tests.harness import (
     CATALOG,

@@ -9,8 +9,9 @@ import re
 import pytest
 
 from components.core.quantities import memory_mb, provider_cpus
-from components.spec.catalog import DEFAULT_USER, render_template, secret_references
+from components.spec.catalog import DEFAULT_USER, secret_references
 from components.spec.stack_config import validate
+from components.spec.templates import render_template
 from components.targets.docker.environment import LOOPBACK, TMPFS_OPTIONS
 from tests.harness import CATALOG, PROJECT_DIR, merge, run_program, stack_config
 

@@ -11,7 +11,8 @@ import itertools
 
 import pytest
 
-from components.spec.settings import SettingsError, shown
+from components.core.problems import shown
+from components.spec.settings import SettingsError
 from components.spec.stack_config import validate
 from tests.harness import PROJECT_DIR, merge, outside_inputs, run_program, stack_config
 
