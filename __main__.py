@@ -1,8 +1,8 @@
 """dockyard: the architecture on one page.
 
-The catalog (catalog.yaml) and the stack's settings are validated together, then resolved
-once into what this stack runs; images are built (or, in prod, promoted); the local Docker
-environment and the Kubernetes environment render the same resolved stack.
+spec -> plan -> build -> targets: the catalog (catalog.yaml) and the stack's settings are
+validated together, then resolved once into what this stack runs; images are built (or, in
+prod, promoted); the Docker and the Kubernetes environments render the same resolved stack.
 """
 
 from pathlib import Path
@@ -13,39 +13,40 @@ import pulumi_docker as docker
 from components.build.contract import require_build_contract
 from components.build.images import RegistryCredentials, ServiceImage, git_revision, plan_build
 from components.build.promotion import PromotedImages
+from components.plan.images import KubernetesImages, image_decisions
 from components.plan.resolve import resolve
 from components.plan.secrets import StackSecrets
+from components.plan.validate import validate
 from components.spec.catalog_file import catalog_path, load_catalog
-from components.spec.settings import StackKind
-from components.spec.stack_config import configured_secrets, configured_values, validate
-from components.targets.docker.environment import LocalEnvironment
+from components.spec.stack_config import configured_secrets, configured_values
+from components.targets.args import EnvironmentArgs
+from components.targets.docker.environment import DockerEnvironment
+from components.targets.docker.preflight import docker_engine_preflight, docker_provider_args
+from components.targets.host import PreflightError, current_host
 from components.targets.kubernetes.environment import KubernetesEnvironment, rendering
-from components.targets.preflight import (
-    PreflightError,
-    docker_engine_preflight,
-    docker_provider_args,
-    kube_context_problems,
-)
+from components.targets.kubernetes.preflight import kube_context_problems
 
 PROJECT_DIR = Path(__file__).resolve().parent
 catalog = load_catalog(catalog_path(PROJECT_DIR))
 require_build_contract(catalog, PROJECT_DIR)  # each built service's Dockerfile has its stages
 
-# --- settings: validated with the catalog, then resolved once for this stack ---
+# --- spec and plan: settings validated with the catalog, then resolved once for this stack ---
 secret_config = configured_secrets(pulumi.Config("dockyard"), catalog)
 settings = validate(pulumi.get_stack(), configured_values(catalog), set(secret_config), PROJECT_DIR, catalog)
 stack = resolve(catalog, settings)
+decisions = image_decisions(settings)
 
 # --- what the stack drives must be there before anything is created ---
+host = current_host()
 preflight_problems = []
 engine = None
 if settings.runs_docker:
     # The engine the docker CLI would use (unless docker:host / docker:context name one), said in
     # the update's first lines; the preflight, the health checks and the provider all talk to it.
-    engine, engine_problems = docker_engine_preflight(pulumi.Config("docker"))
+    engine, engine_problems = docker_engine_preflight(pulumi.Config("docker"), host)
     preflight_problems += engine_problems
 if settings.runs_kubernetes and not rendering(settings):
-    preflight_problems += kube_context_problems(settings.kubernetes.context)
+    preflight_problems += kube_context_problems(settings.kubernetes.context, host.kube_contexts)
 if preflight_problems:
     raise PreflightError(pulumi.get_stack(), preflight_problems)
 
@@ -57,12 +58,11 @@ if engine is not None:
 
 stack_secrets = StackSecrets("secrets", secrets=stack.secrets, config_secrets=secret_config)
 
-# --- images: built with BuildKit (dev, staging) ---
+# --- build: images built with BuildKit (dev, staging) ---
 credentials = None
-if settings.images.registry and "registryPassword" in secret_config:
+if decisions.registry_host and "registryPassword" in secret_config:
     credentials = RegistryCredentials(
-        address=settings.images.registry.split("/", 1)[0],
-        username=settings.images.registry_username,
+        address=decisions.registry_host, username=settings.images.registry_username,
         password=secret_config["registryPassword"],
     )
 ca_bundle = None
@@ -70,50 +70,38 @@ if settings.images.ca_bundle:
     ca_bundle = pulumi.Output.secret((PROJECT_DIR / settings.images.ca_bundle).expanduser().read_text())
 revision = git_revision(PROJECT_DIR)
 built: dict[str, ServiceImage] = {}
-if settings.builds_images:
+if decisions.builds:
     for name in stack.built:
         plan = plan_build(
             stack.services[name].spec, settings.images, project_dir=PROJECT_DIR, revision=revision,
-            load_into_daemon=settings.runs_docker, dev_stage=settings.dev.hot_reload,
+            load_into_daemon=decisions.load_into_daemon, dev_stage=decisions.dev_stage,
         )
         built[name] = ServiceImage(f"{name}-image", plan, credentials=credentials, ca_bundle=ca_bundle, opts=on_engine)
+loaded_ids = {name: image.local_id for name, image in built.items()}  # change with each rebuild
 
-# --- Docker target: containers run the loaded image's ID (it changes with each rebuild) ---
+# --- targets: Docker (containers run the loaded image's ID) ---
 if settings.runs_docker:
-    local = LocalEnvironment(
+    local = DockerEnvironment(
         "local",
-        stack=stack,
-        images=stack.image_refs({name: image.local_id for name, image in built.items()}),
-        secrets=stack_secrets.values,
-        project_dir=PROJECT_DIR,
-        engine=engine,
-        swap_accounted=engine.swap_limit(),
-        opts=on_engine,
+        EnvironmentArgs(stack=stack, images=stack.image_refs(loaded_ids), secrets=stack_secrets.values),
+        project_dir=PROJECT_DIR, engine=engine, swap_accounted=engine.swap_limit(), opts=on_engine,
     )
     pulumi.export("network", local.network.name)
     pulumi.export("urls", local.urls)
 
-# --- Kubernetes target (Minikube in dev, staging, prod) and promotion ---
+# --- targets: Kubernetes (Minikube in dev, staging, prod), with promotion in prod ---
 if settings.runs_kubernetes:
     promoted = None
-    revisions = {}
-    if settings.kind is StackKind.PROD:
-        # prod builds nothing: it deploys exactly the digests the source stack exports.
-        promoted = PromotedImages("promotion", source_stack=settings.promotion.from_stack, services=stack.built)
+    if decisions.kubernetes is KubernetesImages.PROMOTED:
+        promoted = PromotedImages("promotion", source_stack=decisions.promotes_from, services=stack.built)
         built_refs = promoted.images
-    elif settings.kind is StackKind.DEV:
-        # Tags loaded into Minikube's daemon; their image IDs roll the pods on a rebuild.
-        built_refs = {name: image.ref for name, image in built.items()}
-        revisions = stack.image_refs({name: image.local_id for name, image in built.items()}, built_only=True)
     else:
-        built_refs = {name: image.digest_ref for name, image in built.items()}  # repository@sha256:…
+        built_refs = {name: getattr(image, decisions.kubernetes.value) for name, image in built.items()}
     kubernetes = KubernetesEnvironment(
         "kubernetes",
-        stack=stack,
-        images=stack.image_refs(built_refs),
-        image_revisions=revisions,
-        secrets=stack_secrets.values,
-        promoted_from={name: settings.promotion.from_stack for name in stack.on_built_images} if promoted else None,
+        EnvironmentArgs(stack=stack, images=stack.image_refs(built_refs), secrets=stack_secrets.values),
+        image_revisions=stack.image_refs(loaded_ids, built_only=True) if decisions.rolls_on_image_id else {},
+        promoted_from={name: decisions.promotes_from for name in stack.on_built_images} if promoted else None,
     )
     pulumi.export("kubernetes", {
         "namespace": settings.kubernetes.namespace, "url": kubernetes.url, "images": kubernetes.images,
@@ -125,6 +113,6 @@ if settings.runs_kubernetes:
 
 pulumi.export("stackKind", settings.kind.value)
 pulumi.export("imageRefs", {name: image.ref for name, image in built.items()})
-if settings.images.push:
+if decisions.exports_digests:
     # Only pushed images are exported for promotion: a loaded image exists on one machine.
     pulumi.export("images", {name: image.digest_ref for name, image in built.items()})

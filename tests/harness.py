@@ -16,7 +16,7 @@ import json
 import os
 import runpy
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,11 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from components.plan.resolve import ResolvedStack, resolve
-from components.spec.catalog import Catalog
+from components.plan.validate import validate
+from components.spec.catalog import Catalog, ServiceSpec
 from components.spec.catalog_file import catalog_path, load_catalog
-from components.spec.stack_config import validate
-from components.targets.docker.engine import DEFAULT_DOCKER_HOST, DockerEndpoint
+from components.targets.docker.endpoint import DEFAULT_DOCKER_HOST, DockerEndpoint
+from components.targets.host import Host, using_host
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MAIN = PROJECT_DIR / "__main__.py"
@@ -220,6 +221,11 @@ def _cancel_leftover_tasks() -> None:
         SETTINGS.outputs.clear()
 
 
+def talks_to_edges(services: Iterable[ServiceSpec]) -> set[tuple[str, str]]:
+    """(client, server) pairs: exactly the network paths the catalog declares."""
+    return {(spec.name, server) for spec in services for server in spec.talks_to}
+
+
 def stack_config(stack: str) -> dict[str, Any]:
     """The `dockyard:` config of Pulumi.<stack>.yaml, keys without the namespace."""
     path = PROJECT_DIR / f"Pulumi.{stack}.yaml"
@@ -274,7 +280,7 @@ def run_program(
     catalog: Path | None = None,
     docker_config: Mapping[str, Any] | None = None,
     docker_env: Mapping[str, str] | None = None,
-    real_engine: bool = False,
+    connect: Callable | None = None,
 ) -> ProgramRun:
     """Run __main__.py for `stack` under mocks.
 
@@ -289,7 +295,8 @@ def run_program(
     DOCKER_CONFIG, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH…; os.environ is left alone): by default none
     and no Docker config directory, so the engine resolves to the default socket whatever the
     machine running the tests has;
-    `real_engine` asks the engine the program resolves through the real DockerEngine (engine tier).
+    `connect(endpoint)` makes the client for the engine the program resolves (engine tier: the real
+    DockerEngine or a subclass); by default `engine` answers, whatever the endpoint.
     """
     values = merge(stack_config(config_stack or stack) if base_config else {}, config or {})
     all_config = {f"dockyard:{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in values.items()}
@@ -308,22 +315,20 @@ def run_program(
     if catalog is not None:
         os.environ["DOCKYARD_CATALOG"] = str(catalog)
     sys.path.insert(0, str(PROJECT_DIR))
-    import components.targets.preflight as preflight  # the module __main__ imports DockerEngine from
-
     fake_engine = engine or FakeEngine()
-    saved = preflight.DockerEngine, preflight.kubeconfig_contexts, preflight.docker_environment
-    if not real_engine:
-        preflight.DockerEngine = lambda endpoint: _with_endpoint(fake_engine, endpoint)
-    preflight.kubeconfig_contexts = lambda paths: {"minikube", "staging", "prod"}
-    # The engine is resolved from these variables only (no Docker config directory unless given).
-    preflight.docker_environment = lambda: {"DOCKER_CONFIG": str(NO_DOCKER_CONFIG), **(docker_env or {})}
+    host = Host(
+        # The engine is resolved from these variables only (no Docker config directory unless given).
+        environ=lambda: {"DOCKER_CONFIG": str(NO_DOCKER_CONFIG), **(docker_env or {})},
+        connect=connect or (lambda endpoint: _with_endpoint(fake_engine, endpoint)),
+        kube_contexts=lambda paths: {"minikube", "staging", "prod"},
+    )
     try:
-        _sync_await(run_in_stack(lambda: runpy.run_path(str(MAIN), run_name="__main__")))
+        with using_host(host):
+            _sync_await(run_in_stack(lambda: runpy.run_path(str(MAIN), run_name="__main__")))
     except BaseException:
         _cancel_leftover_tasks()
         raise
     finally:
-        preflight.DockerEngine, preflight.kubeconfig_contexts, preflight.docker_environment = saved
         sys.path.remove(str(PROJECT_DIR))
         if saved_env is not None:
             os.environ["PULUMI_CONFIG"] = saved_env

@@ -1,5 +1,5 @@
 """The names the program derives from the catalog for what it creates on Kubernetes: one
-definition, used by the renderers (k8s_pod.py, k8s_network.py) and by the catalog's rules
+definition, used by the renderers (targets/kubernetes/pod.py, network.py) and by the catalog's rules
 (catalog_checks.py), which refuse a catalog whose derived names collide before anything is
 created. Plain functions over strings: no catalog, no Pulumi."""
 

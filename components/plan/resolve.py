@@ -1,10 +1,10 @@
 """`resolve`: the catalog under one stack's settings, computed once per stack.
 
-It runs after validation (components/spec/stack_config.py) and yields, per enabled service,
+It runs after validation (validate.py), over the same `StackView`, and yields, per enabled service,
 every per-stack fact a renderer needs: where its image comes from, replicas, resources,
 the 127.0.0.1 port it is published on, its peers inside and outside the stack, and its
 env with hosts and ports filled (secrets left as `{secret:name}`, filled from Outputs by
-components/plan/secrets.py). `LocalEnvironment`, `KubernetesEnvironment`, the promotion and
+components/plan/secrets.py). `DockerEnvironment`, `KubernetesEnvironment`, the promotion and
 `__main__.py` take this and re-derive nothing.
 """
 
@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.core.gc_pause import collection_paused
-from components.spec.catalog import Catalog, Generate, SecretSpec, ServiceSpec, start_order
+from components.plan.view import StackView, from_config, published_port
+from components.spec.catalog import Catalog, Generate, ServiceSpec, start_order
 from components.spec.settings import Settings
-from components.spec.templates import render_template, secret_names
+from components.spec.templates import render_template
 
 
 @dataclass(frozen=True)
@@ -84,38 +85,8 @@ class ResolvedStack:
             if service.built_from or not built_only
         }
 
-    @property
-    def edges(self) -> set[tuple[str, str]]:
-        return {(service.name, peer) for service in self.services.values() for peer in service.peers}
 
-
-def published_port(spec: ServiceSpec, settings: Settings) -> int | None:
-    """The 127.0.0.1 port of a public service (and, with dev.publishDatabases, of a stateful
-    one) on the docker target: `services.<name>.hostPort`, else its own port."""
-    if spec.port is None:
-        return None
-    if not (spec.public or (spec.state is not None and settings.dev.publish_databases)):
-        return None
-    return settings.service(spec.name).host_port or spec.port
-
-
-def public_services(catalog: Catalog, settings: Settings) -> list[str]:
-    """Enabled public services with a port: what the Ingress may route to."""
-    enabled = enabled_names(catalog, settings)
-    return [spec.name for spec in catalog.services if spec.public and spec.port and spec.name in enabled]
-
-
-def routed_service(catalog: Catalog, settings: Settings) -> str | None:
-    """`kubernetes.ingress.service`, or the only public service when it is unset."""
-    public = public_services(catalog, settings)
-    return settings.kubernetes.ingress.service or (public[0] if len(public) == 1 else None)
-
-
-def enabled_names(catalog: Catalog, settings: Settings) -> set[str]:
-    return {spec.name for spec in catalog.services if settings.service(spec.name).enabled}
-
-
-def _with_overrides(spec: ServiceSpec, settings: Settings, enabled: set[str]) -> ServiceSpec:
+def _with_overrides(spec: ServiceSpec, settings: Settings, enabled: frozenset[str]) -> ServiceSpec:
     override = settings.service(spec.name)
     return spec.model_copy(update={
         "image": (override.image or spec.image) if spec.image is not None else None,
@@ -128,7 +99,7 @@ def _with_overrides(spec: ServiceSpec, settings: Settings, enabled: set[str]) ->
     })
 
 
-def _external_peers(spec: ServiceSpec, catalog: Catalog, enabled: set[str]) -> tuple[ExternalPeer, ...]:
+def _external_peers(spec: ServiceSpec, catalog: Catalog, enabled: frozenset[str]) -> tuple[ExternalPeer, ...]:
     specs = catalog.by_name()
     if all(name in enabled for name in spec.talks_to):
         return ()
@@ -160,38 +131,9 @@ class _Addresses:
         return render_template(template, self.hosts, self.ports)
 
 
-def _from_config(declared: SecretSpec, enabled: set[str]) -> bool:
-    """Read from its config secret: its owner is disabled (an external service), or it has
-    no value of its own."""
-    external = declared.owner is not None and declared.owner not in enabled
-    return external or not (declared.generate or declared.template)
-
-
-def secrets_in_use(catalog: Catalog, enabled: set[str]) -> list[str]:
-    """The secrets the enabled services' env uses, directly or through the templates of the
-    secrets it uses (not a template replaced from config), dependencies first."""
-    order: dict[str, None] = {}  # insertion-ordered set: membership is O(1)
-
-    def need(name: str) -> None:
-        if name in order or name not in catalog.secrets:
-            return
-        declared = catalog.secrets[name]
-        if declared.template and not _from_config(declared, enabled):
-            for used in secret_names(declared.template):
-                need(used)
-        order[name] = None
-
-    for spec in catalog.services:
-        if spec.name in enabled:
-            for value in spec.env.values():
-                for used in secret_names(value):
-                    need(used)
-    return list(order)
-
-
-def _stack_secret(name: str, catalog: Catalog, enabled: set[str], addresses: _Addresses) -> StackSecret:
+def _stack_secret(name: str, catalog: Catalog, enabled: frozenset[str], addresses: _Addresses) -> StackSecret:
     declared = catalog.secrets[name]
-    if _from_config(declared, enabled):
+    if from_config(declared, enabled):
         return StackSecret(name, config=declared.config)
     if declared.template:
         return StackSecret(name, template=addresses.fill(declared.template))
@@ -233,7 +175,7 @@ class _Resolving:
 
     catalog: Catalog
     settings: Settings
-    enabled: set[str]
+    enabled: frozenset[str]
     specs: Mapping[str, ServiceSpec]  # enabled, with the stack's overrides
     clients: Mapping[str, tuple[str, ...]]
     addresses: _Addresses
@@ -243,16 +185,17 @@ class _Resolving:
 @collection_paused
 def resolve(catalog: Catalog, settings: Settings) -> ResolvedStack:
     """The stack's services and secrets. `catalog` and `settings` are already validated."""
-    enabled = enabled_names(catalog, settings)
+    view = StackView.of(catalog, settings)
+    enabled = view.enabled
     originals = catalog.by_name()
     specs = {name: _with_overrides(originals[name], settings, enabled) for name in originals if name in enabled}
     context = _Resolving(
         catalog=catalog, settings=settings, enabled=enabled, specs=specs, clients=_clients(specs),
         addresses=_Addresses.of(catalog),
-        routed=routed_service(catalog, settings) if settings.runs_kubernetes else None,
+        routed=view.routed if settings.runs_kubernetes else None,
     )
     services = {name: _service(specs[name], originals[name], context) for name in start_order(specs.values())}
     secrets = {
-        name: _stack_secret(name, catalog, enabled, context.addresses) for name in secrets_in_use(catalog, enabled)
+        name: _stack_secret(name, catalog, enabled, context.addresses) for name in view.secrets_in_use
     }
     return ResolvedStack(settings=settings, services=services, secrets=secrets)

@@ -1,18 +1,18 @@
 """What is wrong with a stack's settings for this catalog: the rules that need both.
 
-Plain functions over the validated catalog and parsed settings, run by
-`stack_config.validate` before anything is resolved or rendered.
+Plain functions over one `StackView` (the catalog, the parsed settings and what follows from
+both, computed once), run by `validate` before anything is resolved or rendered.
 """
 
 from __future__ import annotations
 
 from components.core.problems import Problem
-from components.plan.resolve import enabled_names, public_services, published_port, routed_service, secrets_in_use
-from components.spec.catalog import Catalog
-from components.spec.settings import Settings, StackKind
+from components.plan.view import StackView, published_port
+from components.spec.settings import StackKind
 
 
-def override_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
+def override_problems(view: StackView) -> list[Problem]:
+    catalog, settings = view.catalog, view.settings
     problems = []
     for spec in catalog.services:
         override = settings.service(spec.name)
@@ -28,10 +28,11 @@ def override_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
     return problems
 
 
-def disabled_problems(catalog: Catalog, settings: Settings, configured_secrets: set[str]) -> list[Problem]:
+def disabled_problems(view: StackView, configured_secrets: set[str]) -> list[Problem]:
     """A disabled service its users still need must be replaced through its config secret."""
+    catalog = view.catalog
     problems = []
-    enabled = enabled_names(catalog, settings)
+    enabled = view.enabled
     users_of: dict[str, list[str]] = {}  # one pass, not one per disabled service
     for other in catalog.services:
         if other.name in enabled:
@@ -56,9 +57,10 @@ def disabled_problems(catalog: Catalog, settings: Settings, configured_secrets: 
     return problems
 
 
-def required_secret_problems(catalog: Catalog, settings: Settings, configured_secrets: set[str]) -> list[Problem]:
+def required_secret_problems(view: StackView, configured_secrets: set[str]) -> list[Problem]:
     """A config-only secret an enabled service uses (itself, or through a template) must be set."""
-    used = set(secrets_in_use(catalog, enabled_names(catalog, settings)))
+    catalog = view.catalog
+    used = set(view.secrets_in_use)
     return [
         Problem(secret.config, None, f"the secret {name} is read from config: pulumi config set --secret {secret.config} …")
         for name, secret in catalog.secrets.items()
@@ -67,8 +69,9 @@ def required_secret_problems(catalog: Catalog, settings: Settings, configured_se
     ]
 
 
-def unused_service_problems(catalog: Catalog, settings: Settings, configured_secrets: set[str]) -> list[Problem]:
+def unused_service_problems(view: StackView, configured_secrets: set[str]) -> list[Problem]:
     """A service replaced by its config secret would run, unused, beside the external one."""
+    catalog, settings = view.catalog, view.settings
     problems = []
     for spec in catalog.services:
         replacement = catalog.replacement(spec.name)
@@ -80,14 +83,15 @@ def unused_service_problems(catalog: Catalog, settings: Settings, configured_sec
     return problems
 
 
-def host_port_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
+def host_port_problems(view: StackView) -> list[Problem]:
     """Each published service needs its own 127.0.0.1 port; a hostPort on a service that is
     not published would be silently ignored."""
+    catalog, settings = view.catalog, view.settings
     if not settings.runs_docker:
         return []
     problems = []
     taken: dict[int, str] = {}
-    enabled = enabled_names(catalog, settings)
+    enabled = view.enabled
     for spec in catalog.services:
         if spec.name not in enabled:
             continue
@@ -109,13 +113,13 @@ def host_port_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
     return problems
 
 
-def kubernetes_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
+def kubernetes_problems(view: StackView) -> list[Problem]:
     """What is wrong for the Kubernetes target (only when the stack runs it)."""
+    settings = view.settings
     if not settings.runs_kubernetes:
         return []
     problems = []
-    public = public_services(catalog, settings)
-    target = routed_service(catalog, settings)
+    public, target = view.public, view.routed
     if target is None and len(public) > 1:
         problems.append(Problem("kubernetes.ingress.service", "", f"the catalog has several public services: name the one the Ingress routes to: {', '.join(public)}"))
     elif target not in public:
@@ -129,7 +133,7 @@ def kubernetes_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
                     "prod runs public services with at least 2 replicas (survives a node drain; HPA and PDB need them)",
                 ))
     if settings.kind is not StackKind.DEV:
-        problems += _digest_problems(catalog, settings)
+        problems += _digest_problems(view)
     if settings.kind is StackKind.DEV and not settings.runs_docker:
         # Dev images are only loaded into a Docker daemon (Minikube's) on the docker target.
         problems.append(Problem(
@@ -142,10 +146,11 @@ def kubernetes_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
     return problems
 
 
-def _digest_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
+def _digest_problems(view: StackView) -> list[Problem]:
     """Staging and prod run exactly what was tested: upstream images pinned by digest (the
     policy pack's k8s-image-pinning would refuse the preview otherwise)."""
-    enabled = enabled_names(catalog, settings)
+    catalog, settings = view.catalog, view.settings
+    enabled = view.enabled
     problems = []
     for spec in catalog.services:
         image = settings.service(spec.name).image or spec.image
@@ -157,12 +162,12 @@ def _digest_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
     return problems
 
 
-def stack_problems(catalog: Catalog, settings: Settings, configured_secrets: set[str]) -> list[Problem]:
+def stack_problems(view: StackView, configured_secrets: set[str]) -> list[Problem]:
     return (
-        override_problems(catalog, settings)
-        + disabled_problems(catalog, settings, configured_secrets)
-        + required_secret_problems(catalog, settings, configured_secrets)
-        + unused_service_problems(catalog, settings, configured_secrets)
-        + host_port_problems(catalog, settings)
-        + kubernetes_problems(catalog, settings)
+        override_problems(view)
+        + disabled_problems(view, configured_secrets)
+        + required_secret_problems(view, configured_secrets)
+        + unused_service_problems(view, configured_secrets)
+        + host_port_problems(view)
+        + kubernetes_problems(view)
     )

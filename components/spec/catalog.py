@@ -45,7 +45,6 @@ DEFAULT_USER = "1000:1000"
 
 
 # Named opt-outs: each weakens one default of principle 3 and carries its reason.
-OPT_OUT_UPSTREAM_UID = "upstream-uid"
 OPT_OUT_READ_ONLY_ROOT = "read-only-root"
 OptOut = Literal["upstream-uid", "read-only-root"]
 
@@ -217,11 +216,6 @@ def start_order(catalog: Iterable[ServiceSpec]) -> list[str]:
         order.extend(ready)
         sorter.done(*ready)
     return order
-
-
-def talks_to_edges(catalog: Iterable[ServiceSpec]) -> set[tuple[str, str]]:
-    """(client, server) pairs: exactly the network paths the catalog declares."""
-    return {(spec.name, server) for spec in catalog for server in spec.talks_to}
 
 
 def secret_references(value: str, secrets: Mapping[str, SecretSpec]) -> list[tuple[str, str]]:

@@ -255,7 +255,7 @@ def _derived_problems(catalog: Catalog) -> list[Problem]:
 
 
 def catalog_problems(catalog: Catalog, unparsed: frozenset[str] = frozenset()) -> list[Problem]:
-    """Everything wrong with the catalog on its own (settings are checked in stack_checks).
+    """Everything wrong with the catalog on its own (settings are checked in plan/stack_rules.py).
     `unparsed`: services the file names whose fields were refused; references to them are
     not reported again."""
     problems = (

@@ -165,7 +165,7 @@ def parse_settings(
 
     Returns the settings and every problem found. A refused value is replaced by its
     default so the rules across sections still run; the settings are None only when the
-    stack's kind cannot be known. `validate` in components/spec/stack_config.py turns problems
+    stack's kind cannot be known. `validate` in components/plan/validate.py turns problems
     into one `SettingsError`.
     """
     problems = _unknown_key_problems(raw, secret_keys) + _plain_secret_problems(raw, secret_keys)

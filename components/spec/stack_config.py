@@ -1,26 +1,19 @@
-"""Reads the stack's `dockyard:` config and validates it, with the catalog, in one pass.
-
-Everything here happens before the first resource is registered.
-"""
+"""The stack's `dockyard:` config as people wrote it: its values (secrets apart, read as
+Pulumi secrets), and the check of the one file a setting names (images.caBundle).
+plan/validate.py checks the whole."""
 
 from __future__ import annotations
 
 import json
 import re
 import ssl
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pulumi
 
-from components.core.gc_pause import collection_paused
-from components.core.problems import Problem, distinct_problems
-from components.plan.stack_rules import stack_problems
-from components.spec.catalog import Catalog, built_service_names
-from components.spec.catalog_file import catalog_path, load_catalog
-from components.spec.settings import NAMESPACE, SECRET_KEYS, Settings, SettingsError
-from components.spec.settings_parser import parse_settings
+from components.spec.catalog import Catalog
+from components.spec.settings import NAMESPACE, SECRET_KEYS
 
 _PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
@@ -41,19 +34,33 @@ def secret_keys(catalog: Catalog) -> tuple[str, ...]:
     return (*SECRET_KEYS, *catalog.config_secret_keys())
 
 
+def configured_keys() -> list[str]:
+    """Every key the stack sets in the `dockyard:` namespace, without the namespace.
+
+    pulumi.Config reads a named key only, and a misspelt key must be reported, not ignored:
+    listing the keys is the one read of the SDK's own config store (the config the engine
+    passed, or PULUMI_CONFIG under a language host)."""
+    everything = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    prefix = f"{NAMESPACE}:"
+    return [key[len(prefix):] for key in everything if key.startswith(prefix)]
+
+
 def configured_values(catalog: Catalog) -> dict[str, Any]:
-    """Every `dockyard:` key the stack sets (so a misspelt key is reported, not ignored).
+    """Every `dockyard:` key the stack sets, read through pulumi.Config.
 
     Secrets are left out, except one written in plain text: the settings refuse that."""
-    everything = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
-    secret = {*pulumi.runtime.get_config_secret_keys_env(), *(k for k in everything if pulumi.runtime.is_config_secret(k))}
-    prefix = f"{NAMESPACE}:"
-    keys = secret_keys(catalog)
+    config = pulumi.Config(NAMESPACE)
+    secrets = set(secret_keys(catalog))
     return {
-        key[len(prefix):]: _decode(value)
-        for key, value in everything.items()
-        if key.startswith(prefix) and not (key[len(prefix):] in keys and key in secret)
+        key: _decode(config.get(key))
+        for key in configured_keys()
+        if not (key in secrets and _is_secret(key))
     }
+
+
+def _is_secret(key: str) -> bool:
+    full_key = f"{NAMESPACE}:{key}"
+    return pulumi.runtime.is_config_secret(full_key) or full_key in pulumi.runtime.get_config_secret_keys_env()
 
 
 def configured_secrets(config: pulumi.Config, catalog: Catalog) -> dict[str, pulumi.Output[str]]:
@@ -86,31 +93,5 @@ def ca_bundle_problem(path: Path) -> str | None:
     return None
 
 
-def _file_problems(settings: Settings, project_dir: Path) -> list[Problem]:
-    bundle = settings.images.ca_bundle
-    if not bundle:
-        return []
-    problem = ca_bundle_problem((project_dir / bundle).expanduser())
-    return [Problem("images.caBundle", bundle, problem)] if problem else []
 
 
-@collection_paused
-def validate(
-    stack: str,
-    raw: Mapping[str, Any],
-    secret_names: set[str],
-    project_dir: Path,
-    catalog: Catalog | None = None,
-) -> Settings:
-    """Settings for `stack`, or one `SettingsError` listing every problem. `catalog`
-    defaults to the project's (catalog_path)."""
-    catalog = catalog or load_catalog(catalog_path(project_dir))
-    names = {spec.name for spec in catalog.services}
-    settings, problems = parse_settings(stack, raw, names, built_service_names(catalog.services), secret_keys(catalog))
-    if settings is not None:
-        problems += _file_problems(settings, project_dir)
-        problems += stack_problems(catalog, settings, secret_names)
-    problems = distinct_problems(problems)
-    if problems:
-        raise SettingsError(stack, problems)
-    return settings

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from components.targets import preflight
-from components.targets.docker.engine import DockerEngine, resolve_endpoint
+from components.targets.docker.endpoint import resolve_endpoint
+from components.targets.docker.engine import DockerEngine
+from components.targets.docker.preflight import docker_provider_args
+from components.targets.host import PreflightError
 from tests.engine.second_engine import SecondEngine, Sshd, docker_cli, make_pki, missing_tools, short_dir
 from tests.harness import run_program
 from tests.tiers import require
@@ -79,28 +81,32 @@ def sshd(engine) -> Sshd:
     server.stop()
 
 
+_MADE: list[DockerEngine] = []
+
+
+class RecordingEngine(DockerEngine):
+    """The real client, recorded: the program connects through it (run_program's `connect`)."""
+
+    def __init__(self, endpoint):
+        super().__init__(endpoint)
+        _MADE.append(self)
+
+
 @pytest.fixture
-def recorded(monkeypatch) -> list[DockerEngine]:
-    """The DockerEngine(s) the program makes (the real class, recorded)."""
-    made: list[DockerEngine] = []
-
-    class Recording(DockerEngine):
-        def __init__(self, endpoint):
-            super().__init__(endpoint)
-            made.append(self)
-
-    monkeypatch.setattr(preflight, "DockerEngine", Recording)
-    return made
+def recorded() -> list[DockerEngine]:
+    """The DockerEngine(s) the program makes in this test."""
+    _MADE.clear()
+    return _MADE
 
 
 def preflight_run(docker_env: dict[str, str], **kwargs):
     """The dev stack's program (a preview: nothing is created) on the engine docker_env selects."""
-    return run_program("dev", preview=True, real_engine=True, docker_env=docker_env, **kwargs)
+    return run_program("dev", preview=True, connect=RecordingEngine, docker_env=docker_env, **kwargs)
 
 
 def refused_before_any_resource(docker_env: dict[str, str]) -> str:
     registered: list[str] = []
-    with pytest.raises(preflight.PreflightError) as raised:
+    with pytest.raises(PreflightError) as raised:
         preflight_run(docker_env, new_resource_hook=lambda args: registered.append(args.typ))
     assert registered == []
     return str(raised.value)
@@ -240,7 +246,7 @@ def provider_creates_a_volume(tools: Path, endpoint, engine: SecondEngine, work:
     name = f"dockyard-test-endpoint-{uuid.uuid4().hex[:8]}"
 
     def program():
-        provider = docker.Provider("docker-engine", **preflight.docker_provider_args(endpoint))
+        provider = docker.Provider("docker-engine", **docker_provider_args(endpoint))
         docker.Volume("probe", name=name, opts=pulumi.ResourceOptions(provider=provider))
 
     (work / "home").mkdir(parents=True)

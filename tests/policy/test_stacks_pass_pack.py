@@ -64,7 +64,7 @@ class StackRun(NamedTuple):
 def _run(stack: str, config: dict[str, Any]) -> StackRun:
     require(HARNESS.exists(), "tests/harness.py (mocked program runs) has not landed")
     from components.plan.resolve import resolve
-    from components.spec.stack_config import validate
+    from components.plan.validate import validate
     from tests.harness import CATALOG, merge, outside_inputs, run_program, stack_config
 
     inputs = outside_inputs(stack)

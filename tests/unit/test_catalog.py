@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from components.spec.catalog import CATALOG_FILE, start_order, talks_to_edges
+from components.spec.catalog import CATALOG_FILE, start_order
 from components.spec.catalog_file import (
     SCHEMA_FILE,
     CatalogError,
@@ -22,7 +22,7 @@ from components.spec.catalog_file import (
 )
 from components.spec.catalog_rules import catalog_problems
 from components.spec.templates import placeholders, render_template
-from tests.harness import CATALOG, PROJECT_DIR
+from tests.harness import CATALOG, PROJECT_DIR, talks_to_edges
 
 RAW = yaml.safe_load(catalog_path(PROJECT_DIR).read_text())  # the file the program reads
 

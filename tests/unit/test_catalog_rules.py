@@ -78,7 +78,7 @@ def test_a_dependency_cycle_is_refused(client, server):
 
 from components.core.names import SECRET_DIR, secret_file_env  # noqa: E402
 from components.plan.resolve import resolve  # noqa: E402
-from components.spec.stack_config import validate  # noqa: E402
+from components.plan.validate import validate  # noqa: E402
 from components.spec.templates import PLACEHOLDER_FORMS  # noqa: E402
 from tests.harness import stack_config  # noqa: E402
 from tests.unit.catalog_files import (  # noqa: E402

@@ -13,8 +13,8 @@ import yaml
 
 from bench.catalog import catalog_of
 from components.plan.resolve import resolve
+from components.plan.validate import validate
 from components.spec.catalog_file import load_catalog
-from components.spec.stack_config import validate
 from tests.harness import PROJECT_DIR, stack_config
 
 SMALL, LARGE = 200, 2_000

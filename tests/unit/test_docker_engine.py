@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from components.targets import preflight
-from components.targets.docker.engine import (
+from components.targets.docker.endpoint import (
     DEFAULT_DOCKER_HOST,
     DockerEndpoint,
     EngineSelectionError,
     context_dir_name,
-    engine_line,
     resolve_endpoint,
 )
+from components.targets.docker.engine import DockerEngine, engine_line
+from components.targets.docker.preflight import docker_engine_problems
+from components.targets.host import PreflightError
 from tests.harness import FakeEngine, run_program
 
 DOCKER_PROVIDER = "pulumi:providers:docker"
@@ -348,7 +349,7 @@ def test_the_unit_tier_ignores_the_machines_docker_settings(monkeypatch):
 
 def test_a_missing_context_stops_the_program_before_any_resource(tmp_path):
     registered = []
-    with pytest.raises(preflight.PreflightError) as raised:
+    with pytest.raises(PreflightError) as raised:
         run_program("dev", docker_env={"DOCKER_CONFIG": str(tmp_path), "DOCKER_CONTEXT": "colima"},
                     new_resource_hook=lambda args: registered.append(args.typ))
     assert "the Docker context 'colima' (DOCKER_CONTEXT) does not exist" in str(raised.value)
@@ -363,8 +364,8 @@ def test_stacks_without_docker_have_no_docker_provider():
 
 
 def test_an_unreachable_engine_is_named_with_where_it_came_from(tmp_path):
-    engine = preflight.DockerEngine(resolve_endpoint({}, {"DOCKER_HOST": f"unix://{tmp_path}/absent.sock"}))
-    (problem,) = preflight.docker_engine_problems(engine)
+    engine = DockerEngine(resolve_endpoint({}, {"DOCKER_HOST": f"unix://{tmp_path}/absent.sock"}))
+    (problem,) = docker_engine_problems(engine)
     assert f"no Docker engine answers at unix://{tmp_path}/absent.sock (DOCKER_HOST): No such file or directory" in problem
     assert "docker context use" in problem
 
@@ -384,6 +385,6 @@ def test_the_stacks_docker_context_default_is_docker_host_like_docker_context_de
 
 def test_ssh_opts_that_are_not_a_list_are_refused():
     assert "docker:sshOpts is '-oPort=22': it must be a list" in refused({"sshOpts": "-oPort=22"}, {})
-    with pytest.raises(preflight.PreflightError) as raised:
+    with pytest.raises(PreflightError) as raised:
         run_program("dev", docker_config={"sshOpts": "-oPort=22"})
     assert "docker:sshOpts" in str(raised.value)

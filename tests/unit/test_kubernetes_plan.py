@@ -16,9 +16,10 @@ import pytest
 from components.core.quantities import half_cpu, half_memory
 from components.plan.resolve import ResolvedStack, Service, resolve
 from components.plan.stack_rules import kubernetes_problems
+from components.plan.validate import validate
+from components.plan.view import StackView
 from components.spec.catalog import ServiceSpec
 from components.spec.settings import Settings, SettingsError
-from components.spec.stack_config import validate
 from components.targets.kubernetes import network as knet
 from components.targets.kubernetes import objects as kobj
 from components.targets.kubernetes import pod as kpod
@@ -414,7 +415,7 @@ def test_network_policies_allow_exactly_the_catalog_edges(stack, secrets):
     egress, ingress = edges_from_policies(policies)
     expected = catalog_edges(settings)
     assert expected  # the catalog has services that talk to each other
-    assert egress == ingress == expected == resolved.edges
+    assert egress == ingress == expected == {(s.name, peer) for s in resolved.services.values() for peer in s.peers}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -512,10 +513,10 @@ PUBLIC_IN_PROD = [
 @pytest.mark.parametrize("name", PUBLIC_IN_PROD)
 def test_prod_needs_two_replicas_of_each_public_service(prod, name):
     weak = replace(prod, services={**prod.services, name: prod.service(name).model_copy(update={"replicas": 1})})
-    problems = kubernetes_problems(CATALOG, weak)
+    problems = kubernetes_problems(StackView.of(CATALOG, weak))
     assert [p.key for p in problems] == [f"services.{name}.replicas"]
     assert "at least 2 replicas" in problems[0].allowed
-    assert kubernetes_problems(CATALOG, prod) == []
+    assert kubernetes_problems(StackView.of(CATALOG, prod)) == []
 
 
 def rejected(stack: str, overrides: dict) -> list:
@@ -542,7 +543,7 @@ def test_docker_only_dev_has_no_kubernetes_problems():
     public = [spec.name for spec in CATALOG.services if spec.public]
     settings = settings_for("dev", {"services": {name: {"replicas": 1} for name in public}})
     assert not settings.runs_kubernetes
-    assert kubernetes_problems(CATALOG, settings) == []
+    assert kubernetes_problems(StackView.of(CATALOG, settings)) == []
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [

@@ -9,8 +9,8 @@ import re
 import pytest
 
 from components.core.quantities import memory_mb, provider_cpus
+from components.plan.validate import validate
 from components.spec.catalog import DEFAULT_USER, secret_references
-from components.spec.stack_config import validate
 from components.spec.templates import render_template
 from components.targets.docker.environment import LOOPBACK, TMPFS_OPTIONS
 from tests.harness import CATALOG, PROJECT_DIR, merge, run_program, stack_config
@@ -275,7 +275,7 @@ def test_resources_come_from_settings():
 
 def test_components_are_parented_and_typed(dev):
     local = dev.named("local")
-    assert local.type == "dockyard:index:LocalEnvironment"
+    assert local.type == "dockyard:index:DockerEnvironment"
     for resource in dev.of_type(CONTAINER) + dev.of_type("docker:index/network:Network"):
         assert resource.parent == local.urn
 

@@ -12,10 +12,13 @@ import pytest
 
 from components.core.durations import duration_nanos, go_duration
 from components.core.quantities import provider_cpus
-from components.targets import preflight
 from components.targets.docker import environment as docker_env
+from components.targets.docker.engine import DockerEngine
+from components.targets.docker.preflight import docker_engine_problems
+from components.targets.host import PreflightError
 from components.targets.kubernetes.environment import EXTERNAL_SECRET_SUFFIX
 from components.targets.kubernetes.pod import IMAGE_REVISION_ANNOTATION
+from components.targets.kubernetes.preflight import kube_context_problems, kubeconfig_paths
 from tests.harness import CATALOG, FakeEngine, outside_inputs, run_program
 
 CONTAINER = "docker:index/container:Container"
@@ -45,7 +48,7 @@ def containers(run):
 
 def test_an_engine_below_api_1_44_stops_the_program_before_any_resource():
     old = FakeEngine(api="1.41", version="20.10.24")
-    with pytest.raises(preflight.PreflightError) as raised:
+    with pytest.raises(PreflightError) as raised:
         run_program("dev", engine=old)
     message = str(raised.value)
     assert "20.10.24" in message and "API 1.41" in message
@@ -53,13 +56,13 @@ def test_an_engine_below_api_1_44_stops_the_program_before_any_resource():
 
 
 def test_no_engine_answering_is_named_with_its_address(tmp_path):
-    engine = preflight.DockerEngine(f"unix://{tmp_path}/absent.sock")
-    (problem,) = preflight.docker_engine_problems(engine)
+    engine = DockerEngine(f"unix://{tmp_path}/absent.sock")
+    (problem,) = docker_engine_problems(engine)
     assert f"no Docker engine answers at unix://{tmp_path}/absent.sock" in problem
 
 
 def test_an_engine_address_no_transport_speaks_is_a_problem_not_a_traceback():
-    with pytest.raises(preflight.PreflightError) as raised:
+    with pytest.raises(PreflightError) as raised:
         run_program("dev", docker_config={"host": "npipe:////./pipe/docker_engine"})
     message = str(raised.value)
     assert "stack config docker:host gives the Docker engine address 'npipe:////./pipe/docker_engine'" in message
@@ -67,7 +70,7 @@ def test_an_engine_address_no_transport_speaks_is_a_problem_not_a_traceback():
 
 
 def test_a_current_engine_passes():
-    assert preflight.docker_engine_problems(FakeEngine(api="1.44")) == []
+    assert docker_engine_problems(FakeEngine(api="1.44")) == []
 
 
 # --- 3. a rebuilt image reaches the containers ---------------------------------------------------
@@ -285,15 +288,15 @@ def test_rendered_manifests_reference_secrets_instead_of_holding_them():
 def test_a_missing_kube_context_is_named_with_the_files_searched(tmp_path):
     config = tmp_path / "config"
     config.write_text("contexts:\n  - name: minikube\n    context: {cluster: m, user: m}\n")
-    (problem,) = preflight.kube_context_problems("staging", [config])
+    (problem,) = kube_context_problems("staging", paths=[config])
     assert "kubeconfig context 'staging'" in problem and str(config) in problem and "minikube" in problem
-    assert preflight.kube_context_problems("minikube", [config]) == []
-    assert preflight.kube_context_problems("", [config]) == []  # the current context: the provider's call
+    assert kube_context_problems("minikube", paths=[config]) == []
+    assert kube_context_problems("", paths=[config]) == []  # the current context: the provider's call
 
 
 def test_kubeconfig_paths_follow_kubeconfig(monkeypatch, tmp_path):
     monkeypatch.setenv("KUBECONFIG", f"{tmp_path}/a:{tmp_path}/b")
-    assert preflight.kubeconfig_paths() == [tmp_path / "a", tmp_path / "b"]
+    assert kubeconfig_paths() == [tmp_path / "a", tmp_path / "b"]
 
 
 # --- 13. a cold deploy finishes without await time-outs -------------------------------------------

@@ -5,10 +5,10 @@ as pinned; services a team adds beside them change nothing here. A team that rep
 reference app updates tests/reference_app.py (or deletes this file).
 """
 
-from components.spec.catalog import CATALOG_FILE, talks_to_edges
+from components.spec.catalog import CATALOG_FILE
 from components.spec.catalog_file import load_catalog
 from tests import reference_app
-from tests.harness import PROJECT_DIR
+from tests.harness import PROJECT_DIR, talks_to_edges
 
 CATALOG = load_catalog(PROJECT_DIR / CATALOG_FILE)  # the file itself, never DOCKYARD_CATALOG's copy
 

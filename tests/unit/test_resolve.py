@@ -6,10 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from components.plan.resolve import resolve, routed_service
+from components.plan.resolve import resolve
 from components.plan.stack_rules import kubernetes_problems
+from components.plan.validate import validate
+from components.plan.view import StackView
 from components.spec.catalog import Catalog
-from components.spec.stack_config import validate
 from tests.harness import CATALOG, PROJECT_DIR, merge, outside_inputs, stack_config
 
 
@@ -82,7 +83,7 @@ def test_the_ingress_routes_the_only_public_service_unless_told():
         secrets=CATALOG.secrets,
     )
     settings = settings_of("staging", {"kubernetes": {"ingress": {"service": None}}}, catalog=single)
-    assert routed_service(single, settings) == public[0].name
+    assert StackView.of(single, settings).routed == public[0].name
     assert [s.name for s in resolve(single, settings).services.values() if s.routed] == [public[0].name]
 
 
@@ -94,7 +95,7 @@ def test_several_public_services_need_the_stack_to_name_the_routed_one():
     unset = replace(settings, kubernetes=settings.kubernetes.model_copy(update={
         "ingress": settings.kubernetes.ingress.model_copy(update={"service": ""}),
     }))
-    (problem,) = [p for p in kubernetes_problems(CATALOG, unset) if p.key == "kubernetes.ingress.service"]
+    (problem,) = [p for p in kubernetes_problems(StackView.of(CATALOG, unset)) if p.key == "kubernetes.ingress.service"]
     assert all(name in problem.allowed for name in public)
 
 

@@ -12,8 +12,8 @@ import itertools
 import pytest
 
 from components.core.problems import shown
+from components.plan.validate import validate
 from components.spec.settings import SettingsError
-from components.spec.stack_config import validate
 from tests.harness import PROJECT_DIR, merge, outside_inputs, run_program, stack_config
 
 STACKS = ("dev", "staging", "prod")

@@ -1,4 +1,4 @@
-"""`LocalEnvironment`: the catalog as Docker network, volumes and hardened containers.
+"""`DockerEnvironment`: the catalog as Docker network, volumes and hardened containers.
 
 `container_plan` computes each container from its `ServiceSpec` and the stack
 settings (plain data, tested without Pulumi); the component registers them in
@@ -23,11 +23,12 @@ import pulumi_docker as docker
 
 from components.core.durations import duration_nanos, go_duration
 from components.core.quantities import memory_mb, provider_cpus
-from components.plan.resolve import ResolvedStack, Service
+from components.plan.resolve import Service
 from components.plan.secrets import fill_secrets
 from components.spec.catalog import OPT_OUT_READ_ONLY_ROOT, Health, ServiceSpec
 from components.spec.settings import Settings
-from components.targets.preflight import DockerEngine
+from components.targets.args import EnvironmentArgs
+from components.targets.docker.engine import DockerEngine
 
 OPT_OUT_LABEL_PREFIX = "opt-out.dockyard.dev/"
 LOOPBACK = "127.0.0.1"
@@ -237,7 +238,7 @@ def _announce_wait(service: str, plan: ContainerPlan, container: docker.Containe
     pulumi.log.info(message, resource=container)
 
 
-class LocalEnvironment(pulumi.ComponentResource):
+class DockerEnvironment(pulumi.ComponentResource):
     """The whole stack on the local Docker engine.
 
     Outputs: `network` (its name), `urls` (service -> http://127.0.0.1:port for
@@ -247,16 +248,17 @@ class LocalEnvironment(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
+        args: EnvironmentArgs,
         *,
-        stack: ResolvedStack,
-        images: Mapping[str, pulumi.Input[str]],
-        secrets: Mapping[str, pulumi.Output[str]],
         project_dir: Path,
         engine: DockerEngine,
         swap_accounted: bool,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        super().__init__("dockyard:index:LocalEnvironment", name, None, opts)
+        # The type's name until 0.2: the alias keeps existing stacks' resources (no replacement).
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_="dockyard:index:LocalEnvironment")]))
+        super().__init__("dockyard:index:DockerEnvironment", name, None, opts)
+        stack, images, secrets = args.stack, args.images, args.secrets
         settings = stack.settings
         prefix = resource_prefix(settings)
         child = pulumi.ResourceOptions(parent=self)

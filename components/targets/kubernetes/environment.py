@@ -1,7 +1,7 @@
 """`KubernetesEnvironment`: a resolved stack as one namespace of Kubernetes objects.
 
-The objects are computed as plain API dicts by components/targets/kubernetes/pod.py (the pod),
-k8s_objects.py (workloads, Services, env, autoscaling, Ingress) and k8s_network.py
+The objects are computed as plain API dicts by pod.py (the pod),
+objects.py (workloads, Services, env, autoscaling, Ingress) and network.py
 (NetworkPolicies); this component only turns them into resources through an explicit
 provider, parents them and orders them (migrations Job before the backend rollout, each
 Service after its workload, dependants after the Services they talk to).
@@ -20,9 +20,10 @@ from components.core.names import (  # noqa: F401 (the suffix: tests read it her
     EXTERNAL_SECRET_SUFFIX,
     external_secret_name,
 )
-from components.plan.resolve import ResolvedStack, Service
+from components.plan.resolve import Service
 from components.plan.secrets import fill_secrets
 from components.spec.settings import Settings
+from components.targets.args import EnvironmentArgs
 from components.targets.kubernetes.network import default_deny_manifest, dns_egress_manifest, network_policy_manifest
 from components.targets.kubernetes.objects import (
     config_map_manifest,
@@ -95,15 +96,14 @@ class KubernetesEnvironment(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
+        args: EnvironmentArgs,
         *,
-        stack: ResolvedStack,
-        images: Mapping[str, pulumi.Input[str]],
-        secrets: Mapping[str, pulumi.Output[str]],
         image_revisions: Mapping[str, pulumi.Input[str]] | None = None,
         promoted_from: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("dockyard:index:KubernetesEnvironment", name, None, opts)
+        stack, images, secrets = args.stack, args.images, args.secrets
         settings = stack.settings
         self._name = name
         self._settings = settings
@@ -116,7 +116,6 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         self._secret_salt = random.RandomBytes(
             f"{name}-secret-name-salt", length=32, opts=pulumi.ResourceOptions(parent=self),
         ).hex
-        self.workloads: dict[str, pulumi.CustomResource] = {}
         # service -> what dependants wait for: its Service (created once its pods are ready,
         # so its await finds endpoints at once) or, without one, the workload itself.
         self.ready: dict[str, pulumi.CustomResource] = {}
@@ -215,5 +214,4 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         if spec.port and spec.long_running:
             ready = self._create(f"{prefix}-service", service_manifest(spec, settings), [*base, workload])
         self._create(f"{prefix}-netpol", network_policy_manifest(service, settings), base)
-        self.workloads[service.name] = workload
         self.ready[service.name] = ready

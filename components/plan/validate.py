@@ -1,0 +1,50 @@
+"""`validate`: one stack's settings checked, with the catalog, in one pass and one direction:
+parse the settings (spec), check the files they name, compute the stack's view once, run the
+catalog x settings rules over it (plan). Everything here happens before the first resource
+is registered; every problem is reported at once, in one `SettingsError`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from components.core.gc_pause import collection_paused
+from components.core.problems import Problem, distinct_problems
+from components.plan.stack_rules import stack_problems
+from components.plan.view import StackView
+from components.spec.catalog import Catalog, built_service_names
+from components.spec.catalog_file import catalog_path, load_catalog
+from components.spec.settings import Settings, SettingsError
+from components.spec.settings_parser import parse_settings
+from components.spec.stack_config import ca_bundle_problem, secret_keys
+
+
+def _file_problems(settings: Settings, project_dir: Path) -> list[Problem]:
+    bundle = settings.images.ca_bundle
+    if not bundle:
+        return []
+    problem = ca_bundle_problem((project_dir / bundle).expanduser())
+    return [Problem("images.caBundle", bundle, problem)] if problem else []
+
+
+@collection_paused
+def validate(
+    stack: str,
+    raw: Mapping[str, Any],
+    secret_names: set[str],
+    project_dir: Path,
+    catalog: Catalog | None = None,
+) -> Settings:
+    """Settings for `stack`, or one `SettingsError` listing every problem. `catalog`
+    defaults to the project's (catalog_path)."""
+    catalog = catalog or load_catalog(catalog_path(project_dir))
+    names = {spec.name for spec in catalog.services}
+    settings, problems = parse_settings(stack, raw, names, built_service_names(catalog.services), secret_keys(catalog))
+    if settings is not None:
+        problems += _file_problems(settings, project_dir)
+        problems += stack_problems(StackView.of(catalog, settings), secret_names)
+    problems = distinct_problems(problems)
+    if problems:
+        raise SettingsError(stack, problems)
+    return settings

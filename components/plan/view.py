@@ -1,0 +1,77 @@
+"""`StackView`: the facts about one stack that the rules and the resolver both read (which
+services are enabled, public, routed to; which secrets are in use), computed once from the
+validated catalog and parsed settings."""
+
+from __future__ import annotations
+
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+
+from components.spec.catalog import Catalog, SecretSpec, ServiceSpec
+from components.spec.settings import Settings
+from components.spec.templates import secret_names
+
+
+@dataclass(frozen=True)
+class StackView:
+    catalog: Catalog
+    settings: Settings
+    enabled: frozenset[str]
+    public: tuple[str, ...]  # enabled public services with a port, in catalog order
+    # `kubernetes.ingress.service`, or the only public service when it is unset (None: several)
+    routed: str | None
+    secrets_in_use: tuple[str, ...]  # dependencies first
+
+    @classmethod
+    def of(cls, catalog: Catalog, settings: Settings) -> StackView:
+        enabled = frozenset(spec.name for spec in catalog.services if settings.service(spec.name).enabled)
+        public = public_services(catalog, enabled)
+        return cls(
+            catalog=catalog, settings=settings, enabled=enabled, public=public,
+            routed=settings.kubernetes.ingress.service or (public[0] if len(public) == 1 else None),
+            secrets_in_use=secrets_in_use(catalog, enabled),
+        )
+
+
+def published_port(spec: ServiceSpec, settings: Settings) -> int | None:
+    """The 127.0.0.1 port of a public service (and, with dev.publishDatabases, of a stateful
+    one) on the docker target: `services.<name>.hostPort`, else its own port."""
+    if spec.port is None:
+        return None
+    if not (spec.public or (spec.state is not None and settings.dev.publish_databases)):
+        return None
+    return settings.service(spec.name).host_port or spec.port
+
+
+def public_services(catalog: Catalog, enabled: AbstractSet[str]) -> tuple[str, ...]:
+    """Enabled public services with a port: what the Ingress may route to."""
+    return tuple(spec.name for spec in catalog.services if spec.public and spec.port and spec.name in enabled)
+
+
+def from_config(declared: SecretSpec, enabled: AbstractSet[str]) -> bool:
+    """Read from its config secret: its owner is disabled (an external service), or it has
+    no value of its own."""
+    external = declared.owner is not None and declared.owner not in enabled
+    return external or not (declared.generate or declared.template)
+
+
+def secrets_in_use(catalog: Catalog, enabled: AbstractSet[str]) -> tuple[str, ...]:
+    """The secrets the enabled services' env uses, directly or through the templates of the
+    secrets it uses (not a template replaced from config), dependencies first."""
+    order: dict[str, None] = {}  # insertion-ordered set: membership is O(1)
+
+    def need(name: str) -> None:
+        if name in order or name not in catalog.secrets:
+            return
+        declared = catalog.secrets[name]
+        if declared.template and not from_config(declared, enabled):
+            for used in secret_names(declared.template):
+                need(used)
+        order[name] = None
+
+    for spec in catalog.services:
+        if spec.name in enabled:
+            for value in spec.env.values():
+                for used in secret_names(value):
+                    need(used)
+    return tuple(order)
