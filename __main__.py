@@ -62,7 +62,8 @@ stack_secrets = StackSecrets("secrets", secrets=stack.secrets, config_secrets=se
 credentials = None
 if decisions.registry_host and "registryPassword" in secret_config:
     credentials = RegistryCredentials(
-        address=decisions.registry_host, username=settings.images.registry_username,
+        address=decisions.registry_host,
+        username=settings.images.registry_username,
         password=secret_config["registryPassword"],
     )
 ca_bundle = None
@@ -73,8 +74,12 @@ built: dict[str, ServiceImage] = {}
 if decisions.builds:
     for name in stack.built:
         plan = plan_build(
-            stack.services[name].spec, settings.images, project_dir=PROJECT_DIR, revision=revision,
-            load_into_daemon=decisions.load_into_daemon, dev_stage=decisions.dev_stage,
+            stack.services[name].spec,
+            settings.images,
+            project_dir=PROJECT_DIR,
+            revision=revision,
+            load_into_daemon=decisions.load_into_daemon,
+            dev_stage=decisions.dev_stage,
         )
         built[name] = ServiceImage(f"{name}-image", plan, credentials=credentials, ca_bundle=ca_bundle, opts=on_engine)
 loaded_ids = {name: image.local_id for name, image in built.items()}  # change with each rebuild
@@ -84,7 +89,10 @@ if settings.runs_docker:
     local = DockerEnvironment(
         "local",
         EnvironmentArgs(stack=stack, images=stack.image_refs(loaded_ids), secrets=stack_secrets.values),
-        project_dir=PROJECT_DIR, engine=engine, swap_accounted=engine.swap_limit(), opts=on_engine,
+        project_dir=PROJECT_DIR,
+        engine=engine,
+        swap_accounted=engine.swap_limit(),
+        opts=on_engine,
     )
     pulumi.export("network", local.network.name)
     pulumi.export("urls", local.urls)
@@ -103,11 +111,16 @@ if settings.runs_kubernetes:
         image_revisions=stack.image_refs(loaded_ids, built_only=True) if decisions.rolls_on_image_id else {},
         promoted_from={name: decisions.promotes_from for name in stack.on_built_images} if promoted else None,
     )
-    pulumi.export("kubernetes", {
-        "namespace": settings.kubernetes.namespace, "url": kubernetes.url, "images": kubernetes.images,
-        # Rendered manifests only: the Secrets to create in the cluster (name -> keys).
-        **({"externalSecrets": kubernetes.external_secrets} if kubernetes.external_secrets else {}),
-    })
+    pulumi.export(
+        "kubernetes",
+        {
+            "namespace": settings.kubernetes.namespace,
+            "url": kubernetes.url,
+            "images": kubernetes.images,
+            # Rendered manifests only: the Secrets to create in the cluster (name -> keys).
+            **({"externalSecrets": kubernetes.external_secrets} if kubernetes.external_secrets else {}),
+        },
+    )
     if promoted is not None:
         pulumi.export("promotedFrom", promoted.promoted_from)
 

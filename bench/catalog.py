@@ -72,8 +72,8 @@ def measure_in_this_process(path: Path) -> dict:
     """Times of each phase and this process's peak RSS (run in a fresh process per size)."""
     sys.path.insert(0, str(PROJECT_DIR))
     from components.plan.resolve import resolve
+    from components.plan.validate import validate
     from components.spec.catalog_file import load_catalog
-    from components.spec.stack_config import validate
 
     settings_raw = {
         key.split(":", 1)[1]: value
@@ -107,7 +107,11 @@ def measure(size: int, timeout: float) -> dict:
         try:
             done = subprocess.run(
                 [sys.executable, "-m", "bench.catalog", "--measure", str(path)],
-                cwd=PROJECT_DIR, capture_output=True, text=True, timeout=timeout, check=True,
+                cwd=PROJECT_DIR,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=True,
             )
         except subprocess.TimeoutExpired:
             return {"services": size, "timed_out_after_seconds": timeout}
@@ -121,8 +125,10 @@ def print_table(title: str, rows: list[dict]) -> None:
         if "timed_out_after_seconds" in row:
             print(f"{row['services']:>9}  timed out after {row['timed_out_after_seconds']:.0f} s")
             continue
-        print(f"{row['services']:>9}{row['load_seconds']:>9.2f}{row['validate_seconds']:>12.2f}"
-              f"{row['resolve_seconds']:>11.2f}{row['total_seconds']:>9.2f}{row['cpu_seconds']:>9.2f}{row['peak_mb']:>9.1f}")
+        print(
+            f"{row['services']:>9}{row['load_seconds']:>9.2f}{row['validate_seconds']:>12.2f}"
+            f"{row['resolve_seconds']:>11.2f}{row['total_seconds']:>9.2f}{row['cpu_seconds']:>9.2f}{row['peak_mb']:>9.1f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -137,11 +143,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if BASELINE.exists():
         print_table(f"before ({BASELINE.relative_to(PROJECT_DIR)})", json.loads(BASELINE.read_text())["catalog"])
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "system": platform.platform()},
-        "goal": {"services": 10_000, "seconds": GOAL_SECONDS, "peak_mb": GOAL_MB},
-        "catalog": rows,
-    }, indent=2))
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "system": platform.platform()},
+                "goal": {"services": 10_000, "seconds": GOAL_SECONDS, "peak_mb": GOAL_MB},
+                "catalog": rows,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {RESULTS.relative_to(PROJECT_DIR)}")
     return rows
 

@@ -262,7 +262,9 @@ def print_table(rows: list[dict], baseline: dict | None) -> None:
         cells = "".join(f"{_cell(before.get(row['app']), key, fmt):>12}{_cell(row, key, fmt):>12}" for row in rows)
         print(f"{title:<22}{cells}")
     if baseline:
-        print(f"before: {baseline.get('revision', '?')} on {baseline.get('engine', '?')}, bases {baseline.get('bases')}")
+        print(
+            f"before: {baseline.get('revision', '?')} on {baseline.get('engine', '?')}, bases {baseline.get('bases')}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--app", nargs="+", choices=sorted(BASES), default=sorted(BASES))
     ap.add_argument("--prune-cache-mounts", action="store_true",
                     help="also drop BuildKit cache mounts first (slows other builds on this engine)")  # fmt: skip
-    ap.add_argument("--baseline", metavar="REV", help="measure apps/ as at git revision REV and write bench/baseline.json")
+    ap.add_argument(
+        "--baseline", metavar="REV", help="measure apps/ as at git revision REV and write bench/baseline.json"
+    )
     args = ap.parse_args(argv)
     bases_warm = base_images_warm_seconds()  # also starts dockerd and builds missing bases
     if args.prune_cache_mounts:

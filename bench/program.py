@@ -15,6 +15,8 @@ from tests.harness import PROJECT_DIR, outside_inputs, run_program
 
 RESULTS = Path(__file__).resolve().parent / "results" / "program.json"
 RUNS = 5
+
+
 def measure(stack: str) -> dict:
     seconds = []
     resources = 0
@@ -42,10 +44,19 @@ def main() -> list[dict]:
     for row in rows:
         print(f"{row['stack']:<10}{row['resources']:>10}{row['median_seconds']:>10.3f}{row['max_seconds']:>10.3f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count(), "system": platform.platform()},
-        "program": rows,
-    }, indent=2))
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "machine": {
+                    "python": platform.python_version(),
+                    "cpus": __import__("os").cpu_count(),
+                    "system": platform.platform(),
+                },
+                "program": rows,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {RESULTS.relative_to(PROJECT_DIR)}")
     return rows
 

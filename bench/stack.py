@@ -50,8 +50,8 @@ import yaml
 
 from components.build.images import CA_BUNDLE_SECRET_ID, git_revision, plan_build
 from components.plan.resolve import ResolvedStack, Service, resolve
+from components.plan.validate import validate
 from components.spec.catalog_file import catalog_path, load_catalog
-from components.spec.stack_config import validate
 from components.targets.docker.environment import (
     HEALTH_WAIT_SECONDS,
     LOG_OPTIONS,
@@ -88,6 +88,7 @@ def succeeded(driven: Driven, what: str) -> float:
 
 # --- the tools and the machine -------------------------------------------------------------------
 
+
 def tools_bin() -> Path:
     """The CLI and providers built here. Built first when missing, so no timed step includes a
     build of the tools (the driver would otherwise build them inside the first `up`)."""
@@ -121,7 +122,9 @@ def machine(cli: str, load_at_start: float) -> dict[str, Any]:
         "cores": os.cpu_count(),
         "memory_gib": memory_gib(),
         "arch": platform.machine(),
-        "docker": _run(["docker", "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})"]).stdout.strip(),
+        "docker": _run(
+            ["docker", "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})"]
+        ).stdout.strip(),
         "compose": _run(["docker", "compose", "version", "--short"]).stdout.strip(),
         "pulumi_cli": cli,
         # Other work on the machine makes one run noisy: the load says how busy it was.
@@ -131,6 +134,7 @@ def machine(cli: str, load_at_start: float) -> dict[str, Any]:
 
 
 # --- the stack as the program resolves it --------------------------------------------------------
+
 
 def resolved_stack(project: Project) -> ResolvedStack:
     """What the program resolves for the trial stack: its Pulumi.<stack>.yaml, validated with the
@@ -164,6 +168,7 @@ def livez_marker(url: str) -> str | None:
 
 
 # --- the Pulumi side ------------------------------------------------------------------------------
+
 
 def changes(driven: Driven, command: str) -> dict[str, int]:
     """The driver's resource counts for the step (e.g. {'same': 17})."""
@@ -203,6 +208,7 @@ def pulumi_steps(project: Project, findings: list[str]) -> dict[str, dict]:
 
 
 # --- the compose file, generated from the resolved stack -----------------------------------------
+
 
 def secret_values(stack: ResolvedStack) -> dict[str, str]:
     """The stack's secrets for compose: a generated one is generated once for the file (letters
@@ -267,8 +273,14 @@ def compose_build(service: Service, stack: ResolvedStack, project_dir: Path, tag
     serves the layers it already has, as it does for the Pulumi run (APP_VERSION is an ENV of the
     runtime stage, which does not key its COPY layers)."""
     images = stack.settings.images.model_copy(update={"tag": tag})
-    plan = plan_build(service.spec, images, project_dir=project_dir, revision=git_revision(project_dir),
-                      load_into_daemon=True, dev_stage=False)
+    plan = plan_build(
+        service.spec,
+        images,
+        project_dir=project_dir,
+        revision=git_revision(project_dir),
+        load_into_daemon=True,
+        dev_stage=False,
+    )
     build = {
         "context": plan.context,
         "dockerfile": str(Path(plan.dockerfile).relative_to(plan.context)),
@@ -344,6 +356,7 @@ def compose_document(stack: ResolvedStack, project_dir: Path, compose_project: s
 
 # --- the compose side -----------------------------------------------------------------------------
 
+
 class Compose:
     """`docker compose` on the generated file, under a project name unique to the run."""
 
@@ -362,8 +375,10 @@ class Compose:
         """service -> its container's state, health and exit code."""
         listed = self.run("ps", "--all", "--format", "json", timeout=120).output
         rows = [json.loads(line) for line in listed.splitlines() if line.startswith("{")]
-        return {row["Service"]: {"state": row["State"], "health": row.get("Health", ""), "exit": row.get("ExitCode")}
-                for row in rows}
+        return {
+            row["Service"]: {"state": row["State"], "health": row.get("Health", ""), "exit": row.get("ExitCode")}
+            for row in rows
+        }
 
     def images(self) -> list[str]:
         document = yaml.safe_load(self.file.read_text())
@@ -398,10 +413,18 @@ def compose_steps(compose: Compose, stack: ResolvedStack) -> dict[str, dict]:
 
 # (row, pulumi step, compose step, what the row means)
 ROWS = (
-    ("up cold", "up_cold", "up_cold",
-     "a new tag each; BuildKit's layer cache as the machine has it, shared (compose builds second)"),
-    ("up no-change (refresh first)", "up_no_change", "up_no_change",
-     "the driver's default, as `make up`; compose reruns its one-shots on every up"),
+    (
+        "up cold",
+        "up_cold",
+        "up_cold",
+        "a new tag each; BuildKit's layer cache as the machine has it, shared (compose builds second)",
+    ),
+    (
+        "up no-change (refresh first)",
+        "up_no_change",
+        "up_no_change",
+        "the driver's default, as `make up`; compose reruns its one-shots on every up",
+    ),
     ("up no-change --no-refresh", "up_no_change_no_refresh", "up_no_change", "compose: the same no-change up"),
     ("preview (no changes)", "preview", None, "refreshes first, as `make preview`"),
     ("up after one backend file changed", "up_backend_edit", None, "unique /livez edit of the copy"),
@@ -417,8 +440,16 @@ def table_rows(pulumi: Mapping[str, Any], compose: Mapping[str, Any]) -> list[di
         p = pulumi.get(p_key, {}).get("seconds")
         c = compose.get(c_key, {}).get("seconds") if c_key else None
         ratio = round(p / c, 2) if p is not None and c else None
-        rows.append({"operation": label, "pulumi_s": p, "compose_s": c, "ratio": ratio, "note": note,
-                     "pulumi_changes": pulumi.get(p_key, {}).get("changes")})
+        rows.append(
+            {
+                "operation": label,
+                "pulumi_s": p,
+                "compose_s": c,
+                "ratio": ratio,
+                "note": note,
+                "pulumi_changes": pulumi.get(p_key, {}).get("changes"),
+            }
+        )
     return rows
 
 
@@ -428,8 +459,10 @@ def goals(pulumi: Mapping[str, Any], compose: Mapping[str, Any]) -> dict[str, di
     return {
         "up_no_change_le_compose": {"pulumi_s": no_change, "compose_s": c_no_change, "met": no_change <= c_no_change},
         "up_no_change_no_refresh_le_compose": {
-            "pulumi_s": pulumi["up_no_change_no_refresh"]["seconds"], "compose_s": c_no_change,
-            "met": pulumi["up_no_change_no_refresh"]["seconds"] <= c_no_change},
+            "pulumi_s": pulumi["up_no_change_no_refresh"]["seconds"],
+            "compose_s": c_no_change,
+            "met": pulumi["up_no_change_no_refresh"]["seconds"] <= c_no_change,
+        },
         "up_cold_within_1.2x_compose": {"pulumi_s": cold, "compose_s": c_cold, "met": cold <= COLD_GOAL_RATIO * c_cold},
     }
 
@@ -440,14 +473,18 @@ def print_table(rows: list[dict], result: Mapping[str, Any]) -> None:
 
     print(f"{'operation':<36}{'pulumi s':>10}{'compose s':>11}{'ratio':>8}  note")
     for row in rows:
-        print(f"{row['operation']:<36}{cell(row['pulumi_s']):>10}{cell(row['compose_s']):>11}"
-              f"{cell(row['ratio']):>8}  {row['note']}")
+        print(
+            f"{row['operation']:<36}{cell(row['pulumi_s']):>10}{cell(row['compose_s']):>11}"
+            f"{cell(row['ratio']):>8}  {row['note']}"
+        )
     for name, goal in result["goals"].items():
         print(f"goal {name}: {'met' if goal['met'] else 'NOT met'} ({goal['pulumi_s']} s vs {goal['compose_s']} s)")
     m = result["machine"]
-    print(f"machine: {m['cores']} cores, {m['memory_gib']} GiB, Docker {m['docker']}, compose {m['compose']}, "
-          f"{m['pulumi_cli']}; load (1 min) {m['load_average_1m_at_start']} at start, "
-          f"{m['load_average_1m_at_end']} at end: one run, noisy when the machine is busy")
+    print(
+        f"machine: {m['cores']} cores, {m['memory_gib']} GiB, Docker {m['docker']}, compose {m['compose']}, "
+        f"{m['pulumi_cli']}; load (1 min) {m['load_average_1m_at_start']} at start, "
+        f"{m['load_average_1m_at_end']} at end: one run, noisy when the machine is busy"
+    )
     for finding in result["findings"]:
         print(f"finding: {finding}")
 

@@ -26,7 +26,10 @@ STACK_LABEL = "dockyard.dev/stack"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # The reference app on dockyard's air-gapped images (engine/bases.sh).
 BASE_IMAGES = {"backend": "dockyard/base-python:3.11-bookworm", "frontend": "dockyard/base-node:22-bookworm"}
-RUNTIME_BASE_IMAGES = {"backend": "dockyard/runtime-python:3.11-bookworm", "frontend": "dockyard/runtime-node:22-bookworm"}
+RUNTIME_BASE_IMAGES = {
+    "backend": "dockyard/runtime-python:3.11-bookworm",
+    "frontend": "dockyard/runtime-node:22-bookworm",
+}
 UPSTREAM_IMAGES = {"postgres": "dockyard/postgres:15-bookworm", "redis": "dockyard/redis:7-bookworm"}
 
 
@@ -43,7 +46,9 @@ def free_port() -> int:
 def copy_checkout(destination: Path) -> Path:
     """The checkout as it is (tracked and new files, nothing ignored): a fresh clone of the
     working tree, which the tests may edit."""
-    listed = _run(["git", "-C", str(PROJECT_DIR), "ls-files", "-z", "--cached", "--others", "--exclude-standard"], timeout=60)
+    listed = _run(
+        ["git", "-C", str(PROJECT_DIR), "ls-files", "-z", "--cached", "--others", "--exclude-standard"], timeout=60
+    )
     for relative in filter(None, listed.stdout.split("\0")):
         source = PROJECT_DIR / relative
         if not source.is_file():
@@ -54,8 +59,21 @@ def copy_checkout(destination: Path) -> Path:
     # The copy is a git checkout too: the program tags images with the commit they come from.
     _run(["git", "init", "-q", str(destination)], timeout=60)
     _run(["git", "-C", str(destination), "add", "-A"], timeout=60)
-    _run(["git", "-C", str(destination), "-c", "user.name=real tier", "-c", "user.email=real@tier.invalid",
-          "commit", "-qm", "copy"], timeout=60)
+    _run(
+        [
+            "git",
+            "-C",
+            str(destination),
+            "-c",
+            "user.name=real tier",
+            "-c",
+            "user.email=real@tier.invalid",
+            "commit",
+            "-qm",
+            "copy",
+        ],
+        timeout=60,
+    )
     return destination
 
 
@@ -114,14 +132,18 @@ class Project:
 
     def drive(self, *args: str, timeout: float = 1800) -> Driven:
         started = time.monotonic()
-        proc = _run([PYTHON, str(self.dir / "scripts/dockyard.py"), *args, "--stack", self.stack],
-                    timeout=timeout, env={**os.environ, **self.env}, cwd=self.dir)
+        proc = _run(
+            [PYTHON, str(self.dir / "scripts/dockyard.py"), *args, "--stack", self.stack],
+            timeout=timeout,
+            env={**os.environ, **self.env},
+            cwd=self.dir,
+        )
         return Driven(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
 
     def outputs(self) -> dict:
         driven = self.drive("outputs")
         assert driven.returncode == 0, driven.output[-3000:]
-        return json.loads(driven.output[driven.output.index("{"):driven.output.rindex("}") + 1])
+        return json.loads(driven.output[driven.output.index("{") : driven.output.rindex("}") + 1])
 
 
 def tag_of(stack: str) -> str:
@@ -145,15 +167,18 @@ def new_project(tmp: Path) -> Project:
 def remove_leftovers(stack: str) -> None:
     """Whatever the stack left on the engine, by its label and names: only what this run made."""
     label = f"label={STACK_LABEL}={stack}"
-    for kind, listing in (("container", ["ps", "-aq"]), ("network", ["network", "ls", "-q"]), ("volume", ["volume", "ls", "-q"])):
+    for kind, listing in (
+        ("container", ["ps", "-aq"]),
+        ("network", ["network", "ls", "-q"]),
+        ("volume", ["volume", "ls", "-q"]),
+    ):
         found = _run(["docker", *listing, "--filter", label], timeout=60).stdout.split()
         if found:
             remove = ["rm", "-f"] if kind == "container" else [kind, "rm"]
             _run(["docker", *remove, *found], timeout=120)
     # By the version label (the run's own tag): also takes the `git-<rev>` tags of the copy's commits.
-    images = _run(["docker", "images", "-q", "--filter", f"label=org.opencontainers.image.version={tag_of(stack)}"],
-                  timeout=60).stdout.split()
+    images = _run(
+        ["docker", "images", "-q", "--filter", f"label=org.opencontainers.image.version={tag_of(stack)}"], timeout=60
+    ).stdout.split()
     if images:
         _run(["docker", "rmi", "-f", *set(images)], timeout=120)
-
-

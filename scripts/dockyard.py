@@ -79,7 +79,8 @@ def urns_to_destroy(stack: auto.Stack) -> list[str]:
             urn = parents[urn]
             kept.add(urn)
     return [
-        r["urn"] for r in resources
+        r["urn"]
+        for r in resources
         if r["urn"] not in kept and r["type"] != "pulumi:pulumi:Stack" and not r["type"].startswith("pulumi:providers:")
     ]
 
@@ -87,7 +88,9 @@ def urns_to_destroy(stack: auto.Stack) -> list[str]:
 def remove_stack_volumes(stack_name: str) -> None:
     listed = subprocess.run(
         ["docker", "volume", "ls", "-q", "--filter", f"label={STACK_LABEL}={stack_name}"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     volumes = listed.stdout.split()
     if volumes:
@@ -114,7 +117,11 @@ def preview(stack: auto.Stack, args: argparse.Namespace) -> None:
     if args.policy_pack:
         packs = {"policy_packs": [policy_pack_executable()], "policy_pack_configs": policy_config(stack.name)}
     result = stack.preview(
-        on_output=print, expect_no_changes=args.expect_no_changes, refresh=args.refresh, **packs, color=_color(),
+        on_output=print,
+        expect_no_changes=args.expect_no_changes,
+        refresh=args.refresh,
+        **packs,
+        color=_color(),
     )
     say(f"preview: {_changes(result.change_summary)}")
 
@@ -157,8 +164,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--purge", action="store_true", help="down: also remove the data volumes and credentials")
     parser.add_argument("--policy-pack", action="store_true", help="preview: with the policy pack")
     parser.add_argument("--expect-no-changes", action="store_true", help="preview: fail on any change")
-    parser.add_argument("--no-refresh", dest="refresh", action="store_false",
-                        help="up/preview: do not read the resources' real state first")
+    parser.add_argument(
+        "--no-refresh",
+        dest="refresh",
+        action="store_false",
+        help="up/preview: do not read the resources' real state first",
+    )
     return parser.parse_args(argv)
 
 

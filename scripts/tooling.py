@@ -48,8 +48,9 @@ def plugin_versions() -> dict[str, str]:
 
 
 def tools_bin(project_dir: Path) -> Path:
-    printed = subprocess.run(["bash", str(project_dir / "engine/pulumi-tools.sh"), "--print"],
-                             capture_output=True, text=True, check=True)
+    printed = subprocess.run(
+        ["bash", str(project_dir / "engine/pulumi-tools.sh"), "--print"], capture_output=True, text=True, check=True
+    )
     return Path(printed.stdout.strip())
 
 
@@ -57,9 +58,12 @@ def build_tools(project_dir: Path, say: Callable[[str], None]) -> Path:
     if shutil.which("go") is None:
         raise ToolingError(
             "no Pulumi CLI: install it (https://www.pulumi.com/docs/iac/download-install/), "
-            "or install Go so engine/pulumi-tools.sh can build it from Go modules")
-    say("building the Pulumi CLI and the docker and kubernetes providers from Go modules "
-        "(engine/pulumi-tools.sh; about 20 minutes the first time on 2 cores, seconds afterwards)")
+            "or install Go so engine/pulumi-tools.sh can build it from Go modules"
+        )
+    say(
+        "building the Pulumi CLI and the docker and kubernetes providers from Go modules "
+        "(engine/pulumi-tools.sh; about 20 minutes the first time on 2 cores, seconds afterwards)"
+    )
     built = subprocess.run(["bash", str(project_dir / "engine/pulumi-tools.sh")], stdout=subprocess.PIPE, text=True)
     if built.returncode != 0:
         raise ToolingError("engine/pulumi-tools.sh failed: see its messages above")
@@ -76,7 +80,9 @@ def _ours(project_dir: Path, say: Callable[[str], None]) -> Path:
 
 
 def _run(pulumi: Path, env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([str(pulumi), *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(pulumi), *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _installed(pulumi: Path, env: dict[str, str]) -> set[tuple[str, str]]:
@@ -93,7 +99,9 @@ def _downloaded(pulumi: Path, env: dict[str, str], versions: dict[str, str]) -> 
         if (plugin, version) in have:
             continue
         try:
-            result = _run(pulumi, env, "plugin", "install", "resource", plugin, version, timeout=DOWNLOAD_TIMEOUT_SECONDS)
+            result = _run(
+                pulumi, env, "plugin", "install", "resource", plugin, version, timeout=DOWNLOAD_TIMEOUT_SECONDS
+            )
         except subprocess.TimeoutExpired:
             return False
         if result.returncode != 0:
@@ -107,24 +115,36 @@ def _installed_in(home: Path, plugin: str, version: str) -> bool:
     return (home / "plugins" / f"resource-{plugin}-v{version}" / f"pulumi-resource-{plugin}").exists()
 
 
-def _install_ours(project_dir: Path, pulumi: Path, env: dict[str, str], versions: dict[str, str], bin_dir: Path) -> None:
+def _install_ours(
+    project_dir: Path, pulumi: Path, env: dict[str, str], versions: dict[str, str], bin_dir: Path
+) -> None:
     home = Path(env["PULUMI_HOME"])
     for plugin, binary in BUILT_FROM_GO.items():
         if not _installed_in(home, plugin, versions[plugin]):
-            installed = _run(pulumi, env, "plugin", "install", "resource", plugin, versions[plugin], "--file", str(bin_dir / binary))
+            installed = _run(
+                pulumi, env, "plugin", "install", "resource", plugin, versions[plugin], "--file", str(bin_dir / binary)
+            )
             if installed.returncode != 0:
-                raise ToolingError(f"installing the {plugin} {versions[plugin]} plugin built here failed: {installed.stderr.strip()}")
+                raise ToolingError(
+                    f"installing the {plugin} {versions[plugin]} plugin built here failed: {installed.stderr.strip()}"
+                )
     # The stand-ins are small wrappers naming this checkout's interpreter: always reinstalled.
     stand_ins = subprocess.run(
         ["bash", str(project_dir / "engine/plugins/install.sh"), str(pulumi.parent), sys.executable],
-        env={**os.environ, **env}, capture_output=True, text=True,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
     )
     if stand_ins.returncode != 0:
         raise ToolingError(f"installing the stand-in plugins failed: {(stand_ins.stdout + stand_ins.stderr).strip()}")
 
 
 def own_home() -> Path:
-    root = Path("/var/cache/dockyard") if os.geteuid() == 0 else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dockyard"
+    root = (
+        Path("/var/cache/dockyard")
+        if os.geteuid() == 0
+        else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dockyard"
+    )
     return root / "pulumi-home"
 
 
@@ -154,13 +174,19 @@ def prepare(project_dir: Path, say: Callable[[str], None]) -> Tools:
     home = own_home()
     home.mkdir(parents=True, exist_ok=True)
     # Only the installed plugins, at the versions the SDKs ask for: not the binaries beside the CLI.
-    env = {**env, "PULUMI_HOME": str(home), "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-           "PULUMI_IGNORE_AMBIENT_PLUGINS": "true"}
+    env = {
+        **env,
+        "PULUMI_HOME": str(home),
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
+    }
     _install_ours(project_dir, pulumi, env, versions, bin_dir)
     say(f"Pulumi CLI {pulumi} (home {home})")
     say(f"plugins built here from Go modules: {_listing({p: versions[p] for p in BUILT_FROM_GO})}")
-    say(f"STAND-IN plugins (their providers cannot be built here; engine/plugins/): "
-        f"{_listing({p: versions[p] for p in STAND_INS})}")
+    say(
+        f"STAND-IN plugins (their providers cannot be built here; engine/plugins/): "
+        f"{_listing({p: versions[p] for p in STAND_INS})}"
+    )
     return Tools(auto.PulumiCommand(root=str(pulumi.parent.parent), skip_version_check=True), str(home), env)
 
 

@@ -16,7 +16,9 @@ def duration_nanos(text: str) -> int:
     """`1m30s` -> 90_000_000_000. Raises ValueError naming the accepted form."""
     parts = _PART.findall(text) if isinstance(text, str) else []
     if not parts or "".join(number + unit for number, unit in parts) != text:
-        raise ValueError(f"{text!r} is not a duration: write a number and a unit (ms, s, m, h), such as 250ms, 15s or 1m30s")
+        raise ValueError(
+            f"{text!r} is not a duration: write a number and a unit (ms, s, m, h), such as 250ms, 15s or 1m30s"
+        )
     return sum(round(float(number) * NANOS_PER[unit]) for number, unit in parts)
 
 

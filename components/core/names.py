@@ -44,9 +44,15 @@ def kubernetes_object_names(service: str) -> list[tuple[str, str]]:
     `<service>-<10 hex>`) cannot equal another service's: equal lengths would need equal
     service names."""
     return [
-        ("ServiceAccount", service), ("Service", service), ("Deployment", service), ("StatefulSet", service),
-        ("HorizontalPodAutoscaler", service), ("PodDisruptionBudget", service), ("Ingress", service),
-        ("NetworkPolicy", service_policy_name(service)), ("Secret", external_secret_name(service)),
+        ("ServiceAccount", service),
+        ("Service", service),
+        ("Deployment", service),
+        ("StatefulSet", service),
+        ("HorizontalPodAutoscaler", service),
+        ("PodDisruptionBudget", service),
+        ("Ingress", service),
+        ("NetworkPolicy", service_policy_name(service)),
+        ("Secret", external_secret_name(service)),
     ]
 
 

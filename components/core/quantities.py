@@ -10,8 +10,15 @@ MIN_MEMORY_BYTES = 6 * 2**20  # Docker refuses a smaller memory limit
 _MEMORY = re.compile(r"^(?P<n>[0-9]+(?:\.[0-9]+)?)(?P<unit>Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _CPU = re.compile(r"^(?:[0-9]+m|[0-9]+(?:\.[0-9]{1,3})?)$")
 _MEMORY_FACTORS = {
-    None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
+    None: 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
 }
 
 
@@ -36,8 +43,7 @@ def check_memory(value: str | None) -> str | None:
         return value
     if not _MEMORY.match(value) or memory_bytes(value) < MIN_MEMORY_BYTES:
         raise ValueError(
-            "must be a memory quantity of at least 6Mi such as 128Mi, 512Mi or 1Gi"
-            " (units Ki, Mi, Gi, Ti, k, M, G, T)"
+            "must be a memory quantity of at least 6Mi such as 128Mi, 512Mi or 1Gi (units Ki, Mi, Gi, Ti, k, M, G, T)"
         )
     return value
 

@@ -31,9 +31,7 @@ REFERENCE = re.compile(rf"^(?P<name>{_NAME})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>
 # What the catalog's schema gives editors for a pinned reference: a tag or a digest (of the
 # lengths the digest package accepts), ASCII spelt out (ECMA regexps have no `(?P<`).
 _PINNED_DIGEST = "(?:sha256:[0-9a-fA-F]{64}|sha384:[0-9a-fA-F]{96}|sha512:[0-9a-fA-F]{128})"
-PINNED_REFERENCE_PATTERN = (
-    rf"^{_NAME}(?::{_TAG}(?:@{_PINNED_DIGEST})?|@{_PINNED_DIGEST})$".replace(r"\w", "A-Za-z0-9_")
-)
+PINNED_REFERENCE_PATTERN = rf"^{_NAME}(?::{_TAG}(?:@{_PINNED_DIGEST})?|@{_PINNED_DIGEST})$".replace(r"\w", "A-Za-z0-9_")
 TAG = re.compile(rf"^{_TAG}$", re.ASCII)
 NAME_TOTAL_LENGTH_MAX = 255
 DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}  # what the digest package accepts

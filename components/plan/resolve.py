@@ -88,15 +88,19 @@ class ResolvedStack:
 
 def _with_overrides(spec: ServiceSpec, settings: Settings, enabled: frozenset[str]) -> ServiceSpec:
     override = settings.service(spec.name)
-    return spec.model_copy(update={
-        "image": (override.image or spec.image) if spec.image is not None else None,
-        "resources": spec.resources.model_copy(update={
-            "memory": override.memory or spec.resources.memory,
-            "cpu": override.cpu or spec.resources.cpu,
-        }),
-        "talks_to": tuple(name for name in spec.talks_to if name in enabled),
-        "starts_after": tuple(name for name in spec.starts_after if name in enabled),
-    })
+    return spec.model_copy(
+        update={
+            "image": (override.image or spec.image) if spec.image is not None else None,
+            "resources": spec.resources.model_copy(
+                update={
+                    "memory": override.memory or spec.resources.memory,
+                    "cpu": override.cpu or spec.resources.cpu,
+                }
+            ),
+            "talks_to": tuple(name for name in spec.talks_to if name in enabled),
+            "starts_after": tuple(name for name in spec.starts_after if name in enabled),
+        }
+    )
 
 
 def _external_peers(spec: ServiceSpec, catalog: Catalog, enabled: frozenset[str]) -> tuple[ExternalPeer, ...]:
@@ -190,12 +194,14 @@ def resolve(catalog: Catalog, settings: Settings) -> ResolvedStack:
     originals = catalog.by_name()
     specs = {name: _with_overrides(originals[name], settings, enabled) for name in originals if name in enabled}
     context = _Resolving(
-        catalog=catalog, settings=settings, enabled=enabled, specs=specs, clients=_clients(specs),
+        catalog=catalog,
+        settings=settings,
+        enabled=enabled,
+        specs=specs,
+        clients=_clients(specs),
         addresses=_Addresses.of(catalog),
         routed=view.routed if settings.runs_kubernetes else None,
     )
     services = {name: _service(specs[name], originals[name], context) for name in start_order(specs.values())}
-    secrets = {
-        name: _stack_secret(name, catalog, enabled, context.addresses) for name in view.secrets_in_use
-    }
+    secrets = {name: _stack_secret(name, catalog, enabled, context.addresses) for name in view.secrets_in_use}
     return ResolvedStack(settings=settings, services=services, secrets=secrets)

@@ -35,10 +35,14 @@ class StackSecrets(pulumi.ComponentResource):
         for secret in secrets.values():  # dependencies first
             if secret.generate is not None:
                 # Letters and digits only: a generated value may go into a URL unescaped.
-                values[secret.name] = pulumi.Output.secret(random.RandomPassword(
-                    f"{name}-{secret.name}", length=secret.generate.length, special=False,
-                    opts=pulumi.ResourceOptions(parent=self),
-                ).result)
+                values[secret.name] = pulumi.Output.secret(
+                    random.RandomPassword(
+                        f"{name}-{secret.name}",
+                        length=secret.generate.length,
+                        special=False,
+                        opts=pulumi.ResourceOptions(parent=self),
+                    ).result
+                )
             elif secret.template is not None:
                 values[secret.name] = fill_secrets(secret.template, values)
             else:

@@ -17,14 +17,25 @@ def override_problems(view: StackView) -> list[Problem]:
     for spec in catalog.services:
         override = settings.service(spec.name)
         if override.image and spec.image is None:
-            problems.append(Problem(
-                f"services.{spec.name}.image", override.image,
-                "only upstream images can be replaced; a built service takes dockyard:images.baseImages instead",
-            ))
+            problems.append(
+                Problem(
+                    f"services.{spec.name}.image",
+                    override.image,
+                    "only upstream images can be replaced; a built service takes dockyard:images.baseImages instead",
+                )
+            )
         if spec.one_shot and override.replicas != 1:
-            problems.append(Problem(f"services.{spec.name}.replicas", override.replicas, "a one-shot service runs exactly once: 1"))
+            problems.append(
+                Problem(f"services.{spec.name}.replicas", override.replicas, "a one-shot service runs exactly once: 1")
+            )
         if spec.state is not None and override.replicas != 1:
-            problems.append(Problem(f"services.{spec.name}.replicas", override.replicas, "a stateful single-instance service runs 1 replica; use an external service to scale"))
+            problems.append(
+                Problem(
+                    f"services.{spec.name}.replicas",
+                    override.replicas,
+                    "a stateful single-instance service runs 1 replica; use an external service to scale",
+                )
+            )
     return problems
 
 
@@ -44,16 +55,22 @@ def disabled_problems(view: StackView, configured_secrets: set[str]) -> list[Pro
         replacement = catalog.replacement(spec.name)
         users = users_of.get(spec.name, [])
         if replacement is None and users:
-            problems.append(Problem(
-                f"services.{spec.name}.enabled", False,
-                f"{', '.join(users)} need(s) {spec.name}, which has no external replacement (a secret it owns with `config`)",
-            ))
+            problems.append(
+                Problem(
+                    f"services.{spec.name}.enabled",
+                    False,
+                    f"{', '.join(users)} need(s) {spec.name}, which has no external replacement (a secret it owns with `config`)",
+                )
+            )
         elif replacement is not None and replacement not in configured_secrets:
-            problems.append(Problem(
-                f"services.{spec.name}.enabled", False,
-                f"an external {spec.name} needs the secret dockyard:{replacement} "
-                f"(pulumi config set --secret {replacement} …)",
-            ))
+            problems.append(
+                Problem(
+                    f"services.{spec.name}.enabled",
+                    False,
+                    f"an external {spec.name} needs the secret dockyard:{replacement} "
+                    f"(pulumi config set --secret {replacement} …)",
+                )
+            )
     return problems
 
 
@@ -62,9 +79,13 @@ def required_secret_problems(view: StackView, configured_secrets: set[str]) -> l
     catalog = view.catalog
     used = set(view.secrets_in_use)
     return [
-        Problem(secret.config, None, f"the secret {name} is read from config: pulumi config set --secret {secret.config} …")
+        Problem(
+            secret.config, None, f"the secret {name} is read from config: pulumi config set --secret {secret.config} …"
+        )
         for name, secret in catalog.secrets.items()
-        if name in used and secret.config and not (secret.generate or secret.template)
+        if name in used
+        and secret.config
+        and not (secret.generate or secret.template)
         and secret.config not in configured_secrets
     ]
 
@@ -76,10 +97,16 @@ def unused_service_problems(view: StackView, configured_secrets: set[str]) -> li
     for spec in catalog.services:
         replacement = catalog.replacement(spec.name)
         if replacement in configured_secrets and settings.service(spec.name).enabled:
-            problems.append(Problem(f"services.{spec.name}.enabled", True, (
-                f"the secret {replacement} points the apps at an external {spec.name}, so this one would run unused:"
-                f" set services.{spec.name}.enabled to false, or remove the secret (pulumi config rm {replacement})"
-            )))
+            problems.append(
+                Problem(
+                    f"services.{spec.name}.enabled",
+                    True,
+                    (
+                        f"the secret {replacement} points the apps at an external {spec.name}, so this one would run unused:"
+                        f" set services.{spec.name}.enabled to false, or remove the secret (pulumi config rm {replacement})"
+                    ),
+                )
+            )
     return problems
 
 
@@ -99,17 +126,27 @@ def host_port_problems(view: StackView) -> list[Problem]:
         chosen = settings.service(spec.name).host_port
         key = f"services.{spec.name}.hostPort"
         if chosen is not None and published is None:
-            why = "it has no port" if spec.port is None else (
-                "databases are published only with dev.publishDatabases: true" if spec.state else "it is not public"
+            why = (
+                "it has no port"
+                if spec.port is None
+                else (
+                    "databases are published only with dev.publishDatabases: true" if spec.state else "it is not public"
+                )
             )
             problems.append(Problem(key, chosen, f"{spec.name} is not published on 127.0.0.1 ({why}): remove it"))
         if published is not None:
             other = taken.setdefault(published, spec.name)
             if other != spec.name:
-                problems.append(Problem(key, published, (
-                    f"127.0.0.1:{published} is already published by {other}:"
-                    f" give each published service its own port with services.<name>.hostPort (1-65535)"
-                )))
+                problems.append(
+                    Problem(
+                        key,
+                        published,
+                        (
+                            f"127.0.0.1:{published} is already published by {other}:"
+                            f" give each published service its own port with services.<name>.hostPort (1-65535)"
+                        ),
+                    )
+                )
     return problems
 
 
@@ -121,28 +158,50 @@ def kubernetes_problems(view: StackView) -> list[Problem]:
     problems = []
     public, target = view.public, view.routed
     if target is None and len(public) > 1:
-        problems.append(Problem("kubernetes.ingress.service", "", f"the catalog has several public services: name the one the Ingress routes to: {', '.join(public)}"))
+        problems.append(
+            Problem(
+                "kubernetes.ingress.service",
+                "",
+                f"the catalog has several public services: name the one the Ingress routes to: {', '.join(public)}",
+            )
+        )
     elif target not in public:
-        problems.append(Problem("kubernetes.ingress.service", target, f"must be an enabled public service with a port: {', '.join(public) or 'none'}"))
+        problems.append(
+            Problem(
+                "kubernetes.ingress.service",
+                target,
+                f"must be an enabled public service with a port: {', '.join(public) or 'none'}",
+            )
+        )
     if settings.kind is StackKind.PROD:
         for name in public:
             replicas = settings.service(name).replicas
             if replicas < 2:
-                problems.append(Problem(
-                    f"services.{name}.replicas", replicas,
-                    "prod runs public services with at least 2 replicas (survives a node drain; HPA and PDB need them)",
-                ))
+                problems.append(
+                    Problem(
+                        f"services.{name}.replicas",
+                        replicas,
+                        "prod runs public services with at least 2 replicas (survives a node drain; HPA and PDB need them)",
+                    )
+                )
     if settings.kind is not StackKind.DEV:
         problems += _digest_problems(view)
     if settings.kind is StackKind.DEV and not settings.runs_docker:
         # Dev images are only loaded into a Docker daemon (Minikube's) on the docker target.
-        problems.append(Problem(
-            "target", settings.target.value,
-            "dev reaches Minikube with target docker and kubernetes.enabled true "
-            "(images are built into Minikube's Docker daemon, see docs/kubernetes.md)",
-        ))
+        problems.append(
+            Problem(
+                "target",
+                settings.target.value,
+                "dev reaches Minikube with target docker and kubernetes.enabled true "
+                "(images are built into Minikube's Docker daemon, see docs/kubernetes.md)",
+            )
+        )
     if settings.dev.hot_reload and settings.kubernetes.enabled:
-        problems.append(Problem("dev.hotReload", True, "Kubernetes runs the runtime images: turn off hot reload or kubernetes.enabled"))
+        problems.append(
+            Problem(
+                "dev.hotReload", True, "Kubernetes runs the runtime images: turn off hot reload or kubernetes.enabled"
+            )
+        )
     return problems
 
 
@@ -155,10 +214,16 @@ def _digest_problems(view: StackView) -> list[Problem]:
     for spec in catalog.services:
         image = settings.service(spec.name).image or spec.image
         if spec.name in enabled and image and "@sha256:" not in image:
-            problems.append(Problem(f"services.{spec.name}.image", image, (
-                f"{settings.kind.value} deploys upstream images pinned by digest: set it to {image}@sha256:…"
-                f" (docker buildx imagetools inspect {image}), here or in catalog.yaml"
-            )))
+            problems.append(
+                Problem(
+                    f"services.{spec.name}.image",
+                    image,
+                    (
+                        f"{settings.kind.value} deploys upstream images pinned by digest: set it to {image}@sha256:…"
+                        f" (docker buildx imagetools inspect {image}), here or in catalog.yaml"
+                    ),
+                )
+            )
     return problems
 
 

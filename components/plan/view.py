@@ -27,7 +27,10 @@ class StackView:
         enabled = frozenset(spec.name for spec in catalog.services if settings.service(spec.name).enabled)
         public = public_services(catalog, enabled)
         return cls(
-            catalog=catalog, settings=settings, enabled=enabled, public=public,
+            catalog=catalog,
+            settings=settings,
+            enabled=enabled,
+            public=public,
             routed=settings.kubernetes.ingress.service or (public[0] if len(public) == 1 else None),
             secrets_in_use=secrets_in_use(catalog, enabled),
         )

@@ -61,9 +61,13 @@ class CatalogModel(CamelModel):
 class Build(CatalogModel):
     """An image built from this repo (see docs/services.md for what its Dockerfile must offer)."""
 
-    context: ProjectPath = Field(description="directory holding the Dockerfile, inside the project, relative to its root")
+    context: ProjectPath = Field(
+        description="directory holding the Dockerfile, inside the project, relative to its root"
+    )
     base_image: ImageRef = Field(description="default BASE_IMAGE build argument, pinned by tag")
-    runtime_base_image: ImageRef | None = Field(None, description="default RUNTIME_BASE_IMAGE (the runtime stage); unset: baseImage")
+    runtime_base_image: ImageRef | None = Field(
+        None, description="default RUNTIME_BASE_IMAGE (the runtime stage); unset: baseImage"
+    )
     target: str = Field("runtime", description="the Dockerfile stage that runs in every environment")
     dev_target: str = Field("dev", description="the stage that runs with dev.hotReload")
     source_dir: ProjectPath = Field("src", description="bind-mounted for hot reload, relative to context")
@@ -116,10 +120,14 @@ class ServiceSpec(CatalogModel):
     talks_to: tuple[str, ...] = Field((), description="network edges: start order, NetworkPolicy ingress/egress")
     starts_after: tuple[str, ...] = Field((), description="one-shot services that must succeed first")
     one_shot: StrictBool = False
-    public: StrictBool = Field(False, description="reached from outside: a published port (Docker), the Ingress (Kubernetes)")
+    public: StrictBool = Field(
+        False, description="reached from outside: a published port (Docker), the Ingress (Kubernetes)"
+    )
     user: User = DEFAULT_USER
     fs_group: GroupId | None = None
-    opt_outs: dict[OptOut, Reason] = Field(default_factory=dict, description="named weakenings of the defaults, each with its reason")
+    opt_outs: dict[OptOut, Reason] = Field(
+        default_factory=dict, description="named weakenings of the defaults, each with its reason"
+    )
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -150,7 +158,8 @@ class SecretSpec(CatalogModel):
     generate: Generate | None = None
     template: Argument | None = None
     config: Annotated[str, Field(pattern=_CONFIG_KEY)] | None = Field(
-        None, description="the dockyard:<key> config secret (pulumi config set --secret <key> …)",
+        None,
+        description="the dockyard:<key> config secret (pulumi config set --secret <key> …)",
     )
 
 

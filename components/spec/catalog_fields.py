@@ -134,7 +134,9 @@ def _process_text(value: str) -> str:
     if re.search("[\ud800-\udfff]", value):
         raise ValueError("holds an unpaired UTF-16 surrogate (an escape such as \\ud800): it is not text")
     if len(value) > MAX_TEXT:
-        raise ValueError(f"is {len(value):,} characters long; at most {MAX_TEXT:,} (a process gets at most 128 KiB per value)")
+        raise ValueError(
+            f"is {len(value):,} characters long; at most {MAX_TEXT:,} (a process gets at most 128 KiB per value)"
+        )
     return value
 
 
@@ -205,8 +207,12 @@ User = Annotated[str, AfterValidator(_user), _schema(USER_PATTERN)]
 
 
 EnvValue = Annotated[
-    str, BeforeValidator(_text_or_number), AfterValidator(_process_text),
-    WithJsonSchema({"anyOf": [{"type": "string", "pattern": TEXT_PATTERN, "maxLength": MAX_TEXT}, {"type": "integer"}]}),
+    str,
+    BeforeValidator(_text_or_number),
+    AfterValidator(_process_text),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "pattern": TEXT_PATTERN, "maxLength": MAX_TEXT}, {"type": "integer"}]}
+    ),
 ]
 
 
@@ -214,28 +220,43 @@ Argument = Annotated[str, AfterValidator(_process_text), _schema(TEXT_PATTERN, m
 
 
 MemoryQuantity = Annotated[
-    str, BeforeValidator(_memory_number), AfterValidator(_memory),
-    WithJsonSchema({"anyOf": [{"type": "string", "pattern": MEMORY_PATTERN}, {"type": "integer", "minimum": MEMORY_FLOOR_BYTES}]}),
+    str,
+    BeforeValidator(_memory_number),
+    AfterValidator(_memory),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "pattern": MEMORY_PATTERN}, {"type": "integer", "minimum": MEMORY_FLOOR_BYTES}]}
+    ),
 ]
 
 
 CpuQuantity = Annotated[
-    str, BeforeValidator(_cpu_number), AfterValidator(_cpu),
+    str,
+    BeforeValidator(_cpu_number),
+    AfterValidator(_cpu),
     WithJsonSchema({"anyOf": [{"type": "string", "pattern": CPU_PATTERN}, {"type": "number", "exclusiveMinimum": 0}]}),
 ]
 
 
-ContainerPath = Annotated[str, AfterValidator(_matches(CONTAINER_PATH_PATTERN, _CONTAINER_PATH_WORDS)), _schema(CONTAINER_PATH_PATTERN)]
+ContainerPath = Annotated[
+    str, AfterValidator(_matches(CONTAINER_PATH_PATTERN, _CONTAINER_PATH_WORDS)), _schema(CONTAINER_PATH_PATTERN)
+]
 
 
-ProjectPath = Annotated[str, AfterValidator(_matches(PROJECT_PATH_PATTERN, _PROJECT_PATH_WORDS)), _schema(PROJECT_PATH_PATTERN)]
+ProjectPath = Annotated[
+    str, AfterValidator(_matches(PROJECT_PATH_PATTERN, _PROJECT_PATH_WORDS)), _schema(PROJECT_PATH_PATTERN)
+]
 
 
-UrlPath = Annotated[str, AfterValidator(_matches(URL_PATH_PATTERN, "must be a URL path starting with '/', e.g. /healthz")), _schema(URL_PATH_PATTERN)]
+UrlPath = Annotated[
+    str,
+    AfterValidator(_matches(URL_PATH_PATTERN, "must be a URL path starting with '/', e.g. /healthz")),
+    _schema(URL_PATH_PATTERN),
+]
 
 
 Reason = Annotated[
-    str, AfterValidator(_process_text),
+    str,
+    AfterValidator(_process_text),
     AfterValidator(_matches(REASON_PATTERN, "must say why (an opt-out is reviewed by its reason): write the reason")),
     _schema(REASON_PATTERN, maxLength=MAX_TEXT),
 ]

@@ -39,7 +39,9 @@ def catalog_models() -> list[type[CatalogModel]]:
             continue
         found.append(model)
         for field in model.model_fields.values():
-            pending += [arg for arg in _type_args(field.annotation) if isinstance(arg, type) and issubclass(arg, CatalogModel)]
+            pending += [
+                arg for arg in _type_args(field.annotation) if isinstance(arg, type) and issubclass(arg, CatalogModel)
+            ]
     return found
 
 
@@ -81,8 +83,7 @@ def _model_problems(prefix: tuple, error: ValidationError) -> list[Problem]:
     items = error.errors()
     # `base_image` for `baseImage` is one mistake, not an unknown key and a missing one.
     renamed = {
-        (*item["loc"][:-1], to_camel(str(item["loc"][-1])))
-        for item in items if item["type"] == "extra_forbidden"
+        (*item["loc"][:-1], to_camel(str(item["loc"][-1]))) for item in items if item["type"] == "extra_forbidden"
     }
     problems = []
     for item in items:
@@ -92,12 +93,14 @@ def _model_problems(prefix: tuple, error: ValidationError) -> list[Problem]:
         elif item["type"] == "missing" and tuple(item["loc"]) not in renamed:
             problems.append(Problem(loc, OMITTED, "is required"))
         elif item["type"] != "missing":
-            problems.append(Problem(loc, item.get("input"), in_words(item, "is not a valid value here; see catalog.schema.json", PATTERN_WORDS)))
+            problems.append(
+                Problem(
+                    loc,
+                    item.get("input"),
+                    in_words(item, "is not a valid value here; see catalog.schema.json", PATTERN_WORDS),
+                )
+            )
     return problems
-
-
-
-
 
 
 def _parse_entries(section: str, raw: Any, model: type[CatalogModel]) -> tuple[dict[str, Any], list[Problem], set[str]]:
@@ -140,7 +143,9 @@ def parse_catalog(raw: Any, source: str = CATALOG_FILE, read_problems: Iterable[
         raise CatalogError(source, problems)
     known = [field.alias or name for name, field in CatalogFile.model_fields.items()]
     problems = list(read_problems)
-    problems += [Problem(str(key), OMITTED, f"unknown key; known: {', '.join(known)}") for key in raw if key not in known]
+    problems += [
+        Problem(str(key), OMITTED, f"unknown key; known: {', '.join(known)}") for key in raw if key not in known
+    ]
     if not raw.get("services"):
         problems.append(Problem("services", OMITTED, "is required: a map of service name to its fields"))
     secrets, secret_problems, _ = _parse_entries("secrets", raw.get("secrets"), SecretSpec)
@@ -193,7 +198,8 @@ def catalog_schema() -> dict[str, Any]:
     service["required"] = [key for key in service["required"] if key != "name"]
     definitions["ServiceSpec"] = service
     schema["properties"]["services"] = {
-        "type": "object", "minProperties": 1,
+        "type": "object",
+        "minProperties": 1,
         "propertyNames": {"pattern": NAME_PATTERN},
         "additionalProperties": {"$ref": "#/$defs/ServiceSpec"},
     }

@@ -48,12 +48,24 @@ def _shape_problems(catalog: Catalog, unparsed: frozenset[str]) -> list[Problem]
         key = f"services.{spec.name}"
         sources = [spec.image, spec.build, spec.image_of]
         if sum(source is not None for source in sources) != 1:
-            problems.append(Problem(key, OMITTED, "needs exactly one of image (upstream), build (this repo), imageOf (a built service's image)"))
-        if spec.image_of is not None and spec.image_of not in unparsed and (spec.image_of not in names or names[spec.image_of].build is None):
+            problems.append(
+                Problem(
+                    key,
+                    OMITTED,
+                    "needs exactly one of image (upstream), build (this repo), imageOf (a built service's image)",
+                )
+            )
+        if (
+            spec.image_of is not None
+            and spec.image_of not in unparsed
+            and (spec.image_of not in names or names[spec.image_of].build is None)
+        ):
             built = built if built is not None else _known(built_service_names(catalog.services))
             problems.append(Problem(f"{key}.imageOf", spec.image_of, f"must name a built service: {built}"))
         if spec.long_running and spec.health is None:
-            problems.append(Problem(f"{key}.health", OMITTED, "a long-running service needs a health check (or oneShot: true)"))
+            problems.append(
+                Problem(f"{key}.health", OMITTED, "a long-running service needs a health check (or oneShot: true)")
+            )
         if spec.one_shot and (spec.public or spec.state):
             problems.append(Problem(f"{key}.oneShot", True, "a one-shot service is neither public nor stateful"))
         if spec.public and spec.port is None:
@@ -116,7 +128,11 @@ def _reference_problem(catalog: Catalog, kind: str, name: str) -> str | None:
 
 
 def _template_problems(
-    key: str, value: str, talks_to: Sequence[str] | None, catalog: Catalog, unparsed: frozenset[str],
+    key: str,
+    value: str,
+    talks_to: Sequence[str] | None,
+    catalog: Catalog,
+    unparsed: frozenset[str],
 ) -> list[Problem]:
     """Text that looks like a placeholder and is not one, placeholders that name nothing, or
     a service the owner does not talk to (Kubernetes' default-deny NetworkPolicy would block
@@ -131,7 +147,13 @@ def _template_problems(
         elif kind in ("host", "port") and talks_to is not None and name not in talks_to:
             unreached.append(name)
     for name in dict.fromkeys(unreached):  # once per service, whether named by host or port
-        problems.append(Problem(key, value, f"reaches {name}, which is not in talksTo: add it there (NetworkPolicies allow only talksTo)"))
+        problems.append(
+            Problem(
+                key,
+                value,
+                f"reaches {name}, which is not in talksTo: add it there (NetworkPolicies allow only talksTo)",
+            )
+        )
     return problems
 
 
@@ -148,9 +170,13 @@ def _secret_problems(catalog: Catalog, unparsed: frozenset[str]) -> list[Problem
         if secret.owner is not None and secret.owner not in names and secret.owner not in unparsed:
             problems.append(Problem(f"{key}.owner", secret.owner, f"must name a service: {_known(names)}"))
         if secret.config in (*SECRET_KEYS, *SETTING_KEYS):
-            problems.append(Problem(f"{key}.config", secret.config, "is a key of the program's own settings: choose another"))
+            problems.append(
+                Problem(f"{key}.config", secret.config, "is a key of the program's own settings: choose another")
+            )
         elif secret.config in configs:
-            problems.append(Problem(f"{key}.config", secret.config, f"is already the config key of secret {configs[secret.config]}"))
+            problems.append(
+                Problem(f"{key}.config", secret.config, f"is already the config key of secret {configs[secret.config]}")
+            )
         elif secret.config:
             configs[secret.config] = name
         if secret.template:
@@ -189,13 +215,27 @@ def _mount_problems(spec: ServiceSpec) -> list[Problem]:
     for path, origin in _mounts(spec):
         normal = posixpath.normpath(path)
         if normal in seen:
-            problems.append(Problem(f"{key}.{origin}", path, f"is already mounted by {seen[normal]}: mount each path once"))
+            problems.append(
+                Problem(f"{key}.{origin}", path, f"is already mounted by {seen[normal]}: mount each path once")
+            )
             continue
         seen[normal] = origin
         if origin.startswith("writablePaths") and spec.state is not None and _under(normal, spec.state.path):
-            problems.append(Problem(f"{key}.{origin}", path, f"is inside state.path {spec.state.path}: the data volume is writable already"))
+            problems.append(
+                Problem(
+                    f"{key}.{origin}",
+                    path,
+                    f"is inside state.path {spec.state.path}: the data volume is writable already",
+                )
+            )
         if not origin.startswith("the secret") and _under(normal, SECRET_DIR):
-            problems.append(Problem(f"{key}.{origin}", path, f"is inside {SECRET_DIR}, where the program mounts the secrets: choose another path"))
+            problems.append(
+                Problem(
+                    f"{key}.{origin}",
+                    path,
+                    f"is inside {SECRET_DIR}, where the program mounts the secrets: choose another path",
+                )
+            )
     return problems
 
 
@@ -207,10 +247,13 @@ def _volume_name_problems(spec: ServiceSpec) -> list[Problem]:
         name = writable_volume_name(path)
         other = names.setdefault(name, path)
         if other != path:
-            problems.append(Problem(
-                f"services.{spec.name}.writablePaths.{index}", path,
-                f"its pod volume would be named {name}, as {other}'s is (Kubernetes refuses the pod): rename one path",
-            ))
+            problems.append(
+                Problem(
+                    f"services.{spec.name}.writablePaths.{index}",
+                    path,
+                    f"its pod volume would be named {name}, as {other}'s is (Kubernetes refuses the pod): rename one path",
+                )
+            )
     return problems
 
 
@@ -222,13 +265,22 @@ def _env_problems(spec: ServiceSpec) -> list[Problem]:
     for name in spec.secret_env_names():
         derived = secret_file_env(name)
         if derived in spec.env:
-            problems.append(Problem(
-                f"{key}.{derived}", OMITTED,
-                f"the program sets {derived} itself (where the secret {name} is mounted, on Kubernetes): rename one of them",
-            ))
+            problems.append(
+                Problem(
+                    f"{key}.{derived}",
+                    OMITTED,
+                    f"the program sets {derived} itself (where the secret {name} is mounted, on Kubernetes): rename one of them",
+                )
+            )
     size = sum(len(name) + len(value.encode("utf-8", "surrogatepass")) for name, value in spec.env.items())
     if size > MAX_ENV_BYTES:
-        problems.append(Problem(key, OMITTED, f"holds {size:,} bytes; at most {MAX_ENV_BYTES:,} fit in one Kubernetes ConfigMap or Secret"))
+        problems.append(
+            Problem(
+                key,
+                OMITTED,
+                f"holds {size:,} bytes; at most {MAX_ENV_BYTES:,} fit in one Kubernetes ConfigMap or Secret",
+            )
+        )
     return problems
 
 
@@ -243,7 +295,13 @@ def _object_name_problems(catalog: Catalog) -> list[Problem]:
             origin = f"services.{spec.name}'s {kind}"
             other = owners.setdefault((kind, name), origin)
             if other != origin:
-                problems.append(Problem(f"services.{spec.name}", OMITTED, f"its {kind} would be named {name}, which is {other}: rename the service"))
+                problems.append(
+                    Problem(
+                        f"services.{spec.name}",
+                        OMITTED,
+                        f"its {kind} would be named {name}, which is {other}: rename the service",
+                    )
+                )
     return problems
 
 
@@ -259,11 +317,15 @@ def catalog_problems(catalog: Catalog, unparsed: frozenset[str] = frozenset()) -
     `unparsed`: services the file names whose fields were refused; references to them are
     not reported again."""
     problems = (
-        _shape_problems(catalog, unparsed) + _edge_problems(catalog, unparsed)
-        + _cycle_problems(catalog) + _secret_problems(catalog, unparsed) + _derived_problems(catalog)
+        _shape_problems(catalog, unparsed)
+        + _edge_problems(catalog, unparsed)
+        + _cycle_problems(catalog)
+        + _secret_problems(catalog, unparsed)
+        + _derived_problems(catalog)
     )
     for spec in catalog.services:
         for env_name, value in spec.env.items():
-            problems += _template_problems(f"services.{spec.name}.env.{env_name}", value, spec.talks_to, catalog, unparsed)
+            problems += _template_problems(
+                f"services.{spec.name}.env.{env_name}", value, spec.talks_to, catalog, unparsed
+            )
     return problems
-

@@ -7,11 +7,17 @@ from collections.abc import Mapping
 from typing import Any
 
 _MESSAGES = {
-    "int_type": "must be a whole number, unquoted", "int_parsing": "must be a whole number, unquoted",
-    "int_from_float": "must be a whole number", "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false", "string_type": "must be text",
-    "list_type": "must be a list", "tuple_type": "must be a list", "dict_type": "must be a map",
-    "model_type": "must be a map of fields", "model_attributes_type": "must be a map of fields",
+    "int_type": "must be a whole number, unquoted",
+    "int_parsing": "must be a whole number, unquoted",
+    "int_from_float": "must be a whole number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "dict_type": "must be a map",
+    "model_type": "must be a map of fields",
+    "model_attributes_type": "must be a map of fields",
 }
 
 

@@ -12,7 +12,7 @@ from pydantic.alias_generators import to_camel
 
 def yaml_hint(value: Any) -> str:
     kind = "true/false" if isinstance(value, bool) else "a number"
-    return f"YAML read the value as {kind} ({value!r}): quote it in the stack file, e.g. \"{value}\""
+    return f'YAML read the value as {kind} ({value!r}): quote it in the stack file, e.g. "{value}"'
 
 
 def flag(value: Any) -> bool:
@@ -74,9 +74,7 @@ class CamelModel(BaseModel):
     """camelCase keys in the file, snake_case in code; unknown keys (typos) refused; immutable.
     The base of the settings' sections and of the catalog's models."""
 
-    model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
 
     @classmethod
     def known_keys(cls) -> list[str]:

@@ -85,9 +85,7 @@ class ImageSettings(CamelModel):
     @classmethod
     def _tag_shape(cls, value: str) -> str:
         if value and not TAG.match(value):
-            raise ValueError(
-                "must be a Docker tag: letters, digits, '_', '.', '-' (not first), at most 128 characters"
-            )
+            raise ValueError("must be a Docker tag: letters, digits, '_', '.', '-' (not first), at most 128 characters")
         return value
 
 
@@ -211,5 +209,3 @@ class SettingsError(Refusal):
 # The program's own config secrets; the catalog declares the apps' (see catalog.yaml).
 SECRET_KEYS = ("registryPassword",)
 SETTING_KEYS = ("kind", "target", "images", "services", "dev", "kubernetes", "promotion")
-
-

@@ -116,20 +116,20 @@ def _unknown_key_problems(raw: Mapping[str, Any], secret_keys: tuple[str, ...]) 
     # Secrets are read separately as Pulumi secrets; they reach this raw map only when
     # written in plain text, which is refused.
     known = (*SETTING_KEYS, *secret_keys)
-    return [
-        Problem(key, OMITTED, f"unknown key; known: {', '.join(known)}")
-        for key in raw
-        if key not in known
-    ]
+    return [Problem(key, OMITTED, f"unknown key; known: {', '.join(known)}") for key in raw if key not in known]
 
 
 def _plain_secret_problems(raw: Mapping[str, Any], secret_keys: tuple[str, ...]) -> list[Problem]:
     """Secrets reach this map only when the stack file holds them in plain text."""
     return [
-        Problem(key, HIDDEN, (
-            f"a secret must not be stored in plain text: run `pulumi config set --secret {key}` "
-            "(it replaces the plain entry with an encrypted one), and rotate the value if the file was shared"
-        ))
+        Problem(
+            key,
+            HIDDEN,
+            (
+                f"a secret must not be stored in plain text: run `pulumi config set --secret {key}` "
+                "(it replaces the plain entry with an encrypted one), and rotate the value if the file was shared"
+            ),
+        )
         for key in secret_keys
         if key in raw
     ]
@@ -140,13 +140,21 @@ def _kind_problems(stack: str, raw: Mapping[str, Any], kind: StackKind | None) -
     kinds = ", ".join(k.value for k in StackKind)
     if stack in {k.value for k in StackKind}:
         if kind is not None and kind.value != stack:
-            return [Problem("kind", kind.value, (
-                f"the stack named '{stack}' is of kind {stack}; a second {kind.value} environment needs a stack"
-                f" of its own name (e.g. '{kind.value}-eu') with kind {kind.value}"
-            ))]
+            return [
+                Problem(
+                    "kind",
+                    kind.value,
+                    (
+                        f"the stack named '{stack}' is of kind {stack}; a second {kind.value} environment needs a stack"
+                        f" of its own name (e.g. '{kind.value}-eu') with kind {kind.value}"
+                    ),
+                )
+            ]
         return []
     if "kind" not in raw:
-        return [Problem("kind", None, f"stack '{stack}' is not named after a kind: set dockyard:kind to one of {kinds}")]
+        return [
+            Problem("kind", None, f"stack '{stack}' is not named after a kind: set dockyard:kind to one of {kinds}")
+        ]
     return []
 
 
@@ -185,8 +193,14 @@ def parse_settings(
     if kind is None:
         return None, distinct_problems(problems)
     settings = Settings(
-        stack=stack, kind=kind, target=target, images=images, services=services,
-        dev=dev, kubernetes=kubernetes, promotion=promotion,
+        stack=stack,
+        kind=kind,
+        target=target,
+        images=images,
+        services=services,
+        dev=dev,
+        kubernetes=kubernetes,
+        promotion=promotion,
     )
     problems += cross_section_problems(settings, raw, built_services)
     return settings, distinct_problems(problems)

@@ -24,16 +24,30 @@ def _outside_dev_problems(settings: Settings) -> list[Problem]:
     kind = settings.kind.value
     problems = []
     if settings.images.tag in ("latest", ""):
-        problems.append(Problem("images.tag", settings.images.tag, f"a fixed version tag is required on the {kind} stack; 'latest' is only allowed on dev"))
+        problems.append(
+            Problem(
+                "images.tag",
+                settings.images.tag,
+                f"a fixed version tag is required on the {kind} stack; 'latest' is only allowed on dev",
+            )
+        )
     if settings.dev.hot_reload:
         problems.append(Problem("dev.hotReload", True, f"hot reload is only allowed on the dev stack, not {kind}"))
     if settings.dev.publish_databases:
-        problems.append(Problem("dev.publishDatabases", True, f"publishing databases is only allowed on the dev stack, not {kind}"))
+        problems.append(
+            Problem("dev.publishDatabases", True, f"publishing databases is only allowed on the dev stack, not {kind}")
+        )
     if settings.kubernetes.enabled:
-        problems.append(Problem("kubernetes.enabled", True, (
-            f"only the dev stack uses kubernetes.enabled (Minikube beside Docker); {kind} deploys to Kubernetes"
-            " through target: kubernetes"
-        )))
+        problems.append(
+            Problem(
+                "kubernetes.enabled",
+                True,
+                (
+                    f"only the dev stack uses kubernetes.enabled (Minikube beside Docker); {kind} deploys to Kubernetes"
+                    " through target: kubernetes"
+                ),
+            )
+        )
     return problems
 
 
@@ -46,7 +60,9 @@ def _reference_problems(settings: Settings, built_services: set[str]) -> list[Pr
         for service, image in sorted(bases.items()):
             key = f"images.{setting}.{service}"
             if service not in built_services:
-                problems.append(Problem(key, image, f"only built services take a base image: {', '.join(sorted(built_services))}"))
+                problems.append(
+                    Problem(key, image, f"only built services take a base image: {', '.join(sorted(built_services))}")
+                )
             elif problem := image_reference_problem(image):
                 problems.append(Problem(key, image, problem))
     for service, override in sorted(settings.services.items()):
@@ -59,18 +75,48 @@ def _image_problems(settings: Settings) -> list[Problem]:
     images = settings.images
     problems = []
     if images.push and not images.registry:
-        problems.append(Problem("images.push", True, "pushing needs a registry: set dockyard:images.registry (for example registry.example.com/team)"))
+        problems.append(
+            Problem(
+                "images.push",
+                True,
+                "pushing needs a registry: set dockyard:images.registry (for example registry.example.com/team)",
+            )
+        )
     if images.builder and not _BUILDER.match(images.builder):
-        problems.append(Problem("images.builder", images.builder, "must be a buildx builder name: letters, digits, '_', '.', '-' (see `docker buildx ls`)"))
+        problems.append(
+            Problem(
+                "images.builder",
+                images.builder,
+                "must be a buildx builder name: letters, digits, '_', '.', '-' (see `docker buildx ls`)",
+            )
+        )
     elif images.builder and not images.registry:
-        problems.append(Problem("images.builder", images.builder, "a buildx builder keeps its build cache in the registry: set dockyard:images.registry too"))
+        problems.append(
+            Problem(
+                "images.builder",
+                images.builder,
+                "a buildx builder keeps its build cache in the registry: set dockyard:images.registry too",
+            )
+        )
     if settings.kind is StackKind.STAGING and settings.runs_kubernetes:
         # The cluster pulls what staging deploys, by digest: an image only built locally
         # has no digest in any registry.
         if not images.registry:
-            problems.append(Problem("images.registry", images.registry, "staging deploys its images from a registry: set the registry to push to (for example registry.example.com/team)"))
+            problems.append(
+                Problem(
+                    "images.registry",
+                    images.registry,
+                    "staging deploys its images from a registry: set the registry to push to (for example registry.example.com/team)",
+                )
+            )
         if not images.push:
-            problems.append(Problem("images.push", images.push, "staging deploys the images it builds by digest, so it must push them: set images.push to true"))
+            problems.append(
+                Problem(
+                    "images.push",
+                    images.push,
+                    "staging deploys the images it builds by digest, so it must push them: set images.push to true",
+                )
+            )
     return problems
 
 
@@ -79,13 +125,29 @@ def _prod_problems(settings: Settings, raw: Mapping[str, Any]) -> list[Problem]:
     section = raw.get("images")
     if isinstance(section, Mapping):
         problems += [
-            Problem(f"images.{key}", value, "prod builds nothing (it promotes promotion.fromStack's digests): remove the images settings")
+            Problem(
+                f"images.{key}",
+                value,
+                "prod builds nothing (it promotes promotion.fromStack's digests): remove the images settings",
+            )
             for key, value in section.items()
         ]
     if settings.target is Target.DOCKER:
-        problems.append(Problem("target", "docker", "prod builds no images, so it has nothing to run on Docker: target must be kubernetes"))
+        problems.append(
+            Problem(
+                "target",
+                "docker",
+                "prod builds no images, so it has nothing to run on Docker: target must be kubernetes",
+            )
+        )
     if not settings.promotion.from_stack:
-        problems.append(Problem("promotion.fromStack", "", f"prod builds nothing: name the stack whose digests it promotes, for example organization/{PROJECT}/staging"))
+        problems.append(
+            Problem(
+                "promotion.fromStack",
+                "",
+                f"prod builds nothing: name the stack whose digests it promotes, for example organization/{PROJECT}/staging",
+            )
+        )
     return problems
 
 
@@ -94,7 +156,13 @@ def _promotion_problems(settings: Settings) -> list[Problem]:
     if not source:
         return []
     if settings.kind is not StackKind.PROD:
-        return [Problem("promotion.fromStack", source, f"only prod promotes another stack's images; {settings.kind.value} builds its own: remove it")]
+        return [
+            Problem(
+                "promotion.fromStack",
+                source,
+                f"only prod promotes another stack's images; {settings.kind.value} builds its own: remove it",
+            )
+        ]
     problem = qualified_stack_problem(source, project=PROJECT, own_stack=settings.stack)
     return [Problem("promotion.fromStack", source, problem)] if problem else []
 
@@ -110,11 +178,7 @@ def _kubernetes_name_problems(settings: Settings) -> list[Problem]:
         ("kubernetes.ingress.tlsSecret", kube.ingress.tls_secret, object_name_problem),
         ("kubernetes.storageClass", kube.storage_class, object_name_problem),
     )
-    return [
-        Problem(key, value, problem)
-        for key, value, check in checks
-        if value and (problem := check(value))
-    ]
+    return [Problem(key, value, problem) for key, value, check in checks if value and (problem := check(value))]
 
 
 def _host_port_target_problems(settings: Settings) -> list[Problem]:
@@ -122,7 +186,11 @@ def _host_port_target_problems(settings: Settings) -> list[Problem]:
     if settings.runs_docker or settings.kind is StackKind.DEV:
         return []
     return [
-        Problem(f"services.{name}.hostPort", override.host_port, "only the docker target publishes ports on 127.0.0.1; this stack deploys to Kubernetes: remove it")
+        Problem(
+            f"services.{name}.hostPort",
+            override.host_port,
+            "only the docker target publishes ports on 127.0.0.1; this stack deploys to Kubernetes: remove it",
+        )
         for name, override in sorted(settings.services.items())
         if override.host_port is not None
     ]

@@ -42,7 +42,7 @@ def configured_keys() -> list[str]:
     passed, or PULUMI_CONFIG under a language host)."""
     everything = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
     prefix = f"{NAMESPACE}:"
-    return [key[len(prefix):] for key in everything if key.startswith(prefix)]
+    return [key[len(prefix) :] for key in everything if key.startswith(prefix)]
 
 
 def configured_values(catalog: Catalog) -> dict[str, Any]:
@@ -51,11 +51,7 @@ def configured_values(catalog: Catalog) -> dict[str, Any]:
     Secrets are left out, except one written in plain text: the settings refuse that."""
     config = pulumi.Config(NAMESPACE)
     secrets = set(secret_keys(catalog))
-    return {
-        key: _decode(config.get(key))
-        for key in configured_keys()
-        if not (key in secrets and _is_secret(key))
-    }
+    return {key: _decode(config.get(key)) for key in configured_keys() if not (key in secrets and _is_secret(key))}
 
 
 def _is_secret(key: str) -> bool:
@@ -91,7 +87,3 @@ def ca_bundle_problem(path: Path) -> str | None:
     except (ssl.SSLError, ValueError):
         return f"{allowed}; a certificate in it does not parse"
     return None
-
-
-
-

@@ -50,7 +50,11 @@ def placeholder_problem(text: str) -> str:
 
 def template_grammar_problems(value: str) -> list[str]:
     """One sentence per part of `value` that looks like a placeholder and does not parse."""
-    return [placeholder_problem(match.group()) for match in _LOOKS_LIKE.finditer(value) if not _PLACEHOLDER.fullmatch(match.group())]
+    return [
+        placeholder_problem(match.group())
+        for match in _LOOKS_LIKE.finditer(value)
+        if not _PLACEHOLDER.fullmatch(match.group())
+    ]
 
 
 def placeholders(value: str) -> list[Placeholder]:

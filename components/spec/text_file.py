@@ -13,9 +13,11 @@ from pathlib import Path
 
 # Longest BOM first: UTF-32-LE's starts with UTF-16-LE's.
 _BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
 )
 SAVE_AS = "save it as UTF-8"
 
@@ -37,7 +39,9 @@ def decode(data: bytes) -> str:
             try:
                 return data.decode(encoding)
             except UnicodeDecodeError:
-                raise TextFileError(f"starts with a {encoding.upper()} byte-order mark but is not {encoding.upper()}: {SAVE_AS}") from None
+                raise TextFileError(
+                    f"starts with a {encoding.upper()} byte-order mark but is not {encoding.upper()}: {SAVE_AS}"
+                ) from None
     if b"\x00" in data:
         # UTF-16 without a BOM is mostly NUL bytes; no YAML or Dockerfile holds one.
         where = _line_and_column(data, data.index(b"\x00"))
@@ -48,8 +52,7 @@ def decode(data: bytes) -> str:
         byte = data[error.start]
         where = _line_and_column(data, error.start)
         raise TextFileError(
-            f"is not UTF-8: the byte 0x{byte:02x} at {where} is not UTF-8 text"
-            f" (Latin-1 or Windows-1252?): {SAVE_AS}"
+            f"is not UTF-8: the byte 0x{byte:02x} at {where} is not UTF-8 text (Latin-1 or Windows-1252?): {SAVE_AS}"
         ) from None
 
 

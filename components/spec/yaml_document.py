@@ -153,10 +153,13 @@ def _duplicate_problems(frame: _Frame) -> list[Problem]:
     for key, at in lines.items():
         if len(at) > 1:
             times = "twice" if len(at) == 2 else f"{len(at)} times"
-            problems.append(Problem(
-                _path((texts[key], frame.link)), OMITTED,
-                f"is written {times}, at lines {_lines(at)}: keep one (YAML would silently use the last)",
-            ))
+            problems.append(
+                Problem(
+                    _path((texts[key], frame.link)),
+                    OMITTED,
+                    f"is written {times}, at lines {_lines(at)}: keep one (YAML would silently use the last)",
+                )
+            )
     return problems
 
 
@@ -192,9 +195,13 @@ class _Reader:
     def _document(self, event: Any) -> None:
         self.documents += 1
         if self.documents > 1:
-            raise YamlRefused([_file_problem(
-                f"holds more than one YAML document (a second one starts at {_where(event.start_mark.line, 0)}): keep one"
-            )])
+            raise YamlRefused(
+                [
+                    _file_problem(
+                        f"holds more than one YAML document (a second one starts at {_where(event.start_mark.line, 0)}): keep one"
+                    )
+                ]
+            )
 
     def _link(self) -> Link:
         return self.frames[-1].child_link() if self.frames else None
@@ -210,7 +217,9 @@ class _Reader:
             if self.frames and self.frames[-1].is_map and self.frames[-1].key is _NO_KEY:
                 self.frames[-1].key_merges = True
         else:  # numbers, true, null, dates, !!binary …, by the safe constructor; unknown tags refused
-            value = self.loader.construct_object(ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style))
+            value = self.loader.construct_object(
+                ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+            )
         self._remember(event.anchor, value, 1)
         self._add(value, 1, event.start_mark.line, event.value)
 
@@ -222,7 +231,9 @@ class _Reader:
             raise _refused(link, f"nests deeper than {MAX_DEPTH} levels")
         tag = event.tag
         if tag is not None and tag != "!" and tag != (_MAP_TAG if is_map else _SEQ_TAG):
-            raise _refused(link, f"is tagged {tag.replace('tag:yaml.org,2002:', '!!')}: the catalog takes plain maps and lists")
+            raise _refused(
+                link, f"is tagged {tag.replace('tag:yaml.org,2002:', '!!')}: the catalog takes plain maps and lists"
+            )
         if event.anchor is not None:
             self.anchors[event.anchor] = _OPEN
         self.frames.append(_Frame(is_map=is_map, anchor=event.anchor, link=link))
@@ -247,15 +258,26 @@ class _Reader:
         if found is None:
             raise _refused(link, f"*{event.anchor} names no anchor &{event.anchor} written before it")
         if found is _OPEN:
-            raise _refused(link, f"*{event.anchor} is inside the value &{event.anchor} names (a loop): it would never end")
+            raise _refused(
+                link, f"*{event.anchor} is inside the value &{event.anchor} names (a loop): it would never end"
+            )
         value, weight = found
         self.expansion += weight - 1
         if self.expansion > MAX_ALIAS_EXPANSION:
-            raise YamlRefused([_file_problem(
-                f"its aliases (*name) add more than {MAX_ALIAS_EXPANSION:,} values to what is written"
-                f" (an alias bomb?), the last at {_where(event.start_mark.line, event.start_mark.column)}: write the values out"
-            )])
-        if isinstance(value, (dict, list)) and self.frames and self.frames[-1].is_map and self.frames[-1].key is _NO_KEY:
+            raise YamlRefused(
+                [
+                    _file_problem(
+                        f"its aliases (*name) add more than {MAX_ALIAS_EXPANSION:,} values to what is written"
+                        f" (an alias bomb?), the last at {_where(event.start_mark.line, event.start_mark.column)}: write the values out"
+                    )
+                ]
+            )
+        if (
+            isinstance(value, (dict, list))
+            and self.frames
+            and self.frames[-1].is_map
+            and self.frames[-1].key is _NO_KEY
+        ):
             raise _refused(self.frames[-1].link, "has a key that is a list or a map: keys are names")
         self._add(value, weight, event.start_mark.line, f"*{event.anchor}")
 

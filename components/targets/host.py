@@ -49,5 +49,6 @@ class PreflightError(Refusal):
 
     def __init__(self, stack: str, problems: list[str]):
         super().__init__(
-            f"stack '{stack}' cannot be deployed from here; nothing was created", [Problem.sentence(p) for p in problems]
+            f"stack '{stack}' cannot be deployed from here; nothing was created",
+            [Problem.sentence(p) for p in problems],
         )

@@ -89,8 +89,12 @@ class DockerEndpoint:
         own environment (DOCKER_CONTEXT, DOCKER_CERT_PATH, DOCKER_*_MATERIAL, DOCKER_SSH_OPTS)
         is given, so it cannot pick another engine than this one."""
         args: dict[str, Any] = {
-            "host": self.host, "context": "", "cert_path": "",
-            "ca_material": "", "cert_material": "", "key_material": "",
+            "host": self.host,
+            "context": "",
+            "cert_path": "",
+            "ca_material": "",
+            "cert_material": "",
+            "key_material": "",
             "ssh_opts": list(self.ssh_opts),
         }
         if self.tls is not None:
@@ -121,7 +125,9 @@ def context_dir_name(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()
 
 
-def resolve_endpoint(stack_config: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> DockerEndpoint:
+def resolve_endpoint(
+    stack_config: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> DockerEndpoint:
     """The engine the docker CLI would talk to, unless the stack names one (`docker:host` or
     `docker:context`). `stack_config` holds the stack's `docker:` keys without the namespace
     (host, context, certPath, sshOpts). Raises EngineSelectionError naming what to fix."""
@@ -129,16 +135,21 @@ def resolve_endpoint(stack_config: Mapping[str, Any] | None = None, env: Mapping
     env = os.environ if env is None else env
     config_dir = docker_config_dir(env)
     ssh_opts = config.get("sshOpts") or ()
-    problems = [] if isinstance(ssh_opts, (list, tuple)) else [
-        f"docker:sshOpts is {ssh_opts!r}: it must be a list of ssh arguments, "
-        "e.g. `pulumi config set --path 'docker:sshOpts[0]' -oConnectTimeout=10`"
-    ]
+    problems = (
+        []
+        if isinstance(ssh_opts, (list, tuple))
+        else [
+            f"docker:sshOpts is {ssh_opts!r}: it must be a list of ssh arguments, "
+            "e.g. `pulumi config set --path 'docker:sshOpts[0]' -oConnectTimeout=10`"
+        ]
+    )
     ssh_opts = tuple(str(opt) for opt in ssh_opts) if not problems else ()
     problems += [
         f"docker:{key} is set: dockyard reads TLS files, not PEM text, so that its own checks and the provider "
         "use the same ones; put ca.pem, cert.pem and key.pem in one directory and set docker:certPath to it "
         "(or use a Docker context: `docker context create NAME --docker host=…,ca=…,cert=…,key=…`)"
-        for key in ("caMaterial", "certMaterial", "keyMaterial") if key in config
+        for key in ("caMaterial", "certMaterial", "keyMaterial")
+        if key in config
     ]
     if "host" in config and "context" in config:
         problems.append(
@@ -175,15 +186,21 @@ def _takes_tls(host: str) -> bool:
     return urlsplit(host).scheme == "tcp"
 
 
-def _endpoint(host: str, source: str, tls: TlsFiles | None, *, context: str | None = None,
-              ssh_opts: tuple[str, ...] = ()) -> DockerEndpoint:
+def _endpoint(
+    host: str, source: str, tls: TlsFiles | None, *, context: str | None = None, ssh_opts: tuple[str, ...] = ()
+) -> DockerEndpoint:
     parts = urlsplit(host)
-    if parts.scheme not in SCHEMES or (parts.scheme != "unix" and not parts.hostname) or (
-            parts.scheme == "unix" and not parts.path):
-        raise EngineSelectionError([
-            f"{source} gives the Docker engine address {host!r}: dockyard (and its Docker provider) speak "
-            "unix:///path/docker.sock, tcp://host:port (with or without TLS) and ssh://[user@]host[:port]"
-        ])
+    if (
+        parts.scheme not in SCHEMES
+        or (parts.scheme != "unix" and not parts.hostname)
+        or (parts.scheme == "unix" and not parts.path)
+    ):
+        raise EngineSelectionError(
+            [
+                f"{source} gives the Docker engine address {host!r}: dockyard (and its Docker provider) speak "
+                "unix:///path/docker.sock, tcp://host:port (with or without TLS) and ssh://[user@]host[:port]"
+            ]
+        )
     if parts.scheme == "tcp" and parts.port is None:
         host = f"{host.rstrip('/')}:{2376 if tls is not None else 2375}"  # the CLI's default ports
     return DockerEndpoint(host, source, tls, context=context, ssh_opts=ssh_opts)
@@ -204,11 +221,13 @@ def _env_tls(host: str, env: Mapping[str, str], config_dir: Path) -> TlsFiles | 
     needed = ("ca", "cert", "key") if verify else ("cert", "key")
     missing = [str(files[name]) for name in needed if not files[name].is_file()]
     if missing:
-        raise EngineSelectionError([
-            f"{switch} is set for {host}, but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing "
-            f"(TLS files are read from {origin}; {CLIENT_CERT_NEEDED}): point DOCKER_CERT_PATH at the directory "
-            f"that holds ca.pem, cert.pem and key.pem, or unset {switch} for an engine without TLS"
-        ])
+        raise EngineSelectionError(
+            [
+                f"{switch} is set for {host}, but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing "
+                f"(TLS files are read from {origin}; {CLIENT_CERT_NEEDED}): point DOCKER_CERT_PATH at the directory "
+                f"that holds ca.pem, cert.pem and key.pem, or unset {switch} for an engine without TLS"
+            ]
+        )
     return TlsFiles(files["ca"] if verify else None, files["cert"], files["key"], verify, str(where))
 
 
@@ -216,10 +235,12 @@ def _cert_path_tls(where: Path, key: str) -> TlsFiles:
     files = {name: where / f"{name}.pem" for name in ("ca", "cert", "key")}
     missing = [str(path) for path in files.values() if not path.is_file()]
     if missing:
-        raise EngineSelectionError([
-            f"{key} is {where}, but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing: "
-            f"it must hold ca.pem, cert.pem and key.pem ({CLIENT_CERT_NEEDED})"
-        ])
+        raise EngineSelectionError(
+            [
+                f"{key} is {where}, but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing: "
+                f"it must hold ca.pem, cert.pem and key.pem ({CLIENT_CERT_NEEDED})"
+            ]
+        )
     return TlsFiles(files["ca"], files["cert"], files["key"], True, str(where))
 
 
@@ -230,10 +251,12 @@ def _current_context(config_dir: Path) -> str | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as error:
-        raise EngineSelectionError([
-            f"the Docker config file {path} cannot be read ({error}): fix or remove it, "
-            "or select an engine with DOCKER_HOST or DOCKER_CONTEXT"
-        ]) from None
+        raise EngineSelectionError(
+            [
+                f"the Docker config file {path} cannot be read ({error}): fix or remove it, "
+                "or select an engine with DOCKER_HOST or DOCKER_CONTEXT"
+            ]
+        ) from None
     current = document.get("currentContext") if isinstance(document, dict) else None
     return str(current) if current else None
 
@@ -248,8 +271,9 @@ def known_contexts(config_dir: Path) -> list[str]:
     return sorted(names)
 
 
-def _from_context(name: str, how: str, env: Mapping[str, str], config_dir: Path,
-                  ssh_opts: tuple[str, ...]) -> DockerEndpoint:
+def _from_context(
+    name: str, how: str, env: Mapping[str, str], config_dir: Path, ssh_opts: tuple[str, ...]
+) -> DockerEndpoint:
     source = f"context '{name}' ({how})"
     if name == DEFAULT_CONTEXT:
         # The CLI's built-in context: DOCKER_HOST (set here only when docker:context names it), else the socket.
@@ -263,20 +287,26 @@ def _from_context(name: str, how: str, env: Mapping[str, str], config_dir: Path,
         meta = json.loads(meta_path.read_text())
     except FileNotFoundError:
         found = ", ".join(known_contexts(config_dir)) or "none"
-        raise EngineSelectionError([
-            f"the Docker context '{name}' ({how}) does not exist in {config_dir / 'contexts'} "
-            f"(contexts there: {found}): create it (`docker context create {name} --docker host=…`), "
-            f"select one that exists (`docker context use NAME`), or name the engine with DOCKER_HOST"
-        ]) from None
+        raise EngineSelectionError(
+            [
+                f"the Docker context '{name}' ({how}) does not exist in {config_dir / 'contexts'} "
+                f"(contexts there: {found}): create it (`docker context create {name} --docker host=…`), "
+                f"select one that exists (`docker context use NAME`), or name the engine with DOCKER_HOST"
+            ]
+        ) from None
     except (OSError, ValueError) as error:
-        raise EngineSelectionError([f"the Docker context '{name}' ({how}): {meta_path} cannot be read ({error})"]) from None
+        raise EngineSelectionError(
+            [f"the Docker context '{name}' ({how}): {meta_path} cannot be read ({error})"]
+        ) from None
     endpoint = ((meta.get("Endpoints") or {}).get("docker") or {}) if isinstance(meta, dict) else {}
     host = endpoint.get("Host")
     if not host:
-        raise EngineSelectionError([
-            f"the Docker context '{name}' ({how}) has no docker endpoint in {meta_path}: "
-            f"recreate it with `docker context create {name} --docker host=…`"
-        ])
+        raise EngineSelectionError(
+            [
+                f"the Docker context '{name}' ({how}) has no docker endpoint in {meta_path}: "
+                f"recreate it with `docker context create {name} --docker host=…`"
+            ]
+        )
     tls_dir = config_dir / "contexts" / "tls" / digest / "docker"
     files = {n: tls_dir / f"{n}.pem" for n in ("ca", "cert", "key")}
     present = {n for n, p in files.items() if p.is_file()}
@@ -284,20 +314,25 @@ def _from_context(name: str, how: str, env: Mapping[str, str], config_dir: Path,
     tls = None
     if _takes_tls(host) and (present or skip_verify):
         if {"cert", "key"} - present:
-            raise EngineSelectionError([
-                f"the Docker context '{name}' ({how}) talks TLS to {host} but "
-                f"{', '.join(str(files[n]) for n in ('cert', 'key') if n not in present)} is missing "
-                f"({CLIENT_CERT_NEEDED}): recreate the context with "
-                f"`docker context create {name} --docker host={host},ca=…,cert=…,key=…`"
-            ])
+            raise EngineSelectionError(
+                [
+                    f"the Docker context '{name}' ({how}) talks TLS to {host} but "
+                    f"{', '.join(str(files[n]) for n in ('cert', 'key') if n not in present)} is missing "
+                    f"({CLIENT_CERT_NEEDED}): recreate the context with "
+                    f"`docker context create {name} --docker host={host},ca=…,cert=…,key=…`"
+                ]
+            )
         verify = not skip_verify
         if verify and "ca" not in present:
-            raise EngineSelectionError([
-                f"the Docker context '{name}' ({how}) talks TLS to {host} but {files['ca']} is missing, so the "
-                f"engine's certificate cannot be checked: recreate the context with ca=…"
-            ])
-        tls = TlsFiles(files["ca"] if verify else None, files["cert"], files["key"], verify,
-                       f"context '{name}' ({tls_dir})")
+            raise EngineSelectionError(
+                [
+                    f"the Docker context '{name}' ({how}) talks TLS to {host} but {files['ca']} is missing, so the "
+                    f"engine's certificate cannot be checked: recreate the context with ca=…"
+                ]
+            )
+        tls = TlsFiles(
+            files["ca"] if verify else None, files["cert"], files["key"], verify, f"context '{name}' ({tls_dir})"
+        )
     return _endpoint(host, source, tls, context=name, ssh_opts=ssh_opts)
 
 

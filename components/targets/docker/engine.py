@@ -34,13 +34,17 @@ _REASONS = (
 def _reason(error: BaseException, endpoint: DockerEndpoint) -> str:
     """What went wrong, in a few words, from the SDK's (requests') nested error text."""
     text = str(error)
-    if endpoint.scheme == "ssh" and re.search(r"closed connection without response|Broken pipe|Connection aborted", text):
+    if endpoint.scheme == "ssh" and re.search(
+        r"closed connection without response|Broken pipe|Connection aborted", text
+    ):
         parts = urlsplit(endpoint.host)
         port = f"-p {parts.port} " if parts.port else ""
         user = f"{parts.username}@" if parts.username else ""
-        return (f"ssh gave no answer (its own message is above): check that "
-                f"`ssh {port}{user}{parts.hostname} docker system dial-stdio` connects with no prompt "
-                "(key, known_hosts) and that the remote user can run docker")
+        return (
+            f"ssh gave no answer (its own message is above): check that "
+            f"`ssh {port}{user}{parts.hostname} docker system dial-stdio` connects with no prompt "
+            "(key, known_hosts) and that the remote user can run docker"
+        )
     for pattern in _REASONS:
         match = re.search(pattern, text)
         if match:
@@ -77,8 +81,13 @@ class DockerEngine:
             # "auto": the API version the engine speaks (an old engine still answers /version).
             # Requests go to /v1.44/… (the oldest API the stack runs on: an older engine is refused by
             # the preflight, which asks the unversioned /version); no request is made here.
-            api = docker.APIClient(base_url=endpoint.host, version=API_VERSION, timeout=TIMEOUT_SECONDS, tls=tls,
-                                   use_ssh_client=endpoint.scheme == "ssh")
+            api = docker.APIClient(
+                base_url=endpoint.host,
+                version=API_VERSION,
+                timeout=TIMEOUT_SECONDS,
+                tls=tls,
+                use_ssh_client=endpoint.scheme == "ssh",
+            )
         except DockerException as error:
             raise EngineUnreachable(_reason(error, self.endpoint)) from error
         if endpoint.tls is not None:

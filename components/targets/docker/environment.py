@@ -102,7 +102,9 @@ def container_plan(service: Service, settings: Settings, project_dir: Path) -> C
     reload = hot_reloading(spec, settings)
     opt_outs = dict(spec.opt_outs)
     if reload:
-        opt_outs[OPT_OUT_READ_ONLY_ROOT] = "dev.hotReload: the dev server writes build caches next to the bind-mounted source"
+        opt_outs[OPT_OUT_READ_ONLY_ROOT] = (
+            "dev.hotReload: the dev server writes build caches next to the bind-mounted source"
+        )
     source_bind = None
     if reload:
         source_bind = (str(project_dir / spec.build.context / spec.build.source_dir), spec.build.source_mount)
@@ -178,6 +180,7 @@ def require_success(engine: DockerEngine | None, service: str, container_name: s
     quoting its last log lines. The failed container is removed (its logs are in the message),
     so the next `make up` (which refreshes first) runs it again: a failure whose cause lies
     outside the inputs (a database that was down) recovers with no manual step."""
+
     def check(result: list) -> str:
         exit_code, logs = result
         if exit_code in (None, 0):
@@ -194,6 +197,7 @@ def require_success(engine: DockerEngine | None, service: str, container_name: s
         if engine is not None:
             engine.remove_container(container_name)
         raise RuntimeError(message)
+
     return check
 
 
@@ -202,6 +206,7 @@ def wait_healthy(engine: DockerEngine, service: str, timeout_seconds: int, clock
 
     The provider waits for health only when it creates a container; after a timeout the
     next `up` merely updates it, so dependants re-check here on every `up`."""
+
     def check(container_id: str) -> str:
         if pulumi.runtime.is_dry_run() or not container_id:
             return "healthy"
@@ -222,6 +227,7 @@ def wait_healthy(engine: DockerEngine, service: str, timeout_seconds: int, clock
                 pulumi.log.info(f"waiting for {service} to be healthy: {status}, {int(waited)}s of {timeout_seconds}s")
                 last_said = clock()
             sleep(HEALTH_POLL_SECONDS)
+
     return check
 
 
@@ -256,14 +262,18 @@ class DockerEnvironment(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         # The type's name until 0.2: the alias keeps existing stacks' resources (no replacement).
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_="dockyard:index:LocalEnvironment")]))
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_="dockyard:index:LocalEnvironment")])
+        )
         super().__init__("dockyard:index:DockerEnvironment", name, None, opts)
         stack, images, secrets = args.stack, args.images, args.secrets
         settings = stack.settings
         prefix = resource_prefix(settings)
         child = pulumi.ResourceOptions(parent=self)
         self.network = docker.Network(
-            f"{name}-network", name=f"{prefix}-net", driver="bridge",
+            f"{name}-network",
+            name=f"{prefix}-net",
+            driver="bridge",
             labels=[docker.NetworkLabelArgs(label="dockyard.dev/stack", value=settings.stack)],
             opts=child,
         )
@@ -294,7 +304,10 @@ class DockerEnvironment(pulumi.ComponentResource):
                 envs=envs,
                 command=list(plan.command) if plan.command else None,
                 networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[service])],
-                ports=[docker.ContainerPortArgs(internal=p.internal, external=p.external, ip=LOOPBACK) for p in plan.published],
+                ports=[
+                    docker.ContainerPortArgs(internal=p.internal, external=p.external, ip=LOOPBACK)
+                    for p in plan.published
+                ],
                 volumes=_volumes(plan),
                 healthcheck=_health_check(plan),
                 labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in plan.labels.items()],
@@ -314,16 +327,19 @@ class DockerEnvironment(pulumi.ComponentResource):
             _announce_wait(service, plan, container)
             if spec.one_shot:
                 gate = pulumi.Output.all(container.exit_code, container.container_logs).apply(
-                    require_success(engine, service, plan.name))
+                    require_success(engine, service, plan.name)
+                )
             else:
                 gate = container.id.apply(wait_healthy(engine, service, HEALTH_WAIT_SECONDS))
             ready[service] = gate.apply(lambda _, c=container: c)
             self.containers[service] = container
-        self.register_outputs({
-            "network": self.network.name,
-            "urls": self.urls,
-            "containers": {service: c.name for service, c in self.containers.items()},
-        })
+        self.register_outputs(
+            {
+                "network": self.network.name,
+                "urls": self.urls,
+                "containers": {service: c.name for service, c in self.containers.items()},
+            }
+        )
 
     @staticmethod
     def _lifecycle(plan: ContainerPlan) -> dict:

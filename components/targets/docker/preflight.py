@@ -32,7 +32,9 @@ def stack_docker_config(config: pulumi.Config) -> dict[str, Any]:
     except pulumi.ConfigTypeError:  # not JSON: refused by resolve_endpoint, with the form it takes
         ssh_opts = config.get("sshOpts")
     values: dict[str, Any] = {
-        "host": config.get("host"), "context": config.get("context"), "certPath": config.get("certPath"),
+        "host": config.get("host"),
+        "context": config.get("context"),
+        "certPath": config.get("certPath"),
         "sshOpts": ssh_opts,
     }
     for key in ("caMaterial", "certMaterial", "keyMaterial"):  # refused by resolve_endpoint, with the fix
@@ -78,7 +80,7 @@ def docker_engine_problems(engine: DockerEngine) -> list[str]:
         return [
             f"no Docker engine answers at {where}: {error}. Start it, or select another engine: "
             "`docker context use NAME`, DOCKER_HOST / DOCKER_CONTEXT, or `pulumi config set docker:host …` "
-            "(README: \"Where is your Docker?\")"
+            '(README: "Where is your Docker?")'
         ]
     api = str(found.get("ApiVersion", "0"))
     if _api_tuple(api) < MIN_DOCKER_API:
@@ -89,5 +91,3 @@ def docker_engine_problems(engine: DockerEngine) -> list[str]:
             "for health-check start intervals. Upgrade Docker"
         ]
     return []
-
-

@@ -108,13 +108,17 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         self._name = name
         self._settings = settings
         self._secrets = secrets
-        self.provider = k8s.Provider(f"{name}-provider", **provider_args(settings), opts=pulumi.ResourceOptions(parent=self))
+        self.provider = k8s.Provider(
+            f"{name}-provider", **provider_args(settings), opts=pulumi.ResourceOptions(parent=self)
+        )
         self.namespace = self._create(f"{name}-namespace", namespace_manifest(settings))
         self._create(f"{name}-default-deny", default_deny_manifest(settings), [self.namespace])
         self._create(f"{name}-allow-dns", dns_egress_manifest(settings), [self.namespace])
         # Generated once and kept (encrypted) in the stack's state: keys the Secret names.
         self._secret_salt = random.RandomBytes(
-            f"{name}-secret-name-salt", length=32, opts=pulumi.ResourceOptions(parent=self),
+            f"{name}-secret-name-salt",
+            length=32,
+            opts=pulumi.ResourceOptions(parent=self),
         ).hex
         # service -> what dependants wait for: its Service (created once its pods are ready,
         # so its await finds endpoints at once) or, without one, the workload itself.
@@ -122,23 +126,35 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         image_revisions = image_revisions or {}
         promoted_from = promoted_from or {}
         for service in stack.services.values():  # start order
-            self._service(service, images[service.name], image_revisions.get(service.name), promoted_from.get(service.name))
+            self._service(
+                service, images[service.name], image_revisions.get(service.name), promoted_from.get(service.name)
+            )
         routed = next((service for service in stack.services.values() if service.routed), None)
         if routed is not None:
-            self._create(f"{name}-ingress", ingress_manifest(routed.spec, settings), [self.namespace, self.ready[routed.name]])
+            self._create(
+                f"{name}-ingress", ingress_manifest(routed.spec, settings), [self.namespace, self.ready[routed.name]]
+            )
         # What rendered manifests expect to find in the cluster: Secret names and keys, no values.
-        self.external_secrets = {
-            external_secret_name(s.name): list(s.secret_env) for s in stack.services.values() if s.secret_env
-        } if rendering(settings) else {}
-        self.url = ("https://" if settings.kubernetes.ingress.tls_secret else "http://") + settings.kubernetes.ingress.host
+        self.external_secrets = (
+            {external_secret_name(s.name): list(s.secret_env) for s in stack.services.values() if s.secret_env}
+            if rendering(settings)
+            else {}
+        )
+        self.url = (
+            "https://" if settings.kubernetes.ingress.tls_secret else "http://"
+        ) + settings.kubernetes.ingress.host
         self.images = dict(images)
-        self.register_outputs({
-            "namespace": settings.kubernetes.namespace,
-            "url": self.url,
-            "images": self.images,
-        })
+        self.register_outputs(
+            {
+                "namespace": settings.kubernetes.namespace,
+                "url": self.url,
+                "images": self.images,
+            }
+        )
 
-    def _create(self, resource_name: str, manifest: dict, depends_on: list | None = None, **options) -> pulumi.CustomResource:
+    def _create(
+        self, resource_name: str, manifest: dict, depends_on: list | None = None, **options
+    ) -> pulumi.CustomResource:
         kind = manifest["kind"]
         # Top-level fields are the SDK's keyword arguments (snake_case); nested dicts keep
         # the Kubernetes API's camelCase and pass through as they are.
@@ -157,9 +173,13 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         result: dict[str, Any] = {"config_map": None, "secret": None, "needs": []}
         if service.plain_env:
             result["config_map"] = content_name(f"{service.name}-env", service.plain_env)
-            result["needs"].append(self._create(
-                f"{prefix}-env", config_map_manifest(spec, settings, service.plain_env), [self.namespace],
-            ))
+            result["needs"].append(
+                self._create(
+                    f"{prefix}-env",
+                    config_map_manifest(spec, settings, service.plain_env),
+                    [self.namespace],
+                )
+            )
         if not service.secret_env:
             return result
         if rendering(settings):
@@ -174,13 +194,22 @@ class KubernetesEnvironment(pulumi.ComponentResource):
                 lambda args, p=f"{service.name}-secrets": secret_name(p, args[1], args[0])
             )
         )
-        result["needs"].append(self._create(
-            f"{prefix}-secret", secret_manifest(spec, settings, result["secret"], values), [self.namespace],
-        ))
+        result["needs"].append(
+            self._create(
+                f"{prefix}-secret",
+                secret_manifest(spec, settings, result["secret"], values),
+                [self.namespace],
+            )
+        )
         return result
 
-    def _service(self, service: Service, image: pulumi.Input[str], image_revision: pulumi.Input[str] | None,
-                 promoted_from: str | None) -> None:
+    def _service(
+        self,
+        service: Service,
+        image: pulumi.Input[str],
+        image_revision: pulumi.Input[str] | None,
+        promoted_from: str | None,
+    ) -> None:
         name, settings, spec = self._name, self._settings, service.spec
         base = [self.namespace]
         prefix = f"{name}-{service.name}"
@@ -197,16 +226,30 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         timeouts = pulumi.CustomTimeouts(create=WORKLOAD_TIMEOUT, update=WORKLOAD_TIMEOUT)
         if spec.one_shot:
             # Named after the image (its ID when the tag is reused): each new image runs it again.
-            job_name_output = pulumi.Output.from_input(image_revision or image).apply(lambda ref: job_name(service.name, ref))
-            workload = self._create(f"{prefix}-job", job_manifest(service, settings, workload_inputs, job_name_output, promoted_from),
-                                    needs, custom_timeouts=timeouts)
+            job_name_output = pulumi.Output.from_input(image_revision or image).apply(
+                lambda ref: job_name(service.name, ref)
+            )
+            workload = self._create(
+                f"{prefix}-job",
+                job_manifest(service, settings, workload_inputs, job_name_output, promoted_from),
+                needs,
+                custom_timeouts=timeouts,
+            )
         elif is_stateful(spec):
-            workload = self._create(f"{prefix}-statefulset", stateful_set_manifest(service, settings, workload_inputs), needs,
-                                    custom_timeouts=timeouts)
+            workload = self._create(
+                f"{prefix}-statefulset",
+                stateful_set_manifest(service, settings, workload_inputs),
+                needs,
+                custom_timeouts=timeouts,
+            )
         else:
             # depends_on the migrations Job: Pulumi waits for the Job to complete first.
-            workload = self._create(f"{prefix}-deployment", deployment_manifest(service, settings, workload_inputs, promoted_from),
-                                    needs, custom_timeouts=timeouts)
+            workload = self._create(
+                f"{prefix}-deployment",
+                deployment_manifest(service, settings, workload_inputs, promoted_from),
+                needs,
+                custom_timeouts=timeouts,
+            )
             if has_autoscaler(service):
                 self._create(f"{prefix}-hpa", hpa_manifest(service, settings), [workload])
                 self._create(f"{prefix}-pdb", pdb_manifest(spec, settings), base)

@@ -26,23 +26,35 @@ def _tcp(port: int) -> list[dict]:
 
 def default_deny_manifest(settings: Settings) -> dict:
     return {
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": DEFAULT_DENY_POLICY, "namespace": settings.kubernetes.namespace, "labels": {PART_OF_LABEL: PART_OF}},
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": DEFAULT_DENY_POLICY,
+            "namespace": settings.kubernetes.namespace,
+            "labels": {PART_OF_LABEL: PART_OF},
+        },
         "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
     }
 
 
 def dns_egress_manifest(settings: Settings) -> dict:
     return {
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": DNS_POLICY, "namespace": settings.kubernetes.namespace, "labels": {PART_OF_LABEL: PART_OF}},
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": DNS_POLICY,
+            "namespace": settings.kubernetes.namespace,
+            "labels": {PART_OF_LABEL: PART_OF},
+        },
         "spec": {
             "podSelector": {},
             "policyTypes": ["Egress"],
-            "egress": [{
-                "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: DNS_NAMESPACE}}}],
-                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-            }],
+            "egress": [
+                {
+                    "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: DNS_NAMESPACE}}}],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                }
+            ],
         },
     }
 
@@ -54,22 +66,34 @@ def network_policy_manifest(service: Service, settings: Settings) -> dict:
     spec = service.spec
     ingress = [{"from": [_pod_peer(client)], "ports": _tcp(spec.port)} for client in sorted(service.clients)]
     if service.routed:
-        ingress.append({
-            "from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: settings.kubernetes.ingress_namespace}}}],
-            "ports": _tcp(spec.port),
-        })
+        ingress.append(
+            {
+                "from": [
+                    {
+                        "namespaceSelector": {
+                            "matchLabels": {NAMESPACE_NAME_LABEL: settings.kubernetes.ingress_namespace}
+                        }
+                    }
+                ],
+                "ports": _tcp(spec.port),
+            }
+        )
     egress = [{"to": [_pod_peer(peer)], "ports": _tcp(port)} for peer, port in sorted(service.peers.items())]
     egress += [
         {"to": [{"ipBlock": {"cidr": settings.kubernetes.external_database_cidr}}], "ports": _tcp(external.port)}
         for external in sorted(service.external_peers, key=lambda peer: peer.service)
     ]
-    body: dict[str, Any] = {"podSelector": {"matchLabels": selector_labels(spec.name)}, "policyTypes": ["Ingress", "Egress"]}
+    body: dict[str, Any] = {
+        "podSelector": {"matchLabels": selector_labels(spec.name)},
+        "policyTypes": ["Ingress", "Egress"],
+    }
     if ingress:
         body["ingress"] = ingress
     if egress:
         body["egress"] = egress
     return {
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
         "metadata": metadata(service_policy_name(spec.name), spec.name, settings),
         "spec": body,
     }

@@ -50,9 +50,11 @@ def job_name(service: str, image_ref: str) -> str:
     return f"{service}-{hashlib.sha256(image_ref.encode()).hexdigest()[:10]}"
 
 
-
 def metadata(name: Any, spec_name: str, settings: Settings, annotations: Mapping[str, str] | None = None) -> dict:
-    metadata: dict[str, Any] = {"namespace": settings.kubernetes.namespace, "labels": object_labels(spec_name, settings)}
+    metadata: dict[str, Any] = {
+        "namespace": settings.kubernetes.namespace,
+        "labels": object_labels(spec_name, settings),
+    }
     if name is not None:
         metadata["name"] = name
     if annotations:
@@ -68,18 +70,25 @@ def namespace_manifest(settings: Settings) -> dict:
     for mode in ("enforce", "audit", "warn"):
         labels[f"pod-security.kubernetes.io/{mode}"] = PSA_LEVEL
         labels[f"pod-security.kubernetes.io/{mode}-version"] = PSA_VERSION
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": settings.kubernetes.namespace, "labels": labels}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": settings.kubernetes.namespace, "labels": labels},
+    }
 
 
 def service_account_manifest(spec: ServiceSpec, settings: Settings) -> dict:
     return {
-        "apiVersion": "v1", "kind": "ServiceAccount",
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
         "metadata": metadata(spec.name, spec.name, settings),
         "automountServiceAccountToken": False,
     }
 
 
-def deployment_manifest(service: Service, settings: Settings, inputs: WorkloadInputs, promoted_from: str | None = None) -> dict:
+def deployment_manifest(
+    service: Service, settings: Settings, inputs: WorkloadInputs, promoted_from: str | None = None
+) -> dict:
     spec = service.spec
     body: dict[str, Any] = {
         "selector": {"matchLabels": selector_labels(spec.name)},
@@ -92,7 +101,8 @@ def deployment_manifest(service: Service, settings: Settings, inputs: WorkloadIn
     if not has_autoscaler(service):
         body["replicas"] = service.replicas
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": metadata(spec.name, spec.name, settings, workload_annotations(spec, promoted_from)),
         "spec": body,
     }
@@ -107,7 +117,8 @@ def stateful_set_manifest(service: Service, settings: Settings, inputs: Workload
     if settings.kubernetes.storage_class:
         claim_spec["storageClassName"] = settings.kubernetes.storage_class
     return {
-        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
         "metadata": metadata(spec.name, spec.name, settings, workload_annotations(spec, None)),
         "spec": {
             "serviceName": spec.name,
@@ -118,18 +129,23 @@ def stateful_set_manifest(service: Service, settings: Settings, inputs: Workload
             # Data outlives the workload: deleting or scaling the StatefulSet keeps the claim.
             "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
             "template": pod_template(service, settings, inputs),
-            "volumeClaimTemplates": [{
-                "metadata": {"name": STATE_VOLUME, "labels": selector_labels(spec.name)},
-                "spec": claim_spec,
-            }],
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": STATE_VOLUME, "labels": selector_labels(spec.name)},
+                    "spec": claim_spec,
+                }
+            ],
         },
     }
 
 
-def job_manifest(service: Service, settings: Settings, inputs: WorkloadInputs, name: Any, promoted_from: str | None = None) -> dict:
+def job_manifest(
+    service: Service, settings: Settings, inputs: WorkloadInputs, name: Any, promoted_from: str | None = None
+) -> dict:
     spec = service.spec
     return {
-        "apiVersion": "batch/v1", "kind": "Job",
+        "apiVersion": "batch/v1",
+        "kind": "Job",
         "metadata": metadata(name, spec.name, settings, workload_annotations(spec, promoted_from)),
         "spec": {
             "backoffLimit": JOB_BACKOFF_LIMIT,
@@ -142,12 +158,15 @@ def job_manifest(service: Service, settings: Settings, inputs: WorkloadInputs, n
 
 def service_manifest(spec: ServiceSpec, settings: Settings) -> dict:
     return {
-        "apiVersion": "v1", "kind": "Service",
+        "apiVersion": "v1",
+        "kind": "Service",
         "metadata": metadata(spec.name, spec.name, settings),
         "spec": {
             "type": "ClusterIP",
             "selector": selector_labels(spec.name),
-            "ports": [{"name": http_port_name(spec), "port": spec.port, "targetPort": http_port_name(spec), "protocol": "TCP"}],
+            "ports": [
+                {"name": http_port_name(spec), "port": spec.port, "targetPort": http_port_name(spec), "protocol": "TCP"}
+            ],
         },
     }
 
@@ -173,7 +192,8 @@ def secret_name(prefix: str, values: Mapping[str, str], salt: str) -> str:
 
 def config_map_manifest(spec: ServiceSpec, settings: Settings, data: Mapping[str, str]) -> dict:
     return {
-        "apiVersion": "v1", "kind": "ConfigMap",
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
         "metadata": metadata(content_name(f"{spec.name}-env", data), spec.name, settings),
         "data": dict(data),
     }
@@ -182,7 +202,8 @@ def config_map_manifest(spec: ServiceSpec, settings: Settings, data: Mapping[str
 def secret_manifest(spec: ServiceSpec, settings: Settings, name: Any, values: Mapping[str, Any]) -> dict:
     # stringData keeps the Outputs secret in Pulumi's state; the values never reach a plain field.
     return {
-        "apiVersion": "v1", "kind": "Secret",
+        "apiVersion": "v1",
+        "kind": "Secret",
         "metadata": metadata(name, spec.name, settings),
         "type": "Opaque",
         "stringData": dict(values),
@@ -196,23 +217,30 @@ def has_autoscaler(service: Service) -> bool:
 def hpa_manifest(service: Service, settings: Settings) -> dict:
     spec, replicas = service.spec, service.replicas
     return {
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
         "metadata": metadata(spec.name, spec.name, settings),
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
             "minReplicas": replicas,
             "maxReplicas": replicas * HPA_MAX_FACTOR,
-            "metrics": [{
-                "type": "Resource",
-                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": HPA_CPU_UTILISATION}},
-            }],
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": HPA_CPU_UTILISATION},
+                    },
+                }
+            ],
         },
     }
 
 
 def pdb_manifest(spec: ServiceSpec, settings: Settings) -> dict:
     return {
-        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
         "metadata": metadata(spec.name, spec.name, settings),
         "spec": {
             "maxUnavailable": 1,
@@ -227,18 +255,26 @@ def ingress_manifest(spec: ServiceSpec, settings: Settings) -> dict:
     ingress = settings.kubernetes.ingress
     body: dict[str, Any] = {
         "ingressClassName": ingress.class_name,
-        "rules": [{
-            "host": ingress.host,
-            "http": {"paths": [{
-                "path": "/", "pathType": "Prefix",
-                "backend": {"service": {"name": spec.name, "port": {"number": spec.port}}},
-            }]},
-        }],
+        "rules": [
+            {
+                "host": ingress.host,
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {"service": {"name": spec.name, "port": {"number": spec.port}}},
+                        }
+                    ]
+                },
+            }
+        ],
     }
     if ingress.tls_secret:
         body["tls"] = [{"hosts": [ingress.host], "secretName": ingress.tls_secret}]
     return {
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
         "metadata": metadata(spec.name, spec.name, settings),
         "spec": body,
     }

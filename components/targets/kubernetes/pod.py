@@ -54,7 +54,6 @@ def http_port_name(spec: ServiceSpec) -> str:
     return "http" if spec.health and spec.health.liveness_path else "tcp"
 
 
-
 @dataclass(frozen=True)
 class WorkloadInputs:
     """Values the pod template needs that may be Outputs."""
@@ -185,7 +184,9 @@ def container(service: Service, inputs: WorkloadInputs) -> dict:
 def pod_volumes(service: Service, inputs: WorkloadInputs) -> list[dict]:
     volumes, _ = writable_volumes(service.spec)
     if service.secret_env:
-        volumes.append({"name": SECRETS_VOLUME, "secret": {"secretName": inputs.secret, "defaultMode": SECRET_FILE_MODE}})
+        volumes.append(
+            {"name": SECRETS_VOLUME, "secret": {"secretName": inputs.secret, "defaultMode": SECRET_FILE_MODE}}
+        )
     return volumes
 
 
@@ -212,7 +213,9 @@ def workload_annotations(spec: ServiceSpec, promoted_from: str | None) -> dict[s
     return annotations
 
 
-def pod_template(service: Service, settings: Settings, inputs: WorkloadInputs, promoted_from: str | None = None) -> dict:
+def pod_template(
+    service: Service, settings: Settings, inputs: WorkloadInputs, promoted_from: str | None = None
+) -> dict:
     spec = service.spec
     pod_spec: dict[str, Any] = {
         "serviceAccountName": spec.name,

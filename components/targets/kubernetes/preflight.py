@@ -32,8 +32,11 @@ def kubeconfig_contexts(paths: Iterable[Path]) -> set[str]:
     return contexts
 
 
-def kube_context_problems(context: str, read_contexts: Callable[[Iterable[Path]], set[str]] = kubeconfig_contexts,
-                          paths: list[Path] | None = None) -> list[str]:
+def kube_context_problems(
+    context: str,
+    read_contexts: Callable[[Iterable[Path]], set[str]] = kubeconfig_contexts,
+    paths: list[Path] | None = None,
+) -> list[str]:
     """Why the kubeconfig context `context` cannot be used, or []. An empty context means
     the kubeconfig's current context, which the provider resolves itself."""
     if not context:
