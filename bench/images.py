@@ -40,8 +40,9 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from tests import reference_app  # noqa: E402  (plain data: runs under python3 without the program's packages)
-from tests.engine import dockerlib as dl  # noqa: E402  (needs the project root on sys.path)
+# testing/'s standard-library modules only: this runs under python3 without the program's packages.
+from testing import dockerlib as dl  # noqa: E402  (needs the project root on sys.path)
+from testing import reference_app  # noqa: E402
 
 RESULTS = PROJECT_DIR / "bench" / "results" / "images.json"
 BASELINE = PROJECT_DIR / "bench" / "baseline.json"
@@ -50,7 +51,7 @@ IDLE_SETTLE_S = 10
 REGISTRY = "127.0.0.1:5000"  # engine/registry.sh: plain HTTP, loopback only
 BASES = {"backend": "dockyard/base-python:3.11-bookworm", "frontend": "dockyard/base-node:22-bookworm"}
 RUNTIME_BASES = {"backend": "dockyard/runtime-python:3.11-bookworm", "frontend": "dockyard/runtime-node:22-bookworm"}
-# The reference app's built services as the catalog runs them (tests/reference_app.py).
+# The reference app's built services as the catalog runs them (testing/reference_app.py).
 READY_PATH = reference_app.READINESS_PATHS
 PORTS = {name: reference_app.PORTS[name] for name in reference_app.BUILT}
 TMPFS = reference_app.WRITABLE_PATHS

@@ -11,7 +11,7 @@ import statistics
 import time
 from pathlib import Path
 
-from tests.harness import PROJECT_DIR, outside_inputs, run_program
+from testing.harness import PROJECT_DIR, outside_inputs, run_program
 
 RESULTS = Path(__file__).resolve().parent / "results" / "program.json"
 RUNS = 5

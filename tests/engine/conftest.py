@@ -2,7 +2,7 @@
 images (engine/bases.sh), the reference app's built images from their Dockerfiles, and a finalizer
 that removes every container, volume and network the tier labelled.
 
-The tier runs the reference app (tests/reference_app.py) on air-gapped images: which base each
+The tier runs the reference app (testing/reference_app.py) on air-gapped images: which base each
 service gets is pinned here; how a service is built and run (context, target, port, user,
 writable paths, memory) comes from the catalog, as the program takes it.
 
@@ -19,9 +19,9 @@ import pytest
 
 from components.core.quantities import memory_mb
 from components.spec.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec
-from tests import reference_app
-from tests.engine import dockerlib as dl
-from tests.harness import CATALOG
+from testing import dockerlib as dl
+from testing import reference_app
+from testing.harness import CATALOG
 from tests.tiers import require
 
 ENGINE_DIR = dl.PROJECT_DIR / "engine"

@@ -3,7 +3,7 @@
 Built with the same arguments the program uses (BASE_IMAGE, APP_VERSION, the CA bundle as
 BuildKit secret `ca_bundle`); run with the hardening the runtime contract promises and the
 catalog gives each service (user, writable paths, memory, env, command). The HTTP checks
-drive the reference app's API and web app (tests/reference_app.py)."""
+drive the reference app's API and web app (testing/reference_app.py)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.engine import dockerlib as dl
+from testing import dockerlib as dl
+from testing.harness import resolved_stack
+from testing.reference_app import API, WEB
 from tests.engine.conftest import AIR_GAPPED_BASES, APP_VERSION, APPS, SPECS, AppImage, hardened_args
 from tests.engine.service_env import service_env
-from tests.harness import resolved_stack
-from tests.reference_app import API, WEB
 
 MB = 1_000_000  # docker reports sizes in decimal megabytes
 

@@ -9,8 +9,8 @@ from urllib.parse import urlparse
 import pytest
 
 from engine import bases
-from tests import reference_app
-from tests.engine import dockerlib as dl
+from testing import dockerlib as dl
+from testing import reference_app
 from tests.engine.conftest import AIR_GAPPED_BASES, APPS, POSTGRES, REDIS, RUNTIME_BASES, SPECS
 
 # --- pure: apt sources parsing (no Docker needed) --------------------------------------------

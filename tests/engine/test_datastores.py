@@ -7,9 +7,9 @@ import socket
 
 import pytest
 
-from tests.engine import dockerlib as dl
+from testing import dockerlib as dl
+from testing.reference_app import CACHE, DATABASE
 from tests.engine.conftest import POSTGRES, REDIS, SPECS, hardened_args
-from tests.reference_app import CACHE, DATABASE
 
 PG_PORT, REDIS_PORT = SPECS[DATABASE].port, SPECS[CACHE].port
 PG_HARDENED = hardened_args(SPECS[DATABASE])

@@ -1,6 +1,6 @@
 """The engine tier's own checks must catch what they claim to (pure, no Docker needed)."""
 
-from tests.engine import dockerlib as dl
+from testing import dockerlib as dl
 
 
 def test_secret_looking_flags_credential_values():

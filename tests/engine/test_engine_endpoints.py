@@ -23,8 +23,8 @@ from components.targets.docker.endpoint import resolve_endpoint
 from components.targets.docker.engine import DockerEngine
 from components.targets.docker.preflight import docker_provider_args
 from components.targets.host import PreflightError
+from testing.harness import run_program
 from tests.engine.second_engine import SecondEngine, Sshd, docker_cli, make_pki, missing_tools, short_dir
-from tests.harness import run_program
 from tests.tiers import require
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import CATALOG
+from testing.harness import CATALOG
 from tests.tiers import require
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """Every stack's mocked resource graph passes the whole pack with no mandatory violation.
 
-The program runs under Pulumi mocks (tests/harness.py); the pack runs in-process through the
+The program runs under Pulumi mocks (testing/harness.py); the pack runs in-process through the
 same adapters the policy server uses, with the stack's policy config from policy/config/.
 """
 
@@ -20,7 +20,7 @@ from .evaluator import RULES_BY_NAME, Resource, evaluate, mandatory
 PROJECT_DIR = POLICY_DIR.parent
 STACKS = ("dev", "staging", "prod")
 PRESENT = [s for s in STACKS if (PROJECT_DIR / f"Pulumi.{s}.yaml").exists()]
-HARNESS = PROJECT_DIR / "tests" / "harness.py"
+HARNESS = PROJECT_DIR / "testing" / "harness.py"
 # Resource types at least one rule of the pack inspects: a run without any proves nothing.
 CHECKED_TYPES = {
     "docker:index/container:Container",
@@ -62,10 +62,10 @@ class StackRun(NamedTuple):
 
 
 def _run(stack: str, config: dict[str, Any]) -> StackRun:
-    require(HARNESS.exists(), "tests/harness.py (mocked program runs) has not landed")
+    require(HARNESS.exists(), "testing/harness.py (mocked program runs) has not landed")
     from components.plan.resolve import resolve
     from components.plan.validate import validate
-    from tests.harness import CATALOG, merge, outside_inputs, run_program, stack_config
+    from testing.harness import CATALOG, merge, outside_inputs, run_program, stack_config
 
     inputs = outside_inputs(stack)
     run = run_program(stack, config, **inputs)

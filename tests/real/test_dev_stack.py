@@ -21,9 +21,9 @@ import urllib.request
 import pytest
 
 from engine.trial_stack import PROJECT_DIR, Project, new_project, remove_leftovers
-from tests.harness import CATALOG
+from testing.harness import CATALOG
+from testing.reference_app import API, CACHE, DATABASE, WEB
 from tests.real.conftest import container_ids, docker, inspect, wait_until
-from tests.reference_app import API, CACHE, DATABASE, WEB
 
 SPECS = CATALOG.by_name()
 ONE_SHOT = {spec.name for spec in CATALOG.services if spec.one_shot}

@@ -34,7 +34,7 @@ import pulumi_random as random
 import pytest
 from pulumi import automation as auto
 
-from tests.engine import dockerlib as dl
+from testing import dockerlib as dl
 from tests.tiers import require
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@ YAML manifests, one file per object, for schema validation and security scanning
 
     python -m tests.render.render_manifests STACK OUTDIR
 
-The program runs through tests/harness.py with the same extra arguments the tests use
+The program runs through testing/harness.py with the same extra arguments the tests use
 (`RUNS`): the harness's outside inputs per stack, dev with `kubernetes.enabled`. Pulumi-only data is stripped; Secret values are replaced by a marker.
 """
 
@@ -18,13 +18,13 @@ from typing import Any
 import yaml
 
 from components.plan.resolve import ResolvedStack
-from tests.harness import (
+from testing.harness import (
     ProgramRun,
     RegisteredResource,
     outside_inputs,
     run_program,
 )
-from tests.harness import resolved_stack as harness_resolved_stack
+from testing.harness import resolved_stack as harness_resolved_stack
 
 KUBERNETES_PREFIX = "kubernetes:"
 REDACTED = "redacted-by-render"

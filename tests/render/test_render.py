@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from components.plan.resolve import ResolvedStack
-from tests.harness import CATALOG
+from testing.harness import CATALOG
 from tests.render.render_manifests import RUNS, render, resolved_stack
 from tests.tiers import require
 

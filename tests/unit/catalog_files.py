@@ -14,7 +14,7 @@ import yaml
 
 from components.spec.catalog import Catalog
 from components.spec.catalog_file import CatalogError, catalog_path, load_catalog
-from tests.harness import PROJECT_DIR
+from testing.harness import PROJECT_DIR
 
 CATALOG_PATH = catalog_path(PROJECT_DIR)
 RAW: dict = yaml.safe_load(CATALOG_PATH.read_text(encoding="utf-8"))

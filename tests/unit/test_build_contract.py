@@ -9,7 +9,7 @@ import pytest
 
 from components.build.contract import build_problems, dockerfile_problems, require_build_contract
 from components.spec.catalog_file import CatalogError
-from tests.harness import CATALOG, PROJECT_DIR
+from testing.harness import CATALOG, PROJECT_DIR
 
 BUILT = [spec for spec in CATALOG.services if spec.build]
 

@@ -22,7 +22,7 @@ from components.spec.catalog_file import (
 )
 from components.spec.catalog_rules import catalog_problems
 from components.spec.templates import placeholders, render_template
-from tests.harness import CATALOG, PROJECT_DIR, talks_to_edges
+from testing.harness import CATALOG, PROJECT_DIR, talks_to_edges
 
 RAW = yaml.safe_load(catalog_path(PROJECT_DIR).read_text())  # the file the program reads
 

@@ -187,7 +187,7 @@ def test_the_file_read_is_named_as_given_when_outside_the_working_directory(tmp_
 
 
 def test_the_project_catalog_is_named_relative_to_the_project(monkeypatch):
-    from tests.harness import PROJECT_DIR
+    from testing.harness import PROJECT_DIR
 
     monkeypatch.chdir(PROJECT_DIR)
     assert shown_path(PROJECT_DIR / "catalog.yaml") == "catalog.yaml"

@@ -1,7 +1,7 @@
 """The catalog's own rules: a catalog that breaks one is refused on its own (before any stack's
 settings are read), naming catalog.yaml, the service and the field as written there.
 
-Each case starts from the project's catalog (tests.harness.CATALOG) and changes one thing in
+Each case starts from the project's catalog (testing.harness.CATALOG) and changes one thing in
 it, on whichever services it holds: a service added to catalog.yaml is checked the same way.
 """
 
@@ -11,7 +11,7 @@ import yaml
 from components.spec.catalog import CATALOG_FILE, Catalog
 from components.spec.catalog_file import CatalogError, catalog_path, parse_catalog
 from components.spec.catalog_rules import catalog_problems
-from tests.harness import CATALOG, PROJECT_DIR
+from testing.harness import CATALOG, PROJECT_DIR
 
 NAMES = sorted(spec.name for spec in CATALOG.services)
 WITH_PORT = [spec.name for spec in CATALOG.services if spec.port is not None]
@@ -80,7 +80,7 @@ from components.core.names import SECRET_DIR, secret_file_env  # noqa: E402
 from components.plan.resolve import resolve  # noqa: E402
 from components.plan.validate import validate  # noqa: E402
 from components.spec.templates import PLACEHOLDER_FORMS  # noqa: E402
-from tests.harness import stack_config  # noqa: E402
+from testing.harness import stack_config  # noqa: E402
 from tests.unit.catalog_files import (  # noqa: E402
     RAW,
     edited,

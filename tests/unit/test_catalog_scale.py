@@ -15,7 +15,7 @@ from bench.catalog import catalog_of
 from components.plan.resolve import resolve
 from components.plan.validate import validate
 from components.spec.catalog_file import load_catalog
-from tests.harness import PROJECT_DIR, stack_config
+from testing.harness import PROJECT_DIR, stack_config
 
 SMALL, LARGE = 200, 2_000
 # Linear is about 10 (LARGE / SMALL); quadratic would be about 100.

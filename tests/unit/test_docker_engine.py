@@ -21,7 +21,7 @@ from components.targets.docker.endpoint import (
 from components.targets.docker.engine import DockerEngine, engine_line
 from components.targets.docker.preflight import docker_engine_problems
 from components.targets.host import PreflightError
-from tests.harness import FakeEngine, run_program
+from testing.harness import FakeEngine, run_program
 
 DOCKER_PROVIDER = "pulumi:providers:docker"
 
@@ -357,7 +357,7 @@ def test_a_missing_context_stops_the_program_before_any_resource(tmp_path):
 
 
 def test_stacks_without_docker_have_no_docker_provider():
-    from tests.harness import outside_inputs
+    from testing.harness import outside_inputs
 
     run = run_program("staging", **outside_inputs("staging"))
     assert run.of_type(DOCKER_PROVIDER) == [] and docker_resources(run) == []

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.harness import FAKE_DIGEST, PROJECT_DIR, run_program
+from testing.harness import FAKE_DIGEST, PROJECT_DIR, run_program
 
 TEST_CA = PROJECT_DIR / "tests" / "unit" / "data" / "test-ca.pem"
 

@@ -1,6 +1,6 @@
 """The pure Kubernetes plan functions: each manifest from a resolved service and settings.
 
-What to expect is derived from the project's catalog (tests.harness.CATALOG) and the
+What to expect is derived from the project's catalog (testing.harness.CATALOG) and the
 stack's settings, never from the reference app's service names, edges or ports: a team
 that edits catalog.yaml keeps these tests green. Tests about one kind of service
 (one-shot, stateful, public...) run once per catalog service of that kind.
@@ -24,7 +24,7 @@ from components.targets.kubernetes import network as knet
 from components.targets.kubernetes import objects as kobj
 from components.targets.kubernetes import pod as kpod
 from components.targets.kubernetes.environment import provider_args
-from tests.harness import CATALOG, PROJECT_DIR, merge, outside_inputs, stack_config
+from testing.harness import CATALOG, PROJECT_DIR, merge, outside_inputs, stack_config
 
 SPECS = CATALOG.by_name()
 # The config secrets prod is run with (an external database's URL, for the reference app).

@@ -4,7 +4,7 @@ dev runs with `kubernetes.enabled` (Minikube), staging as configured, prod promo
 digests a mocked staging run exports (tests/render/render_manifests.RUNS).
 
 Which workloads, edges, ports and secrets to expect is derived from the project's catalog
-(tests.harness.CATALOG) and each stack's settings, so a team that edits catalog.yaml keeps
+(testing.harness.CATALOG) and each stack's settings, so a team that edits catalog.yaml keeps
 these tests green.
 """
 
@@ -19,7 +19,7 @@ from components.plan.resolve import ResolvedStack
 from components.spec.catalog import DEFAULT_USER
 from components.spec.templates import placeholders
 from components.targets.kubernetes.objects import content_name
-from tests.harness import (
+from testing.harness import (
     CATALOG,
     FAKE_DIGEST,
     ProgramRun,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import PROJECT_DIR
+from testing.harness import PROJECT_DIR
 
 COMPONENTS = PROJECT_DIR / "components"
 STAGES = ("core", "spec", "plan", "build", "targets")  # each may import only those before it

@@ -1,6 +1,6 @@
 """The dev stack on local Docker: hardened, health-gated containers wired from the catalog.
 
-What to expect is derived from catalog.yaml (tests.harness.CATALOG) and the stack's
+What to expect is derived from catalog.yaml (testing.harness.CATALOG) and the stack's
 settings, so a service added to the catalog is checked by the same tests.
 """
 
@@ -13,7 +13,7 @@ from components.plan.validate import validate
 from components.spec.catalog import DEFAULT_USER, secret_references
 from components.spec.templates import render_template
 from components.targets.docker.environment import LOOPBACK, TMPFS_OPTIONS
-from tests.harness import CATALOG, PROJECT_DIR, merge, run_program, stack_config
+from testing.harness import CATALOG, PROJECT_DIR, merge, run_program, stack_config
 
 CONTAINER = "docker:index/container:Container"
 OPT_OUT = "opt-out.dockyard.dev/"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import PROJECT_DIR
+from testing.harness import PROJECT_DIR
 
 MAKEFILE = PROJECT_DIR / "Makefile"
 PREFLIGHT = PROJECT_DIR / "scripts" / "preflight.sh"

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from components.build.promotion import PromotionError, check_promoted_images, is_digest_ref
-from tests.harness import CATALOG, run_program
+from testing.harness import CATALOG, run_program
 from tests.render.render_manifests import PROD_SOURCE_STACK, RUNS
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4

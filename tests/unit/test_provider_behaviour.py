@@ -19,7 +19,7 @@ from components.targets.host import PreflightError
 from components.targets.kubernetes.environment import EXTERNAL_SECRET_SUFFIX
 from components.targets.kubernetes.pod import IMAGE_REVISION_ANNOTATION
 from components.targets.kubernetes.preflight import kube_context_problems, kubeconfig_paths
-from tests.harness import CATALOG, FakeEngine, outside_inputs, run_program
+from testing.harness import CATALOG, FakeEngine, outside_inputs, run_program
 
 CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"

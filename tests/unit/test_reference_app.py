@@ -1,14 +1,14 @@
-"""catalog.yaml still holds the reference app that tests/reference_app.py pins.
+"""catalog.yaml still holds the reference app that testing/reference_app.py pins.
 
 The engine tier and the apps' HTTP checks exercise these services, so they must be there
 as pinned; services a team adds beside them change nothing here. A team that replaces the
-reference app updates tests/reference_app.py (or deletes this file).
+reference app updates testing/reference_app.py (or deletes this file).
 """
 
 from components.spec.catalog import CATALOG_FILE
 from components.spec.catalog_file import load_catalog
-from tests import reference_app
-from tests.harness import PROJECT_DIR, talks_to_edges
+from testing import reference_app
+from testing.harness import PROJECT_DIR, talks_to_edges
 
 CATALOG = load_catalog(PROJECT_DIR / CATALOG_FILE)  # the file itself, never DOCKYARD_CATALOG's copy
 

@@ -11,7 +11,7 @@ from components.plan.stack_rules import kubernetes_problems
 from components.plan.validate import validate
 from components.plan.view import StackView
 from components.spec.catalog import Catalog
-from tests.harness import CATALOG, PROJECT_DIR, merge, outside_inputs, stack_config
+from testing.harness import CATALOG, PROJECT_DIR, merge, outside_inputs, stack_config
 
 
 def settings_of(stack: str, overrides: dict | None = None, catalog: Catalog = CATALOG):

@@ -1,6 +1,6 @@
 """Bad settings fail before any resource exists, with the stack, key, value and what is allowed.
 
-Services are taken from the catalog (tests.harness.CATALOG), not named: a rule about
+Services are taken from the catalog (testing.harness.CATALOG), not named: a rule about
 "a service" is checked on one from catalog.yaml, a rule about each on every one. The
 catalog's own rules (a catalog refused on its own) are in test_catalog_rules.py.
 """
@@ -12,7 +12,7 @@ from components.plan.validate import validate
 from components.spec.catalog import Catalog, SecretSpec
 from components.spec.catalog_rules import catalog_problems
 from components.spec.settings import SettingsError
-from tests.harness import CATALOG, PROJECT_DIR, merge, run_program, stack_config
+from testing.harness import CATALOG, PROJECT_DIR, merge, run_program, stack_config
 
 NAMES = sorted(spec.name for spec in CATALOG.services)
 SERVICE = CATALOG.services[0].name  # for rules that hold for any service

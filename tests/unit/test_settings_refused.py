@@ -14,7 +14,7 @@ import pytest
 from components.core.problems import shown
 from components.plan.validate import validate
 from components.spec.settings import SettingsError
-from tests.harness import PROJECT_DIR, merge, outside_inputs, run_program, stack_config
+from testing.harness import PROJECT_DIR, merge, outside_inputs, run_program, stack_config
 
 STACKS = ("dev", "staging", "prod")
 TEST_CA = PROJECT_DIR / "tests" / "unit" / "data" / "test-ca.pem"

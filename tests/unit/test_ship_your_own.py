@@ -20,7 +20,7 @@ import yaml
 from components.spec.catalog import CATALOG_FILE
 from components.spec.catalog_file import load_catalog
 from components.spec.settings import SettingsError
-from tests.harness import PROJECT_DIR, outside_inputs, run_program
+from testing.harness import PROJECT_DIR, outside_inputs, run_program
 
 CONTAINER = "docker:index/container:Container"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

@@ -1,6 +1,6 @@
 """The reference app's catalog, pinned on purpose: the one place tests name its services.
 
-Everything else derives what to expect from catalog.yaml (tests/harness.CATALOG), so a
+Everything else derives what to expect from catalog.yaml (testing/harness.CATALOG), so a
 team that edits the catalog keeps those tests green; tests/unit/test_reference_app.py
 checks that catalog.yaml still holds exactly this, and is the test to update (or delete)
 when the catalog is yours.

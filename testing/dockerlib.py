@@ -1,5 +1,6 @@
-"""Small helpers for the engine tier: run Debian's docker client, label and clean up what tests
-create, wait for health, and read images (config, history, per-layer file lists)."""
+"""Small helpers for the engine tier and the image benchmark (bench/images.py): run Debian's
+docker client, label and clean up what tests create, wait for health, and read images (config,
+history, per-layer file lists). Standard library only."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DOCKER = shutil.which("docker") or "docker"  # any client >= 25 (engine/docker-packages.sh)
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 TEST_LABEL = "dockyard.test"  # every container/volume/network a test makes carries it
 SESSION = f"engine-{os.getpid()}-{uuid.uuid4().hex[:6]}"

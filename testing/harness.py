@@ -1,10 +1,14 @@
 """Runs the real `__main__.py` under Pulumi's mocks and records what it registers.
 
 `run_program("dev")` reads `Pulumi.dev.yaml` (plus overrides), runs the program
-in-process with `pulumi.runtime.set_mocks`, and returns every registered
-resource with its inputs (secrets unwrapped, and which inputs were secret),
+in-process under `@pulumi.runtime.test` with `pulumi.runtime.set_mocks`, and returns every
+registered resource with its inputs (secrets unwrapped, and which inputs were secret),
 parent, dependencies and the stack's outputs. The provider SDKs still check
 every argument, so a wrong argument name fails here as it would in `pulumi up`.
+
+Pulumi's public API only (`set_mocks`, `runtime.test`, `MockMonitor`, `rpc`'s public
+serialization), but for one read of the stack's exports: see `_record_stack_outputs`. The engine
+client and kubeconfig reader are handed in with `using_host`, nothing is patched.
 """
 
 from __future__ import annotations
@@ -23,11 +27,8 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
-from pulumi.runtime.settings import SETTINGS
-from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.mocks import MockMonitor
 
 from components.plan.resolve import ResolvedStack, resolve
 from components.plan.validate import validate
@@ -44,7 +45,7 @@ MAIN = PROJECT_DIR / "__main__.py"
 CATALOG: Catalog = load_catalog(catalog_path(PROJECT_DIR))
 FAKE_DIGEST = "sha256:" + "ab" * 32
 # The Docker config directory the program sees under run_program unless a test gives one: none.
-NO_DOCKER_CONFIG = PROJECT_DIR / "tests" / "no-docker-config"
+NO_DOCKER_CONFIG = Path(__file__).resolve().parent / "no-docker-config"
 
 
 @dataclass
@@ -84,9 +85,9 @@ class ProgramRun:
 
 
 def _contains_secret(value: Any) -> bool:
+    if rpc.is_rpc_secret(value):
+        return True
     if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return True
         return any(_contains_secret(v) for v in value.values())
     if isinstance(value, list):
         return any(_contains_secret(v) for v in value)
@@ -94,9 +95,9 @@ def _contains_secret(value: Any) -> bool:
 
 
 def unwrap_secrets(value: Any) -> Any:
+    if rpc.is_rpc_secret(value):
+        return unwrap_secrets(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return unwrap_secrets(value["value"])
         return {k: unwrap_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
         return [unwrap_secrets(v) for v in value]
@@ -108,8 +109,15 @@ class FakeEngine:
     container health): the unit tier runs without an engine. `endpoint` is the one the
     program resolved (set by run_program), as on the real DockerEngine."""
 
-    def __init__(self, host: str = DEFAULT_DOCKER_HOST, *, api: str = "1.45", version: str = "26.1.5",
-                 swap_limit: bool = True, health: str = "healthy"):
+    def __init__(
+        self,
+        host: str = DEFAULT_DOCKER_HOST,
+        *,
+        api: str = "1.45",
+        version: str = "26.1.5",
+        swap_limit: bool = True,
+        health: str = "healthy",
+    ):
         self.host, self.api, self.engine_version = host, api, version
         self.endpoint = DockerEndpoint(host, "given to FakeEngine")
         self.swap, self.status = swap_limit, health
@@ -173,52 +181,62 @@ class _Mocks(pulumi.runtime.Mocks):
         return {}
 
 
-class _RecordingMonitor(pulumi_mocks.MockMonitor):
+class _RecordingMonitor(MockMonitor):
+    """The mock monitor `set_mocks` takes, recording each registration as the engine receives it."""
+
     def __init__(self, mocks: _Mocks):
         super().__init__(mocks)
         self.registered: list[RegisteredResource] = []
-        self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request):
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # (also gives this thread an event loop to deserialize on)
         if request.type != "pulumi:pulumi:Stack":
             raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
-            self.registered.append(RegisteredResource(
-                type=request.type,
-                name=request.name,
-                urn=response.urn,
-                parent=request.parent,
-                inputs=unwrap_secrets(raw),
-                secret_inputs={k for k, v in raw.items() if _contains_secret(v)},
-                dependencies=list(request.dependencies),
-                delete_before_replace=request.deleteBeforeReplace,
-                custom=request.custom,
-                replace_on_changes=list(request.replaceOnChanges),
-                retain_on_delete=request.retainOnDelete,
-                custom_timeouts={k: v for k, v in (("create", request.customTimeouts.create),
-                                                   ("update", request.customTimeouts.update)) if v},
-                provider=request.provider,
-            ))
+            timeouts = request.customTimeouts
+            self.registered.append(
+                RegisteredResource(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent=request.parent,
+                    inputs=unwrap_secrets(raw),
+                    secret_inputs={k for k, v in raw.items() if _contains_secret(v)},
+                    dependencies=list(request.dependencies),
+                    delete_before_replace=request.deleteBeforeReplace,
+                    custom=request.custom,
+                    replace_on_changes=list(request.replaceOnChanges),
+                    retain_on_delete=request.retainOnDelete,
+                    custom_timeouts={k: v for k, v in (("create", timeouts.create), ("update", timeouts.update)) if v},
+                    provider=request.provider,
+                )
+            )
         return response
 
-    def RegisterResourceOutputs(self, request):
-        if "::pulumi:pulumi:Stack::" in request.urn:
-            pulumi_mocks._ensure_event_loop()
-            self.stack_outputs = unwrap_secrets(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
-        return super().RegisterResourceOutputs(request)
+
+async def _record_stack_outputs(into: dict[str, Any]) -> None:
+    """The stack's outputs (what the program exported) into `into`, serialized as the engine
+    receives them (secrets unwrapped; unknown in a preview: rpc.UNKNOWN).
+
+    The one internal the harness uses: no public API reads a stack's exports under mocks. The
+    root stack `set_mocks` makes registers its outputs as soon as it is made (none yet), so the
+    exports are read from that stack's `outputs` (`pulumi.runtime.stack.Stack.outputs`, an
+    attribute of the SDK's internal Stack class, which `pulumi.export` fills) and serialized with
+    the public `rpc.serialize_properties`."""
+    exports = pulumi.runtime.get_root_resource().outputs
+    serialized = await rpc.serialize_properties(exports, {})
+    into.update(unwrap_secrets(rpc.deserialize_properties(serialized, keep_unknowns=True)))
 
 
 def _cancel_leftover_tasks() -> None:
     """A failed run leaves registrations pending on the event loop; left alone they would
-    run (and fail) inside the next program run of the same test process."""
+    run (and fail) inside the next program run of the same test process. (The Outputs a failed
+    run leaves tracked are forgotten by `pulumi.runtime.test` when the next run starts.)"""
     loop = asyncio.get_event_loop()
     pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
     for task in pending:
         task.cancel()
     if pending:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    with SETTINGS.lock:  # failed Outputs stay tracked "to report at exit": forget them
-        SETTINGS.outputs.clear()
 
 
 def talks_to_edges(services: Iterable[ServiceSpec]) -> set[tuple[str, str]]:
@@ -301,15 +319,25 @@ def run_program(
     values = merge(stack_config(config_stack or stack) if base_config else {}, config or {})
     all_config = {f"dockyard:{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in values.items()}
     all_config.update({f"dockyard:{k}": v for k, v in (secrets or {}).items()})
-    all_config.update({f"docker:{k}": json.dumps(v) if not isinstance(v, str) else v
-                       for k, v in (docker_config or {}).items()})
+    all_config.update(
+        {f"docker:{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in (docker_config or {}).items()}
+    )
     mocks = _Mocks(stack_outputs or {}, new_resource_hook)
     monitor = _RecordingMonitor(mocks)
-    pulumi.runtime.settings.set_root_resource(None)
-    pulumi.runtime.set_mocks(mocks, project="dockyard", stack=stack, preview=preview, monitor=monitor)
-    # set_mocks registers a stack of its own; the program runs in a fresh one, as under `pulumi up`.
-    pulumi.runtime.settings.set_root_resource(None)
-    pulumi.runtime.set_all_config(all_config, [f"dockyard:{k}" for k in (secrets or {})])
+    outputs: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def run() -> Any:
+        # This runs in the test's own asyncio task, so its context is a copy of the caller's: the
+        # stack set_mocks makes here and the config set here are this run's alone, as in a
+        # `pulumi up` process of its own, and the next run starts from none.
+        if pulumi.runtime.get_root_resource() is not None:
+            raise RuntimeError("a Pulumi stack is already the root here: run_program runs each program in a fresh one")
+        pulumi.runtime.set_mocks(mocks, project="dockyard", stack=stack, preview=preview, monitor=monitor)
+        pulumi.runtime.set_all_config(all_config, [f"dockyard:{k}" for k in (secrets or {})])
+        runpy.run_path(str(MAIN), run_name="__main__")
+        return _record_stack_outputs(outputs)  # awaited by runtime.test
+
     saved_env = os.environ.pop("PULUMI_CONFIG", None)
     saved_catalog = os.environ.get("DOCKYARD_CATALOG")
     if catalog is not None:
@@ -324,7 +352,7 @@ def run_program(
     )
     try:
         with using_host(host):
-            _sync_await(run_in_stack(lambda: runpy.run_path(str(MAIN), run_name="__main__")))
+            run()  # returns once every registration and output of the program has resolved
     except BaseException:
         _cancel_leftover_tasks()
         raise
@@ -335,7 +363,7 @@ def run_program(
         os.environ.pop("DOCKYARD_CATALOG", None)
         if saved_catalog is not None:
             os.environ["DOCKYARD_CATALOG"] = saved_catalog
-    return ProgramRun(stack=stack, resources=monitor.registered, outputs=monitor.stack_outputs)
+    return ProgramRun(stack=stack, resources=monitor.registered, outputs=outputs)
 
 
 def _with_endpoint(engine: FakeEngine, endpoint: DockerEndpoint) -> FakeEngine:
