@@ -104,7 +104,7 @@ if settings.runs_kubernetes:
         promoted = PromotedImages("promotion", source_stack=decisions.promotes_from, services=stack.built)
         built_refs = promoted.images
     else:
-        built_refs = {name: getattr(image, decisions.kubernetes.value) for name, image in built.items()}
+        built_refs = {name: image.reference_for(decisions.kubernetes) for name, image in built.items()}
     kubernetes = KubernetesEnvironment(
         "kubernetes",
         EnvironmentArgs(stack=stack, images=stack.image_refs(built_refs), secrets=stack_secrets.values),

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import yaml
 
+from components.core.labels import STACK_LABEL
 from components.spec.catalog_file import catalog_path, load_catalog
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable  # the project's virtualenv: the program's SDKs and the stand-ins' interpreter
-STACK_LABEL = "dockyard.dev/stack"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # The reference app on dockyard's air-gapped images (engine/bases.sh).
 BASE_IMAGES = {"backend": "dockyard/base-python:3.11-bookworm", "frontend": "dockyard/base-node:22-bookworm"}
@@ -128,7 +128,13 @@ class Project:
         return yaml.safe_load((self.dir / f"Pulumi.{self.stack}.yaml").read_text())["config"]
 
     def write_config(self, config: dict) -> None:
-        (self.dir / f"Pulumi.{self.stack}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+        """The stack file's config becomes `config`; its secrets (set with `pulumi config set
+        --secret`) and their encryption salt stay."""
+        path = self.dir / f"Pulumi.{self.stack}.yaml"
+        document = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+        secrets = {k: v for k, v in (document.get("config") or {}).items() if isinstance(v, dict) and "secure" in v}
+        document["config"] = {**config, **{k: v for k, v in secrets.items() if k not in config}}
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
 
     def drive(self, *args: str, timeout: float = 1800) -> Driven:
         started = time.monotonic()

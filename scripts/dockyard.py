@@ -30,10 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tooling  # noqa: E402  (scripts/ is not a package: the driver runs as a script)
 
 PROJECT_DIR = Path(os.environ.get("DOCKYARD_PROJECT_DIR") or Path(__file__).resolve().parent.parent)
+sys.path.insert(0, str(PROJECT_DIR))  # the program's package: its label keys, and the program itself
+from components.core.labels import STACK_LABEL  # noqa: E402
+
 # What `down` keeps besides the data volumes: the generated credentials that open them.
 # A new generated database password would not open a volume initialised with the old one.
 KEPT_ON_DOWN_TYPES = ("random:index/randomPassword:RandomPassword", "random:index/randomBytes:RandomBytes")
-STACK_LABEL = "dockyard.dev/stack"
 
 
 def say(message: str) -> None:
@@ -63,7 +65,11 @@ def policy_pack_executable() -> str:
     return str(PROJECT_DIR / "policy" / "run-pack")
 
 
-def policy_config(stack_name: str) -> list[str]:
+def policy_config(stack_name: str, given: str | None) -> list[str]:
+    """The pack's config: the file given, else policy/config/<stack>.json when there is one
+    (what the workflows pass as policyPackConfigs)."""
+    if given:
+        return [given]
     config = PROJECT_DIR / "policy" / "config" / f"{stack_name}.json"
     return [str(config)] if config.is_file() else []
 
@@ -115,7 +121,10 @@ def up(stack: auto.Stack, args: argparse.Namespace) -> None:
 def preview(stack: auto.Stack, args: argparse.Namespace) -> None:
     packs = {}
     if args.policy_pack:
-        packs = {"policy_packs": [policy_pack_executable()], "policy_pack_configs": policy_config(stack.name)}
+        packs = {
+            "policy_packs": [policy_pack_executable()],
+            "policy_pack_configs": policy_config(stack.name, args.policy_config),
+        }
     result = stack.preview(
         on_output=print,
         expect_no_changes=args.expect_no_changes,
@@ -163,6 +172,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--stack", "-s", default=os.environ.get("STACK", "dev"))
     parser.add_argument("--purge", action="store_true", help="down: also remove the data volumes and credentials")
     parser.add_argument("--policy-pack", action="store_true", help="preview: with the policy pack")
+    parser.add_argument(
+        "--policy-config", metavar="FILE", help="preview: the pack's config (default policy/config/<stack>.json)"
+    )
     parser.add_argument("--expect-no-changes", action="store_true", help="preview: fail on any change")
     parser.add_argument(
         "--no-refresh",

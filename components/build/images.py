@@ -15,6 +15,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_docker_build as docker_build
 
+from components.plan.images import KubernetesImages
 from components.spec.catalog import ServiceSpec
 from components.spec.settings import ImageSettings
 
@@ -232,6 +233,14 @@ class ServiceImage(pulumi.ComponentResource):
         )
         self.local_id = self._local_id(name, plan, image) if plan.load else None
         self.register_outputs({"ref": self.ref, "digest_ref": self.digest_ref, "local_id": self.local_id})
+
+    def reference_for(self, wanted: KubernetesImages) -> pulumi.Output[str]:
+        """The reference a Kubernetes target runs (plan/images.py decides which, per stack kind)."""
+        if wanted is KubernetesImages.LOADED_TAG:
+            return self.ref
+        if wanted is KubernetesImages.PUSHED_DIGEST and self.digest_ref is not None:
+            return self.digest_ref
+        raise ValueError(f"this build has no {wanted.value} (push: {self.digest_ref is not None})")
 
     def _local_id(self, name: str, plan: BuildPlan, image: docker_build.Image) -> pulumi.Output[str]:
         """The loaded image's ID, read from the local engine after each build: the build's

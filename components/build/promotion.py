@@ -15,24 +15,14 @@ from typing import Any
 import pulumi
 
 from components.core.problems import Problem, Refusal
+from components.core.references import is_digest_ref
 
 IMAGES_OUTPUT = "images"  # what the source stack exports: service -> repository@sha256:…
-# repository (optionally with a registry host[:port]) @ sha256 digest; no tag.
-DIGEST_REF = re.compile(
-    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*@sha256:[0-9a-f]{64}$"
-)
-
-
 class PromotionError(Refusal):
     """The source stack cannot be promoted: every problem, in one message."""
 
     def __init__(self, source_stack: str, problems: list[str]):
         super().__init__(f"cannot promote from stack '{source_stack}'", [Problem.sentence(p) for p in problems])
-
-
-def is_digest_ref(ref: Any) -> bool:
-    return isinstance(ref, str) and DIGEST_REF.match(ref) is not None
 
 
 def check_promoted_images(source_stack: str, services: Iterable[str], exported: Any) -> dict[str, str]:

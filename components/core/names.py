@@ -1,6 +1,6 @@
 """The names the program derives from the catalog for what it creates on Kubernetes: one
 definition, used by the renderers (targets/kubernetes/pod.py, network.py) and by the catalog's rules
-(catalog_checks.py), which refuse a catalog whose derived names collide before anything is
+(spec/catalog_rules.py), which refuse a catalog whose derived names collide before anything is
 created. Plain functions over strings: no catalog, no Pulumi."""
 
 from __future__ import annotations

@@ -37,6 +37,19 @@ NAME_TOTAL_LENGTH_MAX = 255
 DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}  # what the digest package accepts
 
 REFERENCE_SHAPE = "[registry-host[:port]/]path[:tag][@sha256:<64 hex>], path in lower case"
+# What promotion takes from another stack: repository@sha256:<64 hex>, no tag.
+DIGEST_REF = re.compile(rf"^{_NAME}@sha256:[0-9a-f]{{64}}$", re.ASCII)
+
+
+def is_digest_ref(ref: object) -> bool:
+    """`repository@sha256:<64 hex>` exactly: an image pinned by its digest alone."""
+    return isinstance(ref, str) and DIGEST_REF.match(ref) is not None
+
+
+def has_digest(ref: str) -> bool:
+    """A reference with a digest (`name[:tag]@sha256:…`): what staging and prod deploy."""
+    match = REFERENCE.match(ref)
+    return match is not None and match.group("digest") is not None
 
 
 def _looks_like_domain(component: str) -> bool:

@@ -20,8 +20,8 @@ class KubernetesImages(Enum):
     """Which reference of a built image the Kubernetes workloads run."""
 
     PROMOTED = "promoted"  # read from the source stack's `images` output (prod)
-    LOADED_TAG = "ref"  # the tag loaded into Minikube's daemon (dev)
-    PUSHED_DIGEST = "digest_ref"  # repository@sha256:… (staging)
+    LOADED_TAG = "loaded tag"  # the tag loaded into Minikube's daemon (dev)
+    PUSHED_DIGEST = "pushed digest"  # repository@sha256:… (staging)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ both, computed once), run by `validate` before anything is resolved or rendered.
 from __future__ import annotations
 
 from components.core.problems import Problem
+from components.core.references import has_digest
 from components.plan.view import StackView, published_port
 from components.spec.settings import StackKind
 
@@ -213,7 +214,7 @@ def _digest_problems(view: StackView) -> list[Problem]:
     problems = []
     for spec in catalog.services:
         image = settings.service(spec.name).image or spec.image
-        if spec.name in enabled and image and "@sha256:" not in image:
+        if spec.name in enabled and image and not has_digest(image):
             problems.append(
                 Problem(
                     f"services.{spec.name}.image",

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import pytest
 
+from components.core.labels import NAME_LABEL, PART_OF_LABEL
 from components.core.quantities import half_cpu, half_memory
 from components.plan.resolve import ResolvedStack, Service, resolve
 from components.plan.stack_rules import kubernetes_problems
@@ -94,7 +95,7 @@ def user_ids(spec: ServiceSpec) -> tuple[int, int]:
 
 
 def pod_peer(service: str) -> dict:
-    return {"podSelector": {"matchLabels": {kpod.NAME_LABEL: service, kpod.PART_OF_LABEL: "dockyard"}}}
+    return {"podSelector": {"matchLabels": {NAME_LABEL: service, PART_OF_LABEL: "dockyard"}}}
 
 
 def filled(template: str) -> str:
@@ -369,7 +370,7 @@ def test_services_are_cluster_ip_on_the_catalog_port(staging, name):
     port_name = "http" if spec.health and spec.health.liveness_path else "tcp"
     assert manifest["spec"]["type"] == "ClusterIP"
     assert manifest["spec"]["ports"] == [{"name": port_name, "port": spec.port, "targetPort": port_name, "protocol": "TCP"}]
-    assert manifest["spec"]["selector"] == {kpod.NAME_LABEL: name, kpod.PART_OF_LABEL: "dockyard"}
+    assert manifest["spec"]["selector"] == {NAME_LABEL: name, PART_OF_LABEL: "dockyard"}
 
 
 def test_ingress_routes_everything_to_the_routed_service_with_tls(staging):
@@ -395,15 +396,15 @@ def edges_from_policies(policies: list[dict]) -> tuple[set, set]:
     """(client, server) pairs the policies allow, read from the egress and ingress sides."""
     egress, ingress = set(), set()
     for policy in policies:
-        me = policy["spec"]["podSelector"].get("matchLabels", {}).get(kpod.NAME_LABEL)
+        me = policy["spec"]["podSelector"].get("matchLabels", {}).get(NAME_LABEL)
         for rule in policy["spec"].get("egress", []):
             for peer in rule["to"]:
                 if "podSelector" in peer:
-                    egress.add((me, peer["podSelector"]["matchLabels"][kpod.NAME_LABEL]))
+                    egress.add((me, peer["podSelector"]["matchLabels"][NAME_LABEL]))
         for rule in policy["spec"].get("ingress", []):
             for peer in rule["from"]:
                 if "podSelector" in peer:
-                    ingress.add((peer["podSelector"]["matchLabels"][kpod.NAME_LABEL], me))
+                    ingress.add((peer["podSelector"]["matchLabels"][NAME_LABEL], me))
     return egress, ingress
 
 

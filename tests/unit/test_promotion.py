@@ -7,7 +7,8 @@ import asyncio
 
 import pytest
 
-from components.build.promotion import PromotionError, check_promoted_images, is_digest_ref
+from components.build.promotion import PromotionError, check_promoted_images
+from components.core.references import is_digest_ref
 from testing.harness import CATALOG, run_program
 from tests.render.render_manifests import PROD_SOURCE_STACK, RUNS
 

@@ -22,6 +22,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.core.durations import duration_nanos, go_duration
+from components.core.labels import OPT_OUT_PREFIX, STACK_LABEL
 from components.core.quantities import memory_mb, provider_cpus
 from components.plan.resolve import Service
 from components.plan.secrets import fill_secrets
@@ -30,7 +31,6 @@ from components.spec.settings import Settings
 from components.targets.args import EnvironmentArgs
 from components.targets.docker.engine import DockerEngine
 
-OPT_OUT_LABEL_PREFIX = "opt-out.dockyard.dev/"
 LOOPBACK = "127.0.0.1"
 TMPFS_OPTIONS = "rw,noexec,nosuid,size=64m"
 HEALTH_WAIT_SECONDS = 180
@@ -88,11 +88,11 @@ def hot_reloading(spec: ServiceSpec, settings: Settings) -> bool:
 
 def _labels(spec: ServiceSpec, settings: Settings, opt_outs: Mapping[str, str]) -> dict[str, str]:
     labels = {
-        "dockyard.dev/stack": settings.stack,
+        STACK_LABEL: settings.stack,
         "dockyard.dev/service": spec.name,
         "dockyard.dev/one-shot": str(spec.one_shot).lower(),
     }
-    labels.update({f"{OPT_OUT_LABEL_PREFIX}{name}": reason for name, reason in opt_outs.items()})
+    labels.update({f"{OPT_OUT_PREFIX}{name}": reason for name, reason in opt_outs.items()})
     return labels
 
 
@@ -274,7 +274,7 @@ class DockerEnvironment(pulumi.ComponentResource):
             f"{name}-network",
             name=f"{prefix}-net",
             driver="bridge",
-            labels=[docker.NetworkLabelArgs(label="dockyard.dev/stack", value=settings.stack)],
+            labels=[docker.NetworkLabelArgs(label=STACK_LABEL, value=settings.stack)],
             opts=child,
         )
         self.containers: dict[str, docker.Container] = {}
@@ -353,7 +353,7 @@ class DockerEnvironment(pulumi.ComponentResource):
         return docker.Volume(
             f"{name}-{plan.service}-data",
             name=plan.volume,
-            labels=[docker.VolumeLabelArgs(label="dockyard.dev/stack", value=settings.stack)],
+            labels=[docker.VolumeLabelArgs(label=STACK_LABEL, value=settings.stack)],
             # `pulumi destroy` (make down) keeps the data, as `compose down` does; `make down
             # purge=1` removes it. A later `up` re-adopts the volume by its name.
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),

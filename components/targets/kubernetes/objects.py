@@ -10,14 +10,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from components.core.labels import PART_OF, PART_OF_LABEL, STACK_LABEL
 from components.core.names import STATE_VOLUME
 from components.plan.resolve import Service
 from components.spec.catalog import ServiceSpec
 from components.spec.settings import Settings
 from components.targets.kubernetes.pod import (
-    PART_OF,
-    PART_OF_LABEL,
-    STACK_LABEL,
     WorkloadInputs,
     http_port_name,
     object_labels,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.core.labels import NAME_LABEL, OPT_OUT_PREFIX, PART_OF, PART_OF_LABEL, STACK_LABEL
 from components.core.names import (
     SECRET_DIR,
     SECRETS_VOLUME,
@@ -20,11 +21,6 @@ from components.plan.resolve import Service
 from components.spec.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec
 from components.spec.settings import Settings, StackKind
 
-PART_OF = "dockyard"
-NAME_LABEL = "app.kubernetes.io/name"
-PART_OF_LABEL = "app.kubernetes.io/part-of"
-STACK_LABEL = "dockyard.dev/stack"
-OPT_OUT_ANNOTATION_PREFIX = "opt-out.dockyard.dev/"
 PROMOTED_FROM_ANNOTATION = "dockyard.dev/promoted-from"
 IMAGE_REVISION_ANNOTATION = "dockyard.dev/image-id"
 
@@ -207,7 +203,7 @@ def topology_spread(service: str, replicas: int) -> list[dict]:
 
 
 def workload_annotations(spec: ServiceSpec, promoted_from: str | None) -> dict[str, str]:
-    annotations = {f"{OPT_OUT_ANNOTATION_PREFIX}{name}": reason for name, reason in spec.opt_outs.items()}
+    annotations = {f"{OPT_OUT_PREFIX}{name}": reason for name, reason in spec.opt_outs.items()}
     if promoted_from:
         annotations[PROMOTED_FROM_ANNOTATION] = promoted_from
     return annotations
