@@ -358,13 +358,18 @@ cmd_start() {
     tools
     mkdir -p "$STATE" "$LOGS" "$RUN"
     chmod 700 "$STATE"  # keys, and etcd's data holds every Secret
-    for name in etcd kube-apiserver; do
-        if ! pid_of "$name" >/dev/null; then
-            for port in "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT"; do
-                port_in_use "$port" && die "port $port on 127.0.0.1 is taken by another program: choose others with DOCKYARD_CLUSTER_API_PORT / DOCKYARD_CLUSTER_ETCD_PORT"
-            done
+    # A running cluster keeps the ports it started with (the kubeconfig names them).
+    if pid_of kube-apiserver >/dev/null || pid_of etcd >/dev/null; then
+        [[ $(cat "$RUN/ports" 2>/dev/null) == "$API_PORT $ETCD_PORT" ]] \
+            || die "the cluster in $STATE runs on ports $(cat "$RUN/ports" 2>/dev/null), not $API_PORT $ETCD_PORT: stop it first"
+    fi
+    for port in "etcd $ETCD_PORT" "etcd $ETCD_PEER_PORT" "kube-apiserver $API_PORT"; do
+        name=${port% *}; port=${port#* }
+        if ! pid_of "$name" >/dev/null && port_in_use "$port"; then
+            die "port $port on 127.0.0.1 is taken by another program: choose others with DOCKYARD_CLUSTER_API_PORT / DOCKYARD_CLUSTER_ETCD_PORT"
         fi
     done
+    echo "$API_PORT $ETCD_PORT" >"$RUN/ports"
     ensure_pki
     write_kubeconfigs
     start_etcd
