@@ -3,8 +3,8 @@ Automation API (an inline program), so they work with the official Pulumi CLI an
 one built here from Go modules (no language host needed); the real test tier runs the
 same commands.
 
-    python scripts/dockyard.py up [--stack dev] [--no-refresh]
-    python scripts/dockyard.py preview [--stack dev] [--policy-pack] [--expect-no-changes]
+    python scripts/dockyard.py up [--stack dev] [--no-refresh] [--policy-pack [--policy-config FILE]]
+    python scripts/dockyard.py preview [--stack dev] [--policy-pack [--policy-config FILE]] [--expect-no-changes]
     python scripts/dockyard.py down [--stack dev] [--purge]
     python scripts/dockyard.py refresh|outputs [--stack dev]
 
@@ -113,24 +113,28 @@ def print_urls(outputs: dict[str, auto.OutputValue]) -> None:
 def up(stack: auto.Stack, args: argparse.Namespace) -> None:
     # Refresh first, as `compose up` looks at what runs: a container stopped or removed
     # outside Pulumi, or a one-shot that failed, is created again.
-    result = stack.up(on_output=print, refresh=args.refresh, color=_color())
+    result = stack.up(on_output=print, refresh=args.refresh, color=_color(), **policy_packs(stack.name, args))
     say(f"up: {result.summary.result}, {_changes(result.summary.resource_changes)}")
     print_urls(result.outputs)
 
 
+def policy_packs(stack_name: str, args: argparse.Namespace) -> dict[str, list[str]]:
+    """The pack and its config for `--policy-pack` (as the workflows' policyPacks/policyPackConfigs)."""
+    if not args.policy_pack:
+        return {}
+    return {
+        "policy_packs": [policy_pack_executable()],
+        "policy_pack_configs": policy_config(stack_name, args.policy_config),
+    }
+
+
 def preview(stack: auto.Stack, args: argparse.Namespace) -> None:
-    packs = {}
-    if args.policy_pack:
-        packs = {
-            "policy_packs": [policy_pack_executable()],
-            "policy_pack_configs": policy_config(stack.name, args.policy_config),
-        }
     result = stack.preview(
         on_output=print,
         expect_no_changes=args.expect_no_changes,
         refresh=args.refresh,
-        **packs,
         color=_color(),
+        **policy_packs(stack.name, args),
     )
     say(f"preview: {_changes(result.change_summary)}")
 
@@ -171,9 +175,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("command", choices=sorted(COMMANDS))
     parser.add_argument("--stack", "-s", default=os.environ.get("STACK", "dev"))
     parser.add_argument("--purge", action="store_true", help="down: also remove the data volumes and credentials")
-    parser.add_argument("--policy-pack", action="store_true", help="preview: with the policy pack")
+    parser.add_argument("--policy-pack", action="store_true", help="up/preview: with the policy pack")
     parser.add_argument(
-        "--policy-config", metavar="FILE", help="preview: the pack's config (default policy/config/<stack>.json)"
+        "--policy-config", metavar="FILE", help="up/preview: the pack's config (default policy/config/<stack>.json)"
     )
     parser.add_argument("--expect-no-changes", action="store_true", help="preview: fail on any change")
     parser.add_argument(

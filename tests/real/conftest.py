@@ -66,3 +66,37 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.5):
             return value
         time.sleep(interval)
     raise AssertionError(f"not within {timeout}s: {what}")
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Path:
+    """The local control plane (engine/cluster.sh), started for the session and stopped after
+    it; returns the kubeconfig whose contexts the stacks name (staging, prod, minikube)."""
+    from engine import cluster as control_plane
+
+    if shutil.which("go") is None and not control_plane.running():
+        require(False, "Go is needed to build the Kubernetes control plane (engine/cluster-tools.sh)")
+    was_running = control_plane.running()
+    try:
+        kubeconfig = control_plane.start()
+    except control_plane.ClusterError as error:
+        require(False, str(error))
+    yield kubeconfig
+    if not was_running:
+        control_plane.stop()
+
+
+@pytest.fixture(scope="session")
+def kubectl(cluster):
+    """kubectl (built by engine/cluster-tools.sh) on the local cluster: stdout, or "" with
+    check=False when it fails."""
+    tools = _run(["bash", str(PROJECT_DIR / "engine/cluster-tools.sh"), "--print"], timeout=60).stdout.strip()
+    binary = Path(tools.splitlines()[-1]) / "kubectl"
+
+    def run(*args: str, check: bool = True, timeout: float = 120) -> str:
+        done = _run([str(binary), "--kubeconfig", str(cluster), *args], timeout=timeout)
+        if check:
+            assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr[-2000:]}"
+        return done.stdout if done.returncode == 0 else ""
+
+    return run

@@ -1,0 +1,156 @@
+"""Trial staging and prod stacks on this machine's cluster (engine/cluster.sh): staging builds
+on the `dockyard-buildkit` builder from air-gapped bases pushed to the loopback registry,
+pushes by digest with a registry build cache, and deploys to a namespace of its own; prod
+promotes its digests through a StackReference in the same file backend. The checked-in
+Pulumi.staging.yaml / Pulumi.prod.yaml are the starting point; only what cannot be had here
+changes (registry, bases, namespaces, the ingress host). The real tier uses it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from engine.trial_stack import (
+    BASE_IMAGES,
+    CA_BUNDLE,
+    PROJECT_DIR,
+    RUNTIME_BASE_IMAGES,
+    Project,
+    copy_checkout,
+    tag_of,
+)
+
+REGISTRY = f"127.0.0.1:{os.environ.get('REGISTRY_PORT', '5000')}"
+BUILDER = "dockyard-buildkit"  # engine/buildkit.sh: a remote builder that reaches the loopback registry
+MANIFEST_TYPES = ", ".join(
+    (
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )
+)
+DATABASE_URL = "postgresql+psycopg://todo:trial@db.example.invalid:5432/todo"  # prod's external database
+
+
+def _run(args: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def registry_call(method: str, repository: str, reference: str) -> tuple[int, str]:
+    """(HTTP status, Docker-Content-Digest) of a manifest on the loopback registry."""
+    request = urllib.request.Request(
+        f"http://{REGISTRY}/v2/{repository}/manifests/{reference}", method=method, headers={"Accept": MANIFEST_TYPES}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, response.headers.get("Docker-Content-Digest", "")
+    except urllib.error.HTTPError as error:
+        return error.code, ""
+
+
+def push_bases(repository: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The air-gapped bases, pushed under `<registry>/<repository>/` (the remote builder
+    cannot see the engine's images): (baseImages, runtimeBaseImages) for the stack settings."""
+    pushed: dict[str, str] = {}
+    for local in {*BASE_IMAGES.values(), *RUNTIME_BASE_IMAGES.values()}:
+        remote = f"{REGISTRY}/{repository}/{local.split('/', 1)[1]}"
+        for step in (["tag", local, remote], ["push", "-q", remote], ["rmi", remote]):
+            done = _run(["docker", *step], timeout=900)
+            if done.returncode != 0:
+                raise RuntimeError(f"docker {' '.join(step)}: {done.stderr[-1500:]}")
+        pushed[local] = remote
+    return (
+        {service: pushed[image] for service, image in BASE_IMAGES.items()},
+        {service: pushed[image] for service, image in RUNTIME_BASE_IMAGES.items()},
+    )
+
+
+def delete_repository_tags(repository: str) -> None:
+    """Remove every tag of a repository we pushed (blobs stay until the registry's GC)."""
+    try:
+        with urllib.request.urlopen(f"http://{REGISTRY}/v2/{repository}/tags/list", timeout=15) as response:
+            tags = json.load(response).get("tags") or []
+    except (urllib.error.URLError, ValueError):
+        return
+    for tag in tags:
+        status, digest = registry_call("HEAD", repository, tag)
+        if status == 200 and digest:
+            registry_call("DELETE", repository, digest)
+
+
+def checked_in_config(kind: str) -> dict:
+    return yaml.safe_load((PROJECT_DIR / f"Pulumi.{kind}.yaml").read_text())["config"]
+
+
+def staging_config(stack: str, bases: tuple[dict[str, str], dict[str, str]]) -> dict:
+    """Pulumi.staging.yaml with the loopback registry, the remote builder, the pushed bases,
+    a tag and a namespace of the run's own."""
+    config = checked_in_config("staging")
+    images = dict(config["dockyard:images"])
+    images.update(
+        registry=f"{REGISTRY}/{stack}",
+        tag=tag_of(stack),
+        builder=BUILDER,
+        caBundle=CA_BUNDLE,
+        baseImages=bases[0],
+        runtimeBaseImages=bases[1],
+    )
+    images.pop("registryUsername", None)  # the loopback registry takes no login
+    return {**config, "dockyard:images": images, "dockyard:kubernetes": _kubernetes(config, stack)}
+
+
+def prod_config(stack: str, source_stack: str) -> dict:
+    """Pulumi.prod.yaml promoting from `source_stack` (a stack of this project and backend)."""
+    config = checked_in_config("prod")
+    return {
+        **config,
+        "dockyard:promotion": {"fromStack": f"organization/dockyard/{source_stack}"},
+        "dockyard:kubernetes": _kubernetes(config, stack),
+    }
+
+
+def _kubernetes(config: dict, stack: str) -> dict:
+    kubernetes = dict(config["dockyard:kubernetes"])
+    kubernetes["namespace"] = stack  # its own namespace: runs never share objects
+    kubernetes["ingress"] = {**kubernetes["ingress"], "host": f"{stack}.dockyard.localhost"}
+    return kubernetes
+
+
+def new_cluster_project(tmp: Path, kubeconfig: Path) -> Project:
+    """A copy of the checkout and a file backend for this run's staging and prod stacks."""
+    project = Project(copy_checkout(tmp / "project"), "", tmp / "state")
+    project.state.mkdir()
+    project.env = {
+        "PULUMI_BACKEND_URL": f"file://{project.state}",
+        "PULUMI_CONFIG_PASSPHRASE": "real-tier",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "KUBECONFIG": str(kubeconfig),
+    }
+    return project
+
+
+def on_stack(project: Project, stack: str, config: dict) -> Project:
+    """`project`'s checkout and backend, driving `stack` with `config`."""
+    other = Project(project.dir, stack, project.state, dict(project.env))
+    other.write_config(config)
+    return other
+
+
+def set_secret(project: Project, pulumi: Path, key: str, value: str) -> None:
+    """`pulumi config set --secret KEY VALUE` on the project's stack (created when missing), as
+    an operator sets prod's databaseUrl."""
+    env = {**os.environ, **project.env, "PULUMI_HOME": str(project.state.parent / "pulumi-home")}
+    common = ["--cwd", str(project.dir), "--non-interactive"]
+    _run([str(pulumi), "stack", "init", project.stack, *common], timeout=120, env=env)
+    done = _run(
+        [str(pulumi), "config", "set", "--secret", key, value, "--stack", project.stack, *common], timeout=120, env=env
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"pulumi config set --secret {key}: {done.stderr[-1500:]}")
