@@ -120,6 +120,11 @@ ensure_piece() {  # ensure_piece NAME BUILDER_FUNCTION "BINARY..." [FILES...]
 
 main() {
     local started=$SECONDS
+    # One build at a time: CI builds in the background while the tiers run, and a tier that needs
+    # the tools waits here for that build instead of starting a second one.
+    mkdir -p "$ROOT"
+    exec 8>"$ROOT/.cluster-tools.lock"
+    flock 8
     command -v go >/dev/null || { say "Go is needed (no release binary can be downloaded here)"; exit 1; }
     if [[ ! -x "$(piece_dir kubernetes build_kubernetes)/kube-apiserver" ]]; then
         say "building kube-apiserver, controller-manager, scheduler, kubectl, etcd and kwok from Go modules into $ROOT"

@@ -100,6 +100,11 @@ ensure_piece() {  # ensure_piece BINARY BUILDER_FUNCTION [FILES...]
 
 main() {
     local started=$SECONDS
+    # One build at a time: CI builds in the background while the tiers run, and a tier that needs
+    # the tools waits here for that build instead of starting a second one.
+    mkdir -p "$ROOT"
+    exec 8>"$ROOT/.pulumi-tools.lock"
+    flock 8
     if [[ ! -x "$(piece_dir pulumi build_cli)/pulumi" ]]; then
         say "building the Pulumi CLI and the kubernetes and docker providers from Go modules into $ROOT"
         say "(cold: about 20 minutes on 2 cores, downloads included; cached afterwards)"

@@ -103,7 +103,7 @@ def staging_config(stack: str, bases: tuple[dict[str, str], dict[str, str]]) -> 
         runtimeBaseImages=bases[1],
     )
     images.pop("registryUsername", None)  # the loopback registry takes no login
-    return {**config, "dockyard:images": images, "dockyard:kubernetes": _kubernetes(config, stack)}
+    return {**config, "dockyard:images": images, "dockyard:kubernetes": in_namespace(config, stack)}
 
 
 def prod_config(stack: str, source_stack: str) -> dict:
@@ -112,11 +112,12 @@ def prod_config(stack: str, source_stack: str) -> dict:
     return {
         **config,
         "dockyard:promotion": {"fromStack": f"organization/dockyard/{source_stack}"},
-        "dockyard:kubernetes": _kubernetes(config, stack),
+        "dockyard:kubernetes": in_namespace(config, stack),
     }
 
 
-def _kubernetes(config: dict, stack: str) -> dict:
+def in_namespace(config: dict, stack: str) -> dict:
+    """The config's kubernetes settings in a namespace (and ingress host) of the stack's own."""
     kubernetes = dict(config["dockyard:kubernetes"])
     kubernetes["namespace"] = stack  # its own namespace: runs never share objects
     kubernetes["ingress"] = {**kubernetes["ingress"], "host": f"{stack}.dockyard.localhost"}

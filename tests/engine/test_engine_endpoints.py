@@ -220,9 +220,10 @@ def test_an_ssh_login_that_fails_says_what_to_try(sshd, monkeypatch):
 
 
 def _tools() -> Path | None:
-    printed = subprocess.run(["bash", str(PROJECT_DIR / "engine/pulumi-tools.sh"), "--print"],
-                             capture_output=True, text=True)
-    bin_dir = Path(printed.stdout.strip()) if printed.returncode == 0 else None
+    """The built CLI and docker provider (built when missing, or waited for while CI builds them)."""
+    printed = subprocess.run(["bash", str(PROJECT_DIR / "engine/pulumi-tools.sh")],
+                             capture_output=True, text=True, timeout=3600)
+    bin_dir = Path(printed.stdout.strip().splitlines()[-1]) if printed.returncode == 0 and printed.stdout.strip() else None
     if bin_dir and (bin_dir / "pulumi").exists() and (bin_dir / "pulumi-resource-docker").exists():
         return bin_dir
     return None

@@ -78,7 +78,7 @@ def cluster() -> Path:
         require(False, "Go is needed to build the Kubernetes control plane (engine/cluster-tools.sh)")
     was_running = control_plane.running()
     try:
-        kubeconfig = control_plane.start()
+        kubeconfig = control_plane.start(timeout=3600)  # CI may still be building the tools
     except control_plane.ClusterError as error:
         require(False, str(error))
     yield kubeconfig

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import json
 import secrets
+import urllib.request
 
 import pytest
 
 from components.targets.kubernetes.pod import IMAGE_REVISION_ANNOTATION
 from engine.trial_cluster import (
+    BUILDER,
     DATABASE_URL,
+    MANIFEST_TYPES,
     REGISTRY,
     delete_repository_tags,
+    in_namespace,
     new_cluster_project,
     on_stack,
     prod_config,
@@ -128,11 +132,55 @@ def test_2_staging_up_pushes_by_digest_and_every_object_is_accepted(trial):
     for name, deployment in trial.objects(trial.staging, "deployments").items():
         status = deployment["status"]
         assert status.get("availableReplicas") == deployment["spec"]["replicas"], (name, status)
-    for name, job in trial.objects(trial.staging, "jobs").items():
+    jobs = trial.objects(trial.staging, "jobs")
+    for name, job in jobs.items():
         assert job["status"].get("succeeded") == 1, (name, job["status"])
+    # The migrations Job completed before the pods on its image started (RFC 3339 UTC sorts as text).
+    completed = max(job["status"]["completionTime"] for job in jobs.values())
+    api_pods = [
+        pod
+        for pod in trial.objects(trial.staging, "pods").values()
+        if pod["spec"]["containers"][0]["image"] == pushed["backend"]
+        and pod["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet"
+    ]
+    assert api_pods and all(pod["metadata"]["creationTimestamp"] >= completed for pod in api_pods), completed
 
     again = trial.staging.drive(*WORKFLOW_COMMANDS["preview", "staging"], "--expect-no-changes", timeout=900)
     assert again.returncode == 0, again.output[-4000:]
+
+
+def manifest_layers(ref: str) -> list[str]:
+    """The layer digests of a pushed image (its linux/amd64 manifest, through an index if any)."""
+    repository, digest = ref.split("@")
+    request = urllib.request.Request(
+        f"http://{REGISTRY}/v2/{repository_of(repository)}/manifests/{digest}", headers={"Accept": MANIFEST_TYPES}
+    )
+    with urllib.request.urlopen(request, timeout=15) as response:
+        manifest = json.load(response)
+    if "manifests" in manifest:
+        (platform,) = [m for m in manifest["manifests"] if (m.get("platform") or {}).get("architecture") == "amd64"]
+        return manifest_layers(f"{repository}@{platform['digest']}")
+    return [layer["digest"] for layer in manifest["layers"]]
+
+
+def test_2b_an_unchanged_build_on_an_empty_builder_is_served_from_the_registry_cache(trial):
+    """A second stack builds the same source with the same settings after the builder's own
+    cache is emptied: every layer comes out identical, so each step came from <repo>:buildcache
+    (a `RUN pip install` run again would write new file times, hence new layers)."""
+    first = trial.staging.outputs()["images"]
+    docker("buildx", "prune", "--builder", BUILDER, "--all", "--force", timeout=600)
+    twin = on_stack(trial.project, f"{trial.staging.stack}b", {})
+    config = trial.staging.config()
+    twin.write_config({**config, "dockyard:kubernetes": in_namespace(config, twin.stack)})
+    try:
+        driven = twin.drive(*WORKFLOW_COMMANDS["up", "staging"], timeout=2400)
+        assert driven.returncode == 0, driven.output[-6000:]
+        second = twin.outputs()["images"]
+        for name in BUILT:
+            assert manifest_layers(second[name]) == manifest_layers(first[name]), f"{name} was rebuilt, not cached"
+    finally:
+        twin.drive("down", "--purge", timeout=900)
+        trial.kubectl("delete", "namespace", twin.stack, "--ignore-not-found", "--wait=false", check=False)
 
 
 def test_3_a_backend_change_rolls_exactly_the_backend_and_its_job(trial):
