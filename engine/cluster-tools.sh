@@ -33,15 +33,8 @@ if [[ "${1:-}" == --print ]]; then echo "$BIN"; exit 0; fi
 # The go.mod files and go.work of the copies below decide the build, never the caller's.
 export GOWORK=off GOFLAGS=-buildvcs=false CGO_ENABLED=0
 
-# A module's directory in the module cache, downloaded when missing.
-module_dir() { go mod download -json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])'; }
-
-# A writable copy of a module (modules with `replace` directives cannot be `go install`ed).
-copy_module() {  # copy_module MODULE@VERSION DIR
-    mkdir -p "$2"
-    cp -r "$(module_dir "$1")/." "$2"
-    chmod -R u+w "$2"
-}
+# module_dir, copy_module
+source "$HERE/go-modules.sh"
 
 build_kubernetes() {
     local work=$1 started=$SECONDS tree=$1/kubernetes module binary t

@@ -29,15 +29,8 @@ say() { echo "engine/pulumi-tools.sh: $*" >&2; }
 
 if [[ "${1:-}" == --print ]]; then echo "$BIN"; exit 0; fi
 
-# A module's directory in the module cache, downloaded when missing.
-module_dir() { go mod download -json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])'; }
-
-# A writable copy of a module (modules with `replace` directives cannot be `go install`ed).
-copy_module() {  # copy_module MODULE@VERSION DIR
-    mkdir -p "$2"
-    cp -r "$(module_dir "$1")/." "$2"
-    chmod -R u+w "$2"
-}
+# module_dir, copy_module
+source "$HERE/go-modules.sh"
 
 build_cli() {
     local work=$1 started=$SECONDS
