@@ -6,6 +6,7 @@
     dockyard/base-node:22-bookworm       + Node 22 and npm from their npm-registry packages
     dockyard/postgres:15-bookworm        Debian's postgresql-15, official-image contract
     dockyard/redis:7-bookworm            Debian's redis-server, official-image contract
+    dockyard/prometheus:2-bookworm       Debian's prometheus, prom/prometheus's contract, distroless
     dockyard/runtime-python:3.11-bookworm  distroless: glibc, Python 3.11, CA certificates, UID 1000
     dockyard/runtime-node:22-bookworm      distroless: glibc, libstdc++, Node 22, CA certificates, UID 1000
 
@@ -75,6 +76,7 @@ SPECS: dict[str, ImageSpec] = {
         ),
         ImageSpec("postgres", "dockyard/postgres:15-bookworm", "debian"),
         ImageSpec("redis", "dockyard/redis:7-bookworm", "debian"),
+        ImageSpec("prometheus", "dockyard/prometheus:2-bookworm", "debian", shared=("runtime-common",)),
         ImageSpec("runtime-python", "dockyard/runtime-python:3.11-bookworm", "debian", shared=("runtime-common",)),
         ImageSpec(
             "runtime-node",
