@@ -64,10 +64,11 @@ logs:  ## follow the logs of every service, or of one: make logs s=backend
 ps:  ## the stack's services: state, health, published URL
 	@scripts/ps.sh $(STACK)
 
-urls:  ## the stack's URLs (from its outputs)
+urls:  ## the stack's URLs (from its outputs), and its debuggers' addresses with dev.debug
 	@$(DRIVER) outputs --stack $(STACK) | $(PYTHON) -c 'import json, sys; \
 	  o = json.load(sys.stdin); [print(f"{k:<10} {v}") for k, v in (o.get("urls") or {}).items()]; \
-	  k = (o.get("kubernetes") or {}).get("url"); k and print(f"{\"ingress\":<10} {k}")'
+	  k = (o.get("kubernetes") or {}).get("url"); k and print("%-10s %s" % ("ingress", k)); \
+	  [print(f"{k:<10} {v}  (debugger)") for k, v in (o.get("debug") or {}).items()]'
 
 env:  ## the backend and passphrase settings for plain pulumi commands: eval "$(make -s env)"
 	@echo "export PULUMI_BACKEND_URL='$(PULUMI_BACKEND_URL)'"

@@ -79,7 +79,7 @@ if decisions.builds:
             project_dir=PROJECT_DIR,
             revision=revision,
             load_into_daemon=decisions.load_into_daemon,
-            dev_stage=decisions.dev_stage,
+            dev_stage=stack.services[name].dev_stage,  # dev.hotReload, dev.debug
         )
         built[name] = ServiceImage(f"{name}-image", plan, credentials=credentials, ca_bundle=ca_bundle, opts=on_engine)
 loaded_ids = {name: image.local_id for name, image in built.items()}  # change with each rebuild
@@ -96,6 +96,8 @@ if settings.runs_docker:
     )
     pulumi.export("network", local.network.name)
     pulumi.export("urls", local.urls)
+    if local.debug:  # dev.debug: service -> 127.0.0.1:<port> its debugger listens on
+        pulumi.export("debug", local.debug)
 
 # --- targets: Kubernetes (Minikube in dev, staging, prod), with promotion in prod ---
 if settings.runs_kubernetes:

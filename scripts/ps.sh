@@ -9,7 +9,9 @@ if (( ${#names[@]} == 0 )); then
   exit 1
 fi
 printf '%-12s %-10s %-10s %s\n' SERVICE STATE HEALTH URL
-format='{{index .Config.Labels "dockyard.dev/service"}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}-{{end}} {{range $p, $b := .NetworkSettings.Ports}}{{range $b}}http://{{.HostIp}}:{{.HostPort}} {{end}}{{end}}'
-docker inspect --format "$format" "${names[@]}" | while read -r service state health urls; do
+# The container that only holds a generated config (never started) is not a service: left out.
+format='{{if index .Config.Labels "dockyard.dev/config-writer"}}writer{{else}}service{{end}} {{index .Config.Labels "dockyard.dev/service"}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}-{{end}} {{range $p, $b := .NetworkSettings.Ports}}{{range $b}}http://{{.HostIp}}:{{.HostPort}} {{end}}{{end}}'
+docker inspect --format "$format" "${names[@]}" | while read -r kind service state health urls; do
+  [[ $kind == writer ]] && continue
   printf '%-12s %-10s %-10s %s\n' "$service" "$state" "$health" "${urls:--}"
 done

@@ -6,3 +6,8 @@ OPT_OUT_PREFIX = "opt-out.dockyard.dev/"  # + the opt-out's name; the value is i
 PART_OF = "dockyard"
 PART_OF_LABEL = "app.kubernetes.io/part-of"
 NAME_LABEL = "app.kubernetes.io/name"
+# Annotation-based scraping (the convention of Prometheus' kubernetes_sd examples and the
+# prometheus-community chart): written on the pods of services whose catalog entry has `metrics`.
+PROMETHEUS_SCRAPE = "prometheus.io/scrape"
+PROMETHEUS_PATH = "prometheus.io/path"
+PROMETHEUS_PORT = "prometheus.io/port"

@@ -28,7 +28,6 @@ class KubernetesImages(Enum):
 class ImageDecisions:
     builds: bool
     load_into_daemon: bool  # the docker target runs what the daemon holds
-    dev_stage: bool  # dev.hotReload builds the Dockerfile's dev stage
     kubernetes: KubernetesImages
     # Loaded tags do not change on a rebuild: the image ID does, and rolls the pods.
     rolls_on_image_id: bool
@@ -49,7 +48,6 @@ def image_decisions(settings: Settings) -> ImageDecisions:
     return ImageDecisions(
         builds=settings.builds_images,
         load_into_daemon=settings.runs_docker,
-        dev_stage=settings.dev.hot_reload,
         kubernetes=kubernetes,
         rolls_on_image_id=kubernetes is KubernetesImages.LOADED_TAG,
         exports_digests=settings.images.push,

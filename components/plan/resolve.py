@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.core.gc_pause import collection_paused
-from components.plan.view import StackView, from_config, published_port
-from components.spec.catalog import Catalog, Generate, ServiceSpec, start_order
+from components.plan.monitoring import scrape_config, scrape_targets
+from components.plan.view import StackView, debug_host_port, debugged, from_config, published_port
+from components.spec.catalog import Catalog, Debug, Generate, ServiceSpec, start_order
 from components.spec.settings import Settings
 from components.spec.templates import render_template
 
@@ -43,6 +44,13 @@ class Service:
     routed: bool  # the Kubernetes Ingress routes `/` to it
     plain_env: Mapping[str, str]  # hosts and ports filled
     secret_env: Mapping[str, str]  # hosts and ports filled, `{secret:name}` left
+    # The dev loop (dev stack only): a built service runs its build's dev stage with dev.hotReload
+    # or under its debugger; `debug` is the catalog's debugger when it runs under it, published on
+    # 127.0.0.1:`debug_port`; the monitoring service gets its generated scrape config.
+    dev_stage: bool = False
+    debug: Debug | None = None
+    debug_port: int | None = None
+    monitoring_config: str | None = None
 
     @property
     def name(self) -> str:
@@ -170,6 +178,10 @@ def _service(spec: ServiceSpec, original: ServiceSpec, context: _Resolving) -> S
         routed=name == context.routed,
         plain_env={key: value for key, value in filled.items() if key not in secret_keys},
         secret_env={key: value for key, value in filled.items() if key in secret_keys},
+        dev_stage=spec.build is not None and (settings.dev.hot_reload or debugged(spec, settings)),
+        debug=spec.debug if debugged(spec, settings) else None,
+        debug_port=debug_host_port(spec, settings),
+        monitoring_config=context.scrape_config if spec.monitoring is not None else None,
     )
 
 
@@ -184,6 +196,7 @@ class _Resolving:
     clients: Mapping[str, tuple[str, ...]]
     addresses: _Addresses
     routed: str | None
+    scrape_config: str | None  # for the enabled monitoring service
 
 
 @collection_paused
@@ -193,14 +206,19 @@ def resolve(catalog: Catalog, settings: Settings) -> ResolvedStack:
     enabled = view.enabled
     originals = catalog.by_name()
     specs = {name: _with_overrides(originals[name], settings, enabled) for name in originals if name in enabled}
+    addresses = _Addresses.of(catalog)
+    monitor = next((spec.monitoring for spec in specs.values() if spec.monitoring is not None), None)
     context = _Resolving(
         catalog=catalog,
         settings=settings,
         enabled=enabled,
         specs=specs,
         clients=_clients(specs),
-        addresses=_Addresses.of(catalog),
+        addresses=addresses,
         routed=view.routed if settings.runs_kubernetes else None,
+        scrape_config=scrape_config(settings.stack, monitor, scrape_targets(specs.values(), addresses.hosts))
+        if monitor is not None
+        else None,
     )
     services = {name: _service(specs[name], originals[name], context) for name in start_order(specs.values())}
     secrets = {name: _stack_secret(name, catalog, enabled, context.addresses) for name in view.secrets_in_use}

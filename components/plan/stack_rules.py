@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from components.core.problems import Problem
 from components.core.references import has_digest
-from components.plan.view import StackView, published_port
+from components.plan.view import StackView, debug_host_port, debugged, published_port
 from components.spec.settings import StackKind
 
 
@@ -135,20 +135,95 @@ def host_port_problems(view: StackView) -> list[Problem]:
                 )
             )
             problems.append(Problem(key, chosen, f"{spec.name} is not published on 127.0.0.1 ({why}): remove it"))
-        if published is not None:
-            other = taken.setdefault(published, spec.name)
-            if other != spec.name:
+        for port, port_key, what in (
+            (published, key, spec.name),
+            (debug_host_port(spec, settings), f"services.{spec.name}.debugHostPort", f"{spec.name}'s debugger"),
+        ):
+            if port is None:
+                continue
+            other = taken.setdefault(port, what)
+            if other != what:
                 problems.append(
                     Problem(
-                        key,
-                        published,
+                        port_key,
+                        port,
                         (
-                            f"127.0.0.1:{published} is already published by {other}:"
-                            f" give each published service its own port with services.<name>.hostPort (1-65535)"
+                            f"127.0.0.1:{port} is already published by {other}: give each its own port"
+                            " with services.<name>.hostPort or .debugHostPort (1-65535)"
                         ),
                     )
                 )
     return problems
+
+
+def debug_problems(view: StackView) -> list[Problem]:
+    """A debugger the catalog does not declare, a debugHostPort nothing publishes, and debuggers
+    on Minikube (which runs the runtime images and publishes nothing)."""
+    catalog, settings = view.catalog, view.settings
+    if settings.kind is not StackKind.DEV:
+        return []  # refused as a whole there (settings_rules.py)
+    declared = ", ".join(spec.name for spec in catalog.services if spec.debug) or "none"
+    problems = []
+    if settings.dev.debug and declared == "none":
+        problems.append(
+            Problem("dev.debug", True, "no service in the catalog has a `debug` block (port and command) to run")
+        )
+    for spec in catalog.services:
+        override = settings.service(spec.name)
+        if override.debug and spec.debug is None:
+            problems.append(
+                Problem(
+                    f"services.{spec.name}.debug",
+                    True,
+                    f"the catalog gives {spec.name} no `debug` block (port and command); services that have one: {declared}",
+                )
+            )
+        elif override.debug_host_port is not None and not (spec.name in view.enabled and debugged(spec, settings)):
+            problems.append(
+                Problem(
+                    f"services.{spec.name}.debugHostPort",
+                    override.debug_host_port,
+                    f"{spec.name} runs under no debugger here (dev.debug, services.{spec.name}.debug): remove it",
+                )
+            )
+    running = [spec.name for spec in catalog.services if spec.name in view.enabled and debugged(spec, settings)]
+    if running and settings.kubernetes.enabled:
+        key = "dev.debug" if settings.dev.debug else f"services.{running[0]}.debug"
+        problems.append(
+            Problem(
+                key,
+                True,
+                "Minikube runs the runtime images, which have no debugger, and publishes no ports:"
+                " turn off the debugger or kubernetes.enabled",
+            )
+        )
+    return problems
+
+
+def monitoring_problems(view: StackView) -> list[Problem]:
+    """dev.monitoring needs the catalog's monitoring service, and the docker target alone."""
+    settings = view.settings
+    if not (settings.dev.monitoring and settings.kind is StackKind.DEV):
+        return []
+    if not any(spec.monitoring for spec in view.catalog.services):
+        return [
+            Problem(
+                "dev.monitoring",
+                True,
+                "no service in the catalog has a `monitoring` block (a Prometheus that scrapes the others) to run",
+            )
+        ]
+    if settings.kubernetes.enabled:
+        return [
+            Problem(
+                "dev.monitoring",
+                True,
+                "the dev Prometheus runs on Docker and scrapes the Docker network; in a cluster the workloads carry"
+                " prometheus.io/* annotations for the cluster's own Prometheus: turn off one of"
+                " dev.monitoring and kubernetes.enabled",
+            )
+        ]
+    return []
 
 
 def kubernetes_problems(view: StackView) -> list[Problem]:
@@ -235,5 +310,7 @@ def stack_problems(view: StackView, configured_secrets: set[str]) -> list[Proble
         + required_secret_problems(view, configured_secrets)
         + unused_service_problems(view, configured_secrets)
         + host_port_problems(view)
+        + debug_problems(view)
+        + monitoring_problems(view)
         + kubernetes_problems(view)
     )

@@ -13,7 +13,7 @@ from components.core.gc_pause import collection_paused
 from components.core.problems import Problem, distinct_problems
 from components.plan.stack_rules import stack_problems
 from components.plan.view import StackView
-from components.spec.catalog import Catalog, built_service_names
+from components.spec.catalog import Catalog, built_service_names, monitoring_service_names
 from components.spec.catalog_file import catalog_path, load_catalog
 from components.spec.settings import Settings, SettingsError
 from components.spec.settings_parser import parse_settings
@@ -40,7 +40,14 @@ def validate(
     defaults to the project's (catalog_path)."""
     catalog = catalog or load_catalog(catalog_path(project_dir))
     names = {spec.name for spec in catalog.services}
-    settings, problems = parse_settings(stack, raw, names, built_service_names(catalog.services), secret_keys(catalog))
+    settings, problems = parse_settings(
+        stack,
+        raw,
+        names,
+        built_service_names(catalog.services),
+        secret_keys(catalog),
+        monitoring_service_names(catalog.services),
+    )
     if settings is not None:
         problems += _file_problems(settings, project_dir)
         problems += stack_problems(StackView.of(catalog, settings), secret_names)

@@ -8,7 +8,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from components.spec.catalog import Catalog, SecretSpec, ServiceSpec
-from components.spec.settings import Settings
+from components.spec.settings import Settings, StackKind
 from components.spec.templates import secret_names
 
 
@@ -44,6 +44,19 @@ def published_port(spec: ServiceSpec, settings: Settings) -> int | None:
     if not (spec.public or (spec.state is not None and settings.dev.publish_databases)):
         return None
     return settings.service(spec.name).host_port or spec.port
+
+
+def debugged(spec: ServiceSpec, settings: Settings) -> bool:
+    """Whether the stack runs `spec` under its catalog debugger (dev.debug / services.<name>.debug)."""
+    return spec.debug is not None and settings.kind is StackKind.DEV and settings.debugs(spec.name)
+
+
+def debug_host_port(spec: ServiceSpec, settings: Settings) -> int | None:
+    """The 127.0.0.1 port a debugged service's debugger is published on: `services.<name>.debugHostPort`,
+    else the catalog's debug.port."""
+    if not debugged(spec, settings):
+        return None
+    return settings.service(spec.name).debug_host_port or spec.debug.port
 
 
 def public_services(catalog: Catalog, enabled: AbstractSet[str]) -> tuple[str, ...]:

@@ -103,6 +103,34 @@ class State(CatalogModel):
     size: MemoryQuantity = "1Gi"
 
 
+class Debug(CatalogModel):
+    """How the service's dev stage runs under a debugger (dev.debug): the command that starts it
+    so, and the port the debugger listens on (in the container, on all its interfaces)."""
+
+    port: Port = Field(description="the debugger's port in the container; published on 127.0.0.1 (debugHostPort)")
+    command: tuple[Argument, ...] = Field(
+        min_length=1, description="exec form: the dev stage's server started under the debugger, listening on port"
+    )
+
+
+class Metrics(CatalogModel):
+    """Where the service serves Prometheus metrics: scraped by the catalog's monitoring service
+    (dev.monitoring), and the prometheus.io/* pod annotations on Kubernetes."""
+
+    path: UrlPath = Field("/metrics", description="the HTTP path of the metrics")
+    port: Port | None = Field(None, description="the port serving them; unset: the service's port")
+
+
+class Monitoring(CatalogModel):
+    """The service that scrapes the others (a Prometheus): runs only with dev.monitoring, with
+    a scrape config the program generates from every enabled service's `metrics`."""
+
+    config_file: ContainerPath = Field(
+        "/etc/prometheus/prometheus.yml", description="where the image reads its config; the program writes it there"
+    )
+    scrape_interval: Duration = Field("15s", description="how often each target is scraped")
+
+
 class ServiceSpec(CatalogModel):
     """One workload. Exactly one of image, build, imageOf says where its image comes from."""
 
@@ -128,6 +156,13 @@ class ServiceSpec(CatalogModel):
     opt_outs: dict[OptOut, Reason] = Field(
         default_factory=dict, description="named weakenings of the defaults, each with its reason"
     )
+    debug: Debug | None = Field(None, description="dev.debug runs the dev stage under this debugger")
+    metrics: Metrics | None = Field(None, description="Prometheus metrics it serves")
+    monitoring: Monitoring | None = Field(None, description="this service scrapes the others' metrics (dev.monitoring)")
+
+    @property
+    def metrics_port(self) -> int | None:
+        return (self.metrics.port or self.port) if self.metrics else None
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -211,6 +246,11 @@ def by_name(catalog: Iterable[ServiceSpec]) -> dict[str, ServiceSpec]:
 
 def built_service_names(catalog: Iterable[ServiceSpec]) -> set[str]:
     return {spec.name for spec in catalog if spec.build is not None}
+
+
+def monitoring_service_names(catalog: Iterable[ServiceSpec]) -> set[str]:
+    """The services that scrape the others: enabled by dev.monitoring, not services.<name>.enabled."""
+    return {spec.name for spec in catalog if spec.monitoring is not None}
 
 
 def start_order(catalog: Iterable[ServiceSpec]) -> list[str]:

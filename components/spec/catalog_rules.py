@@ -21,6 +21,7 @@ from components.core.names import (
 from components.core.problems import OMITTED, Problem
 from components.core.quantities import memory_bytes
 from components.spec.catalog import Catalog, ServiceSpec, built_service_names, secret_references
+from components.spec.dev_loop_rules import dev_loop_problems
 from components.spec.settings import SECRET_KEYS, SETTING_KEYS
 from components.spec.templates import template_grammar_problems
 
@@ -202,6 +203,8 @@ def _mounts(spec: ServiceSpec) -> list[tuple[str, str]]:
         mounts.append((SECRET_DIR, "the secret files (Kubernetes)"))
     if spec.build is not None:
         mounts.append((spec.build.source_mount, "build.sourceMount (dev.hotReload)"))
+    if spec.monitoring is not None:
+        mounts.append((posixpath.dirname(spec.monitoring.config_file), "monitoring.configFile (its directory)"))
     return mounts + [(path, f"writablePaths.{index}") for index, path in enumerate(spec.writable_paths)]
 
 
@@ -322,6 +325,7 @@ def catalog_problems(catalog: Catalog, unparsed: frozenset[str] = frozenset()) -
         + _cycle_problems(catalog)
         + _secret_problems(catalog, unparsed)
         + _derived_problems(catalog)
+        + dev_loop_problems(catalog)
     )
     for spec in catalog.services:
         for env_name, value in spec.env.items():

@@ -98,6 +98,10 @@ class ServiceSettings(CamelModel):
     memory: Quantity | None = None
     cpu: Quantity | None = None
     host_port: Count | None = None
+    # dev only: this service under its catalog debugger (unset: dev.debug), and the 127.0.0.1
+    # port the debugger is published on (unset: the catalog's debug.port).
+    debug: Flag | None = None
+    debug_host_port: Count | None = None
 
     @field_validator("replicas")
     @classmethod
@@ -108,7 +112,7 @@ class ServiceSettings(CamelModel):
 
     _memory = field_validator("memory")(classmethod(lambda cls, v: check_memory(v)))
     _cpu = field_validator("cpu")(classmethod(lambda cls, v: check_cpu(v)))
-    _port = field_validator("host_port")(classmethod(lambda cls, v: _check_port(v)))
+    _port = field_validator("host_port", "debug_host_port")(classmethod(lambda cls, v: _check_port(v)))
 
 
 class DevSettings(CamelModel):
@@ -116,6 +120,10 @@ class DevSettings(CamelModel):
 
     hot_reload: Flag = False
     publish_databases: Flag = False
+    # The built services the catalog gives a `debug` run their dev stage under it (ports on 127.0.0.1).
+    debug: Flag = False
+    # The catalog's monitoring service runs, scraping every enabled service's `metrics`.
+    monitoring: Flag = False
 
 
 class IngressSettings(CamelModel):
@@ -182,6 +190,12 @@ class Settings:
 
     def service(self, name: str) -> ServiceSettings:
         return self.services.get(name, ServiceSettings())
+
+    def debugs(self, name: str) -> bool:
+        """Whether the stack asks for `name` under its debugger (`services.<name>.debug`, else
+        `dev.debug`); only a service whose catalog entry has `debug` is run so."""
+        chosen = self.service(name).debug
+        return self.dev.debug if chosen is None else chosen
 
     @property
     def builds_images(self) -> bool:

@@ -135,6 +135,29 @@ def _plain_secret_problems(raw: Mapping[str, Any], secret_keys: tuple[str, ...])
     ]
 
 
+def _follow_monitoring(
+    services: dict[str, ServiceSettings],
+    monitors: set[str],
+    dev: DevSettings,
+    kind: StackKind | None,
+    problems: list[Problem],
+) -> dict[str, ServiceSettings]:
+    """The catalog's monitoring service runs exactly when dev.monitoring says so (on dev: a refused
+    dev.monitoring elsewhere enables nothing that would be complained about again)."""
+    for name in sorted(monitors):
+        chosen = services.get(name, ServiceSettings())
+        if "enabled" in chosen.model_fields_set:
+            problems.append(
+                Problem(
+                    f"services.{name}.enabled",
+                    chosen.enabled,
+                    f"{name} is the monitoring service: it runs when dev.monitoring is true, so set that instead",
+                )
+            )
+        services[name] = chosen.model_copy(update={"enabled": dev.monitoring and kind is StackKind.DEV})
+    return services
+
+
 def _kind_problems(stack: str, raw: Mapping[str, Any], kind: StackKind | None) -> list[Problem]:
     """A stack named after a kind is of that kind; any other name says which it is."""
     kinds = ", ".join(k.value for k in StackKind)
@@ -168,6 +191,7 @@ def parse_settings(
     service_names: set[str],
     built_services: set[str],
     secret_keys: tuple[str, ...] = SECRET_KEYS,
+    monitoring_services: set[str] = frozenset(),
 ) -> tuple[Settings | None, list[Problem]]:
     """Parse raw `dockyard:` config (keys without the namespace).
 
@@ -190,6 +214,7 @@ def parse_settings(
     kubernetes = _parse_section(raw.get("kubernetes"), "kubernetes", KubernetesSettings, problems)
     promotion = _parse_section(raw.get("promotion"), "promotion", PromotionSettings, problems)
     services = _parse_services(raw.get("services", {}), service_names, problems)
+    services = _follow_monitoring(services, monitoring_services, dev, kind, problems)
     if kind is None:
         return None, distinct_problems(problems)
     settings = Settings(

@@ -37,6 +37,32 @@ def _outside_dev_problems(settings: Settings) -> list[Problem]:
         problems.append(
             Problem("dev.publishDatabases", True, f"publishing databases is only allowed on the dev stack, not {kind}")
         )
+    if settings.dev.debug:
+        problems.append(
+            Problem("dev.debug", True, f"a debugger is only allowed on the dev stack, not {kind}: remove it")
+        )
+    if settings.dev.monitoring:
+        problems.append(
+            Problem(
+                "dev.monitoring",
+                True,
+                f"the dev stack runs its own Prometheus; {kind} is scraped by the cluster's, through the"
+                " prometheus.io/* pod annotations: remove it",
+            )
+        )
+    for name, override in sorted(settings.services.items()):
+        if override.debug:
+            problems.append(
+                Problem(f"services.{name}.debug", True, f"a debugger is only allowed on the dev stack, not {kind}")
+            )
+        if override.debug_host_port is not None:
+            problems.append(
+                Problem(
+                    f"services.{name}.debugHostPort",
+                    override.debug_host_port,
+                    f"debuggers run on the dev stack only, not {kind}: remove it",
+                )
+            )
     if settings.kubernetes.enabled:
         problems.append(
             Problem(

@@ -37,10 +37,12 @@ def _policy_config(stack: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-# Config variants of a stack that change its resources (design: `dev.hotReload`).
+# Config variants of a stack that change its resources (design: `dev.hotReload`; issue 23: the
+# debuggers and the dev Prometheus with its config writer).
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     **{stack: (stack, {}) for stack in PRESENT},
     **({"dev+hotReload": ("dev", {"dev": {"hotReload": True}})} if "dev" in PRESENT else {}),
+    **({"dev+debug+monitoring": ("dev", {"dev": {"debug": True, "monitoring": True}})} if "dev" in PRESENT else {}),
 }
 
 

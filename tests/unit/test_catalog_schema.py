@@ -33,6 +33,9 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "State": {"path": "/data"},
     "SecretSpec": {},
     "Generate": {},
+    "Debug": {"port": 5678, "command": ["python", "-m", "debugpy"]},
+    "Metrics": {},
+    "Monitoring": {},
 }
 # Every field gets these: one value of each JSON type.
 GENERIC = ["text", "", 7, 0, -1, 2.5, True, None, [], ["a"], [1], {}, {"a": "b"}]
@@ -71,6 +74,12 @@ GRAMMAR: dict[tuple[str, str], list[Any]] = {
     ("SecretSpec", "config"): ["databaseUrl", "DatabaseUrl", "database-url"],
     ("SecretSpec", "template"): ["{secret:a}", "a\x00"],
     ("Generate", "length"): [16, 128, 15, 129, 32.0],
+    ("Debug", "port"): [5678, 9229.0, 0, 65536, "5678"],
+    ("Debug", "command"): [["a", "b"], [], ["a\x00"]],
+    ("Metrics", "path"): ["/metrics", "/a/b?x=1", "metrics", "/a b", ""],
+    ("Metrics", "port"): [9100, 0, 65536, "9100"],
+    ("Monitoring", "configFile"): ["/etc/prometheus/prometheus.yml", "prometheus.yml", "/etc/p/", "/a:b"],
+    ("Monitoring", "scrapeInterval"): ["5s", "1m30s", "250ms", "5", "5 s", "1d"],
 }
 # Values the program refuses and a JSON Schema pattern cannot: (model, field, value) -> why.
 LOADER_ONLY: dict[tuple[str, str, str], str] = {

@@ -32,14 +32,17 @@ SPECS = CATALOG.by_name()
 PROD_SECRETS = frozenset(outside_inputs("prod")["secrets"])
 SECRET_DIR = "/run/secrets/dockyard"  # where the apps read <NAME>_FILE from
 
-NAMES = [spec.name for spec in CATALOG.services]
-ONE_SHOT = [spec.name for spec in CATALOG.services if spec.one_shot]
-LONG_RUNNING = [spec.name for spec in CATALOG.services if spec.long_running]
-STATEFUL = [spec.name for spec in CATALOG.services if spec.state is not None]
-DEPLOYED = [spec.name for spec in CATALOG.services if spec.long_running and spec.state is None]  # Deployments
-WITH_PORT = [spec.name for spec in CATALOG.services if spec.port is not None]
-NOT_PUBLIC = [spec.name for spec in CATALOG.services if not spec.public]
-REPLACEABLE = [spec.name for spec in CATALOG.services if CATALOG.replacement(spec.name)]
+# What a cluster can run: all but the monitoring service, which runs with dev.monitoring on the
+# docker target only (a cluster has its own Prometheus, which reads the prometheus.io annotations).
+ON_KUBERNETES = [spec for spec in CATALOG.services if spec.monitoring is None]
+NAMES = [spec.name for spec in ON_KUBERNETES]
+ONE_SHOT = [spec.name for spec in ON_KUBERNETES if spec.one_shot]
+LONG_RUNNING = [spec.name for spec in ON_KUBERNETES if spec.long_running]
+STATEFUL = [spec.name for spec in ON_KUBERNETES if spec.state is not None]
+DEPLOYED = [spec.name for spec in ON_KUBERNETES if spec.long_running and spec.state is None]  # Deployments
+WITH_PORT = [spec.name for spec in ON_KUBERNETES if spec.port is not None]
+NOT_PUBLIC = [spec.name for spec in ON_KUBERNETES if not spec.public]
+REPLACEABLE = [spec.name for spec in ON_KUBERNETES if CATALOG.replacement(spec.name)]
 
 
 def settings_for(stack: str, overrides: dict | None = None, secrets: set[str] = frozenset()) -> Settings:
@@ -165,12 +168,16 @@ def test_opt_outs_are_carried_as_annotations_with_their_reasons(every, name):
     service = every.services[name]
     manifest = workload_manifest(service, every.settings)
     expected = {f"opt-out.dockyard.dev/{key}": reason for key, reason in service.spec.opt_outs.items()}
+    # The pod also says where its metrics are, when the catalog declares them (test_dev_loop.py).
+    scraped = {key: value for key, value in kpod.metrics_annotations(service.spec).items()}
     if expected:
         assert manifest["metadata"]["annotations"] == expected
-        assert manifest["spec"]["template"]["metadata"]["annotations"] == expected
         assert all(reason.strip() for reason in expected.values())
     else:
         assert "annotations" not in manifest["metadata"]
+    if expected or scraped:
+        assert manifest["spec"]["template"]["metadata"]["annotations"] == {**expected, **scraped}
+    else:
         assert "annotations" not in manifest["spec"]["template"]["metadata"]
 
 

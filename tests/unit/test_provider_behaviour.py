@@ -40,7 +40,11 @@ def labels(container) -> dict[str, str]:
 
 def containers(run):
     """service -> its container (by label: a service's name may hold '-')."""
-    return {labels(c)["dockyard.dev/service"]: c for c in run.of_type(CONTAINER)}
+    return {
+        labels(c)["dockyard.dev/service"]: c
+        for c in run.of_type(CONTAINER)
+        if "dockyard.dev/config-writer" not in labels(c)  # the monitoring service's config, never started
+    }
 
 
 # --- 1. old engines ---------------------------------------------------------------------------
@@ -129,7 +133,7 @@ def test_minikube_pods_roll_and_the_job_is_renamed_when_the_image_id_changes():
             rolled[workload.inputs["metadata"]["name"]] = annotations.get(IMAGE_REVISION_ANNOTATION)
         assert rolled == {
             spec.name: "sha256:" + value * 64 if spec.name in ON_BUILT_IMAGES else None
-            for spec in CATALOG.services if spec.long_running
+            for spec in CATALOG.services if spec.long_running and spec.monitoring is None  # dev.monitoring: Docker only
         }
 
 
@@ -170,7 +174,7 @@ def test_a_duration_without_a_unit_is_refused_naming_the_form(written):
 
 
 def test_each_service_health_check_uses_its_catalog_timing():
-    plans = containers(run_program("dev"))
+    plans = containers(run_program("dev", {"dev": {"monitoring": True}}))  # the monitoring service too
     checked = [spec for spec in CATALOG.services if spec.health is not None]
     assert {spec.name for spec in checked} <= set(plans)
     for spec in checked:

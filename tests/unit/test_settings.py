@@ -16,7 +16,8 @@ from testing.harness import CATALOG, PROJECT_DIR, merge, run_program, stack_conf
 
 NAMES = sorted(spec.name for spec in CATALOG.services)
 SERVICE = CATALOG.services[0].name  # for rules that hold for any service
-PUBLIC = [spec.name for spec in CATALOG.services if spec.public]
+# Public services that run on prod (the monitoring service runs with dev.monitoring on dev only).
+PUBLIC = [spec.name for spec in CATALOG.services if spec.public and spec.monitoring is None]
 # Services whose image is not an upstream reference: built here, or another's (imageOf).
 NOT_UPSTREAM = [spec.name for spec in CATALOG.services if spec.image is None]
 # Services a config secret replaces when disabled (an external database), with that secret.

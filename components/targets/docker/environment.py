@@ -29,6 +29,15 @@ from components.plan.secrets import fill_secrets
 from components.spec.catalog import OPT_OUT_READ_ONLY_ROOT, Health, ServiceSpec
 from components.spec.settings import Settings
 from components.targets.args import EnvironmentArgs
+from components.targets.docker.dev_loop import (
+    CONFIG_LABEL,
+    ConfigFile,
+    config_file,
+    config_writer,
+    debug_address,
+    dev_stage_reason,
+    generated_config_volume,
+)
 from components.targets.docker.engine import DockerEngine
 
 LOOPBACK = "127.0.0.1"
@@ -70,6 +79,7 @@ class ContainerPlan:
     command: tuple[str, ...] | None
     labels: dict[str, str] = field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
+    config: ConfigFile | None = None  # the monitoring service's generated config
 
 
 def memory_swap_mb(memory_mb: int, swap_accounted: bool) -> int:
@@ -101,10 +111,13 @@ def container_plan(service: Service, settings: Settings, project_dir: Path) -> C
     prefix = resource_prefix(settings)
     reload = hot_reloading(spec, settings)
     opt_outs = dict(spec.opt_outs)
-    if reload:
-        opt_outs[OPT_OUT_READ_ONLY_ROOT] = (
-            "dev.hotReload: the dev server writes build caches next to the bind-mounted source"
-        )
+    if why := dev_stage_reason(service, reload):
+        opt_outs[OPT_OUT_READ_ONLY_ROOT] = why
+    published = (Published(spec.port, service.published_port),) if service.published_port else ()
+    if service.debug is not None:  # the debugger's port, on 127.0.0.1 like the service's
+        published += (Published(service.debug.port, service.debug_port),)
+    config = config_file(service, prefix)
+    labels = _labels(spec, settings, opt_outs) | ({CONFIG_LABEL: config.digest} if config else {})
     source_bind = None
     if reload:
         source_bind = (str(project_dir / spec.build.context / spec.build.source_dir), spec.build.source_mount)
@@ -119,13 +132,14 @@ def container_plan(service: Service, settings: Settings, project_dir: Path) -> C
         health_test=("CMD", *spec.health.command) if spec.health else None,
         health_timing=_health_timing(spec.health) if spec.health else {},
         one_shot=spec.one_shot,
-        published=(Published(spec.port, service.published_port),) if service.published_port else (),
+        published=published,
         volume=f"{prefix}-{spec.name}-data" if spec.state else None,
         data_path=spec.state.path if spec.state else None,
         source_bind=source_bind,
-        command=spec.command,
-        labels=_labels(spec, settings, opt_outs),
+        command=service.debug.command if service.debug is not None else spec.command,
+        labels=labels,
         depends_on=service.depends_on,
+        config=config,
     )
 
 
@@ -164,6 +178,12 @@ def _volumes(plan: ContainerPlan) -> list[docker.ContainerVolumeArgs]:
     if plan.source_bind:
         host, container = plan.source_bind
         volumes.append(docker.ContainerVolumeArgs(host_path=host, container_path=container, read_only=True))
+    if plan.config:
+        volumes.append(
+            docker.ContainerVolumeArgs(
+                volume_name=plan.config.volume, container_path=plan.config.directory, read_only=True
+            )
+        )
     return volumes
 
 
@@ -248,7 +268,8 @@ class DockerEnvironment(pulumi.ComponentResource):
     """The whole stack on the local Docker engine.
 
     Outputs: `network` (its name), `urls` (service -> http://127.0.0.1:port for
-    published services) and `containers` (service -> container name).
+    published services), `debug` (service -> 127.0.0.1:port of its debugger, with dev.debug)
+    and `containers` (service -> container name).
     """
 
     def __init__(
@@ -282,12 +303,23 @@ class DockerEnvironment(pulumi.ComponentResource):
         # exited 0): what starts after it depends on this Output, so its creation waits.
         ready: dict[str, pulumi.Output[docker.Container]] = {}
         self.urls: dict[str, str] = {}
+        self.debug: dict[str, str] = {}
         for resolved in stack.services.values():  # start order
             service, spec = resolved.name, resolved.spec
             plan = container_plan(resolved, settings, project_dir)
             if spec.public and plan.published:
                 self.urls[service] = f"http://{LOOPBACK}:{plan.published[0].external}"
-            volume = self._volume(name, plan, settings) if plan.volume else None
+            if address := debug_address(resolved, LOOPBACK):
+                self.debug[service] = address
+            volumes = [self._volume(name, plan, settings)] if plan.volume else []
+            if plan.config:  # the generated config, in a volume a never-started container fills
+                config_volume = generated_config_volume(f"{name}-{service}", plan.config, settings.stack, child)
+                volumes += [config_volume, config_writer(
+                    f"{name}-{service}", plan.config, service=service, image=images[service], user=plan.user,
+                    memory_mb=plan.memory_mb, memory_swap_mb=memory_swap_mb(plan.memory_mb, swap_accounted),
+                    stack=settings.stack,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[config_volume]),
+                )]  # fmt: skip
             envs = [pulumi.Output.concat(key, "=", value) for key, value in _env(resolved, secrets).items()]
             container = docker.Container(
                 f"{name}-{service}",
@@ -319,7 +351,7 @@ class DockerEnvironment(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     # An Output dependency: known in a preview (no spurious diff), awaited in an up.
-                    depends_on=[ready[d] for d in plan.depends_on] + ([volume] if volume else []),
+                    depends_on=[ready[d] for d in plan.depends_on] + volumes,
                     delete_before_replace=True,  # fixed container names cannot exist twice
                     replace_on_changes=REPLACE_ON_CHANGES,
                 ),
@@ -337,6 +369,7 @@ class DockerEnvironment(pulumi.ComponentResource):
             {
                 "network": self.network.name,
                 "urls": self.urls,
+                "debug": self.debug,
                 "containers": {service: c.name for service, c in self.containers.items()},
             }
         )

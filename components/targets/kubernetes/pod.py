@@ -7,7 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components.core.labels import NAME_LABEL, OPT_OUT_PREFIX, PART_OF, PART_OF_LABEL, STACK_LABEL
+from components.core.labels import (
+    NAME_LABEL,
+    OPT_OUT_PREFIX,
+    PART_OF,
+    PART_OF_LABEL,
+    PROMETHEUS_PATH,
+    PROMETHEUS_PORT,
+    PROMETHEUS_SCRAPE,
+    STACK_LABEL,
+)
 from components.core.names import (
     SECRET_DIR,
     SECRETS_VOLUME,
@@ -209,6 +218,15 @@ def workload_annotations(spec: ServiceSpec, promoted_from: str | None) -> dict[s
     return annotations
 
 
+def metrics_annotations(spec: ServiceSpec) -> dict[str, str]:
+    """prometheus.io/scrape, path and port for a service whose catalog entry has `metrics`: how a
+    cluster's Prometheus (kubernetes_sd, role pod) finds what to scrape; no ServiceMonitor (that
+    needs the Prometheus Operator's CRD, which a cluster may not have)."""
+    if spec.metrics is None or spec.metrics_port is None:
+        return {}
+    return {PROMETHEUS_SCRAPE: "true", PROMETHEUS_PATH: spec.metrics.path, PROMETHEUS_PORT: str(spec.metrics_port)}
+
+
 def pod_template(
     service: Service, settings: Settings, inputs: WorkloadInputs, promoted_from: str | None = None
 ) -> dict:
@@ -229,7 +247,7 @@ def pod_template(
     if spread:
         pod_spec["topologySpreadConstraints"] = spread
     metadata: dict[str, Any] = {"labels": object_labels(spec.name, settings)}
-    annotations = workload_annotations(spec, promoted_from)
+    annotations = {**workload_annotations(spec, promoted_from), **metrics_annotations(spec)}
     if inputs.image_revision is not None:
         # A rebuilt image under the same tag: a changed template rolls the pods onto it.
         annotations[IMAGE_REVISION_ANNOTATION] = inputs.image_revision
