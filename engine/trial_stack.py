@@ -30,7 +30,11 @@ RUNTIME_BASE_IMAGES = {
     "backend": "dockyard/runtime-python:3.11-bookworm",
     "frontend": "dockyard/runtime-node:22-bookworm",
 }
-UPSTREAM_IMAGES = {"postgres": "dockyard/postgres:15-bookworm", "redis": "dockyard/redis:7-bookworm"}
+UPSTREAM_IMAGES = {
+    "postgres": "dockyard/postgres:15-bookworm",
+    "redis": "dockyard/redis:7-bookworm",
+    "prometheus": "dockyard/prometheus:2-bookworm",  # runs with dev.monitoring only
+}
 
 
 def _run(args: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
