@@ -26,14 +26,6 @@ DEBUG_REASON = "dev.debug: the dev stage's server runs under its debugger and wr
 WRITER_REASON = "never started: created so the provider can upload the generated config into its volume"
 CONFIG_LABEL = "dockyard.dev/config-sha256"  # on the monitoring service: a new config replaces it
 WRITER_LABEL = "dockyard.dev/config-writer"  # "true" on the container that writes it (never started)
-NO_HEALTH_CHECK = {
-    "tests": ["NONE"],
-    "interval": "1s",
-    "timeout": "1s",
-    "start_period": "1s",
-    "start_interval": "1s",
-    "retries": 1,
-}
 
 
 @dataclass(frozen=True)
@@ -89,7 +81,7 @@ def generated_config_volume(name: str, config: ConfigFile, stack: str, opts: pul
 
 def config_writer(
     name: str, config: ConfigFile, *, service: str, image: pulumi.Input[str], user: str, memory_mb: int,
-    memory_swap_mb: int, stack: str, opts: pulumi.ResourceOptions,
+    memory_swap_mb: int, healthcheck: docker.ContainerHealthcheckArgs, stack: str, opts: pulumi.ResourceOptions,
 ) -> docker.Container:  # fmt: skip
     """The container that fills the config volume on create (hardened like the others, though it
     never runs: no network, no capabilities; exempt from a health check as a one-shot)."""
@@ -116,7 +108,7 @@ def config_writer(
         memory_swap=memory_swap_mb,  # as the engine stores it (a second `up` changes nothing)
         volumes=[docker.ContainerVolumeArgs(volume_name=config.volume, container_path=config.directory)],
         uploads=[docker.ContainerUploadArgs(file=config.path, content=config.content)],
-        healthcheck=docker.ContainerHealthcheckArgs(**NO_HEALTH_CHECK),
+        healthcheck=healthcheck,  # NONE, with timings a second `up` reads back unchanged
         labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
         opts=pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(replace_on_changes=["uploads"], delete_before_replace=True)
