@@ -161,7 +161,7 @@ def main(argv: list[str]) -> int:
                 if step:
                     dap.request(step, {"threadId": stopped["body"]["threadId"]})
                     break
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, EOFError):  # Ctrl-C, `q`, or the end of piped input
         dap.request("disconnect", {"terminateDebuggee": False})
         print("\ndetached; the app runs on")
     finally:
