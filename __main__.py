@@ -14,9 +14,9 @@ from components.build.contract import require_build_contract
 from components.build.images import RegistryCredentials, ServiceImage, git_revision, plan_build
 from components.build.promotion import PromotedImages
 from components.plan.images import KubernetesImages, image_decisions
-from components.plan.resolve import resolve
+from components.plan.resolve import resolve_view
 from components.plan.secrets import StackSecrets
-from components.plan.validate import validate
+from components.plan.validate import checked_view
 from components.spec.catalog_file import catalog_path, load_catalog
 from components.spec.stack_config import configured_secrets, configured_values
 from components.targets.args import EnvironmentArgs
@@ -32,8 +32,9 @@ require_build_contract(catalog, PROJECT_DIR)  # each built service's Dockerfile 
 
 # --- spec and plan: settings validated with the catalog, then resolved once for this stack ---
 secret_config = configured_secrets(pulumi.Config("dockyard"), catalog)
-settings = validate(pulumi.get_stack(), configured_values(catalog), set(secret_config), PROJECT_DIR, catalog)
-stack = resolve(catalog, settings)
+view = checked_view(pulumi.get_stack(), configured_values(catalog), set(secret_config), PROJECT_DIR, catalog)
+settings = view.settings
+stack = resolve_view(view)
 decisions = image_decisions(settings)
 
 # --- what the stack drives must be there before anything is created ---

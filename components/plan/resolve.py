@@ -199,10 +199,15 @@ class _Resolving:
     scrape_config: str | None  # for the enabled monitoring service
 
 
-@collection_paused
 def resolve(catalog: Catalog, settings: Settings) -> ResolvedStack:
-    """The stack's services and secrets. `catalog` and `settings` are already validated."""
-    view = StackView.of(catalog, settings)
+    """`resolve_view` of a catalog and settings already validated (tests, tools)."""
+    return resolve_view(StackView.of(catalog, settings))
+
+
+@collection_paused
+def resolve_view(view: StackView) -> ResolvedStack:
+    """The stack's services and secrets, from the view validation computed (plan/validate.py)."""
+    catalog, settings = view.catalog, view.settings
     enabled = view.enabled
     originals = catalog.by_name()
     specs = {name: _with_overrides(originals[name], settings, enabled) for name in originals if name in enabled}

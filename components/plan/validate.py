@@ -29,15 +29,16 @@ def _file_problems(settings: Settings, project_dir: Path) -> list[Problem]:
 
 
 @collection_paused
-def validate(
+def checked_view(
     stack: str,
     raw: Mapping[str, Any],
     secret_names: set[str],
     project_dir: Path,
     catalog: Catalog | None = None,
-) -> Settings:
-    """Settings for `stack`, or one `SettingsError` listing every problem. `catalog`
-    defaults to the project's (catalog_path)."""
+) -> StackView:
+    """The stack's view (its settings, and what follows from them with the catalog, computed
+    once for the rules and the resolver), or one `SettingsError` listing every problem.
+    `catalog` defaults to the project's (catalog_path)."""
     catalog = catalog or load_catalog(catalog_path(project_dir))
     names = {spec.name for spec in catalog.services}
     settings, problems = parse_settings(
@@ -48,10 +49,23 @@ def validate(
         secret_keys(catalog),
         monitoring_service_names(catalog.services),
     )
+    view = None
     if settings is not None:
+        view = StackView.of(catalog, settings)
         problems += _file_problems(settings, project_dir)
-        problems += stack_problems(StackView.of(catalog, settings), secret_names)
+        problems += stack_problems(view, secret_names)
     problems = distinct_problems(problems)
-    if problems:
+    if problems or view is None:
         raise SettingsError(stack, problems)
-    return settings
+    return view
+
+
+def validate(
+    stack: str,
+    raw: Mapping[str, Any],
+    secret_names: set[str],
+    project_dir: Path,
+    catalog: Catalog | None = None,
+) -> Settings:
+    """The stack's settings, checked as `checked_view` checks them."""
+    return checked_view(stack, raw, secret_names, project_dir, catalog).settings
