@@ -184,7 +184,7 @@ def remove_leftovers(stack: str) -> None:
     ):
         found = _run(["docker", *listing, "--filter", label], timeout=60).stdout.split()
         if found:
-            remove = ["rm", "-f"] if kind == "container" else [kind, "rm"]
+            remove = ["rm", "-f", "-v"] if kind == "container" else [kind, "rm"]  # -v: their anonymous volumes too
             _run(["docker", *remove, *found], timeout=120)
     # By the version label (the run's own tag): also takes the `git-<rev>` tags of the copy's commits.
     images = _run(
