@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import time
 from pathlib import Path
 
 import yaml
+
+from bench.record import write_results
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT_DIR / "bench" / "results" / "catalog.json"
@@ -71,8 +72,8 @@ def _cpu_seconds() -> float:
 def measure_in_this_process(path: Path) -> dict:
     """Times of each phase and this process's peak RSS (run in a fresh process per size)."""
     sys.path.insert(0, str(PROJECT_DIR))
-    from components.plan.resolve import resolve
-    from components.plan.validate import validate
+    from components.plan.resolve import resolve_view
+    from components.plan.validate import checked_view
     from components.spec.catalog_file import load_catalog
 
     settings_raw = {
@@ -83,11 +84,12 @@ def measure_in_this_process(path: Path) -> dict:
     start = time.perf_counter()
     catalog = load_catalog(path)
     loaded = time.perf_counter()
-    settings = validate("dev", settings_raw, set(), PROJECT_DIR, catalog)
+    view = checked_view("dev", settings_raw, set(), PROJECT_DIR, catalog)  # as __main__.py does
     validated = time.perf_counter()
-    stack = resolve(catalog, settings)
+    stack = resolve_view(view)
     resolved = time.perf_counter()
-    assert len(stack.services) == len(catalog.services)
+    # Every service is resolved but the monitoring one, which waits for dev.monitoring (off in dev).
+    assert set(stack.services) == {spec.name for spec in catalog.services if spec.monitoring is None}
     return {
         "services": len(catalog.services),
         "load_seconds": round(loaded - start, 3),
@@ -142,18 +144,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print_table("now", rows)
     if BASELINE.exists():
         print_table(f"before ({BASELINE.relative_to(PROJECT_DIR)})", json.loads(BASELINE.read_text())["catalog"])
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "system": platform.platform()},
-                "goal": {"services": 10_000, "seconds": GOAL_SECONDS, "peak_mb": GOAL_MB},
-                "catalog": rows,
-            },
-            indent=2,
-        )
-    )
-    print(f"wrote {RESULTS.relative_to(PROJECT_DIR)}")
+    write_results(RESULTS, "catalog", rows, goal={"services": 10_000, "seconds": GOAL_SECONDS, "peak_mb": GOAL_MB})
     return rows
 
 

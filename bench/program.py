@@ -5,12 +5,11 @@ Prints a table and writes bench/results/program.json. Not a test: numbers, no th
 
 from __future__ import annotations
 
-import json
-import platform
 import statistics
 import time
 from pathlib import Path
 
+from bench.record import write_results
 from testing.harness import PROJECT_DIR, outside_inputs, run_program
 
 RESULTS = Path(__file__).resolve().parent / "results" / "program.json"
@@ -43,21 +42,7 @@ def main() -> list[dict]:
     print(f"{'stack':<10}{'resources':>10}{'median s':>10}{'max s':>10}")
     for row in rows:
         print(f"{row['stack']:<10}{row['resources']:>10}{row['median_seconds']:>10.3f}{row['max_seconds']:>10.3f}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "machine": {
-                    "python": platform.python_version(),
-                    "cpus": __import__("os").cpu_count(),
-                    "system": platform.platform(),
-                },
-                "program": rows,
-            },
-            indent=2,
-        )
-    )
-    print(f"wrote {RESULTS.relative_to(PROJECT_DIR)}")
+    write_results(RESULTS, "program", rows)
     return rows
 
 
