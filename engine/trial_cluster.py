@@ -72,17 +72,22 @@ def push_bases(repository: str) -> tuple[dict[str, str], dict[str, str]]:
     )
 
 
+def delete_manifest(repository: str, reference: str) -> None:
+    """Remove a tag's manifest (and so the tag) we pushed; blobs stay until the registry's GC."""
+    status, digest = registry_call("HEAD", repository, reference)
+    if status == 200 and digest:
+        registry_call("DELETE", repository, digest)
+
+
 def delete_repository_tags(repository: str) -> None:
-    """Remove every tag of a repository we pushed (blobs stay until the registry's GC)."""
+    """Remove every tag of a repository we pushed."""
     try:
         with urllib.request.urlopen(f"http://{REGISTRY}/v2/{repository}/tags/list", timeout=15) as response:
             tags = json.load(response).get("tags") or []
     except (urllib.error.URLError, ValueError):
         return
     for tag in tags:
-        status, digest = registry_call("HEAD", repository, tag)
-        if status == 200 and digest:
-            registry_call("DELETE", repository, digest)
+        delete_manifest(repository, tag)
 
 
 def checked_in_config(kind: str) -> dict:

@@ -34,22 +34,16 @@ import pulumi_random as random
 import pytest
 from pulumi import automation as auto
 
+from engine.trial_cluster import BUILDER, REGISTRY, delete_manifest, registry_call
 from testing import dockerlib as dl
 from tests.tiers import require
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CLI = Path(os.environ.get("DOCKYARD_PULUMI_CLI", "/var/cache/dockyard/tools/pulumi-v3.274.1/bin/pulumi"))
 INSTALL = PROJECT_DIR / "engine" / "plugins" / "install.sh"
-BUILDER = "dockyard-buildkit"
-REGISTRY = "127.0.0.1:5000"
 RUN_ID = uuid.uuid4().hex[:10]
 RUN_LABEL = "dockyard.test.standin-run"  # on every image the tests build, to remove them all
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-MANIFEST_TYPES = ", ".join((
-    "application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-))
 
 
 # --- the CLI, the stand-ins and a stack --------------------------------------------------------
@@ -142,24 +136,6 @@ def test_random_standin_creates_once_and_replaces_on_keeper_change(pulumi_home, 
 
 
 # --- docker-build ------------------------------------------------------------------------------
-
-def registry_call(method: str, repository: str, reference: str) -> tuple[int, str]:
-    """(HTTP status, Docker-Content-Digest) of a manifest on the loopback registry."""
-    request = urllib.request.Request(f"http://{REGISTRY}/v2/{repository}/manifests/{reference}", method=method,
-                                     headers={"Accept": MANIFEST_TYPES})
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, response.headers.get("Docker-Content-Digest", "")
-    except urllib.error.HTTPError as error:
-        return error.code, ""
-
-
-def delete_manifest(repository: str, reference: str) -> None:
-    """Remove a tag's manifest (and so the tag) we pushed; blobs stay until the registry's GC."""
-    status, digest = registry_call("HEAD", repository, reference)
-    if status == 200:
-        registry_call("DELETE", repository, digest)
-
 
 def build_problem() -> str | None:
     """Why no build can run here: the engine, the builder, the loopback registry."""
