@@ -22,7 +22,7 @@ from engine.trial_stack import (
     PROJECT_DIR,
     RUNTIME_BASE_IMAGES,
     Project,
-    copy_checkout,
+    copied_project,
     tag_of,
 )
 
@@ -131,14 +131,8 @@ def in_namespace(config: dict, stack: str) -> dict:
 
 def new_cluster_project(tmp: Path, kubeconfig: Path) -> Project:
     """A copy of the checkout and a file backend for this run's staging and prod stacks."""
-    project = Project(copy_checkout(tmp / "project"), "", tmp / "state")
-    project.state.mkdir()
-    project.env = {
-        "PULUMI_BACKEND_URL": f"file://{project.state}",
-        "PULUMI_CONFIG_PASSPHRASE": "real-tier",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "KUBECONFIG": str(kubeconfig),
-    }
+    project = copied_project(tmp, "")
+    project.env["KUBECONFIG"] = str(kubeconfig)
     return project
 
 

@@ -161,8 +161,8 @@ def tag_of(stack: str) -> str:
     return f"0.0.0-{stack}"
 
 
-def new_project(tmp: Path) -> Project:
-    stack = f"real{secrets.token_hex(3)}"
+def copied_project(tmp: Path, stack: str) -> Project:
+    """A copy of the checkout under `tmp` with a file backend of its own, driving `stack`."""
     project = Project(copy_checkout(tmp / "project"), stack, tmp / "state")
     project.state.mkdir()
     project.env = {
@@ -170,6 +170,12 @@ def new_project(tmp: Path) -> Project:
         "PULUMI_CONFIG_PASSPHRASE": "real-tier",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
     }
+    return project
+
+
+def new_project(tmp: Path) -> Project:
+    stack = f"real{secrets.token_hex(3)}"
+    project = copied_project(tmp, stack)
     project.write_config(air_gapped_stack_config(tag=tag_of(stack)))
     return project
 
