@@ -17,6 +17,17 @@ def test_defaults() -> None:
     assert settings.cache_ttl_seconds == 30
 
 
+def test_the_mapping_given_is_the_only_source(monkeypatch) -> None:
+    # The process environment is read only when no mapping is given.
+    monkeypatch.setenv("CACHE_TTL_SECONDS", "5")
+    monkeypatch.setenv("LOG_LEVEL", "not-a-level")
+    assert load_settings({}).cache_ttl_seconds == 30
+    with pytest.raises(SettingsError, match="LOG_LEVEL: Input should be 'debug'"):
+        load_settings()
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    assert (load_settings().cache_ttl_seconds, load_settings().log_level) == (5, "debug")
+
+
 def test_plain_env() -> None:
     settings = load_settings({"DATABASE_URL": "postgresql+psycopg://a@b/c", "LOG_LEVEL": "debug",
                               "CACHE_TTL_SECONDS": "5", "APP_VERSION": "9.9.9"})

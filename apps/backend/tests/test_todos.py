@@ -47,6 +47,15 @@ def test_list_is_ordered_by_id(client: TestClient) -> None:
     assert [t["id"] for t in client.get("/api/todos").json()] == ids
 
 
+def test_patch_moves_updated_at_only(client: TestClient) -> None:
+    todo = create(client)
+    assert todo["updated_at"] == todo["created_at"]  # both the insert's now()
+    patched = client.patch(f"/api/todos/{todo['id']}", json={"completed": True}).json()
+    assert patched["created_at"] == todo["created_at"]
+    assert patched["updated_at"] > todo["updated_at"]  # ISO 8601 in one zone: ordered as text
+    assert client.get(f"/api/todos/{todo['id']}").json() == patched
+
+
 def test_create_accepts_completed(client: TestClient) -> None:
     assert create(client, "done already", completed=True)["completed"] is True
 

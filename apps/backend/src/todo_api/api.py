@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from pydantic import TypeAdapter
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, delete, insert, select, update
 
-from todo_api.models import Todo
+from todo_api.models import todos
 from todo_api.schemas import TodoCreate, TodoOut, TodoUpdate
 from todo_api.state import AppState
 
@@ -31,13 +30,10 @@ def _state(request: Request) -> AppState:
     return request.app.state.todo
 
 
-def _get_or_404(session: Session, todo_id: int, *, for_update: bool = False) -> Todo:
-    # FOR UPDATE when it will be changed: a concurrent DELETE either waits for this
-    # transaction or has committed first, and then this is a 404 (not an UPDATE of no row).
-    todo = session.get(Todo, todo_id, with_for_update=for_update)
-    if todo is None:
+def _found(row: Row | None, todo_id: int) -> TodoOut:
+    if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"todo {todo_id} not found")
-    return todo
+    return TodoOut.model_validate(row)
 
 
 @router.get("", response_model=list[TodoOut])
@@ -48,9 +44,9 @@ def list_todos(request: Request, limit: Limit = DEFAULT_PAGE_SIZE, offset: Offse
     cached, key = state.cache.get_list(offset, limit)
     if cached is not None:
         return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
-    with state.transaction() as session:
-        todos = session.scalars(select(Todo).order_by(Todo.id).offset(offset).limit(limit)).all()
-        payload = _todo_list.dump_json([TodoOut.model_validate(t) for t in todos])
+    with state.transaction() as connection:
+        rows = connection.execute(select(todos).order_by(todos.c.id).offset(offset).limit(limit)).all()
+    payload = _todo_list.dump_json([TodoOut.model_validate(row) for row in rows])
     state.cache.put_list(key, payload)
     return Response(payload, media_type="application/json", headers={"X-Cache": "miss"})
 
@@ -58,12 +54,12 @@ def list_todos(request: Request, limit: Limit = DEFAULT_PAGE_SIZE, offset: Offse
 @router.post("", response_model=TodoOut, status_code=status.HTTP_201_CREATED)
 def create_todo(body: TodoCreate, request: Request, response: Response) -> TodoOut:
     state = _state(request)
-    with state.transaction() as session:
-        todo = Todo(title=body.title, completed=body.completed)
-        session.add(todo)
-        session.flush()
-        session.refresh(todo)
-        out = TodoOut.model_validate(todo)
+    with state.transaction() as connection:
+        row = connection.execute(
+            insert(todos).values(title=body.title, completed=body.completed).returning(*todos.c)
+        ).one()
+        # Inside the transaction: a failure before the answer is built leaves no row behind.
+        out = TodoOut.model_validate(row)
     state.cache.invalidate()
     response.headers["Location"] = f"/api/todos/{out.id}"
     return out
@@ -71,20 +67,22 @@ def create_todo(body: TodoCreate, request: Request, response: Response) -> TodoO
 
 @router.get("/{todo_id}", response_model=TodoOut)
 def read_todo(todo_id: TodoId, request: Request) -> TodoOut:
-    with _state(request).transaction() as session:
-        return TodoOut.model_validate(_get_or_404(session, todo_id))
+    with _state(request).transaction() as connection:
+        row = connection.execute(select(todos).where(todos.c.id == todo_id)).first()
+    return _found(row, todo_id)
 
 
 @router.patch("/{todo_id}", response_model=TodoOut)
 def update_todo(todo_id: TodoId, body: TodoUpdate, request: Request) -> TodoOut:
+    """Sets the fields the body names (every PATCH is a write: `updated_at` moves)."""
     state = _state(request)
-    with state.transaction() as session:
-        todo = _get_or_404(session, todo_id, for_update=True)
-        for field, value in body.model_dump(exclude_unset=True).items():
-            setattr(todo, field, value)
-        session.flush()
-        session.refresh(todo)
-        out = TodoOut.model_validate(todo)
+    changes = body.model_dump(exclude_unset=True)
+    with state.transaction() as connection:
+        # One statement: a concurrent DELETE has either committed first (no row: 404) or waits.
+        row = connection.execute(
+            update(todos).where(todos.c.id == todo_id).values(**changes).returning(*todos.c)
+        ).first()
+        out = _found(row, todo_id)
     state.cache.invalidate()
     return out
 
@@ -92,9 +90,9 @@ def update_todo(todo_id: TodoId, body: TodoUpdate, request: Request) -> TodoOut:
 @router.delete("/{todo_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_todo(todo_id: TodoId, request: Request) -> Response:
     state = _state(request)
-    with state.transaction() as session:
+    with state.transaction() as connection:
         # One statement: of two concurrent deletes of a todo, one deletes it, the other is a 404.
-        deleted = session.execute(delete(Todo).where(Todo.id == todo_id).returning(Todo.id)).first()
+        deleted = connection.execute(delete(todos).where(todos.c.id == todo_id).returning(todos.c.id)).first()
     if deleted is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"todo {todo_id} not found")
     state.cache.invalidate()

@@ -1,9 +1,8 @@
-"""SQLAlchemy engine and session factory."""
+"""The SQLAlchemy engine (a connection pool) and the readiness ping."""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.orm import Session, sessionmaker
 
 from todo_api.settings import Settings
 
@@ -19,10 +18,6 @@ def make_engine(settings: Settings) -> Engine:
         pool_timeout=5,
         connect_args={"connect_timeout": settings.db_connect_timeout_seconds},
     )
-
-
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 def ping(engine: Engine) -> None:

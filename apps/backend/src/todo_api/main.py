@@ -26,7 +26,6 @@ def build_state(settings: Settings) -> AppState:
     return AppState(
         settings=settings,
         engine=engine,
-        sessions=db.make_session_factory(engine) if engine is not None else None,
         cache=TodoListCache(
             make_redis(settings.redis_url, settings.redis_timeout_seconds),
             settings.cache_ttl_seconds,

@@ -11,8 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SECRET_NAMES = ("DATABASE_URL", "REDIS_URL")
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
@@ -22,8 +21,10 @@ class SettingsError(RuntimeError):
     """The environment does not describe a usable configuration."""
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+class Settings(BaseModel):
+    # Filled by load_settings only: a plain model, so the mapping it is given is its only source
+    # (pydantic-settings' BaseSettings also read the process environment behind it).
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     # None means "not configured": the process still starts (so /livez works) and
     # /readyz reports what is missing.
@@ -69,8 +70,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if key.lower() in Settings.model_fields and key.upper() not in SECRET_NAMES
     }
     try:
-        # Passed explicitly (not read by pydantic-settings) so `environ` is the only source.
-        return Settings(_env_file=None, **plain, **secrets)
+        return Settings(**plain, **secrets)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine
 
 from todo_api.cache import TodoListCache
 from todo_api.errors import DatabaseNotConfigured
@@ -18,13 +17,12 @@ from todo_api.settings import Settings
 class AppState:
     settings: Settings
     engine: Engine | None
-    sessions: sessionmaker[Session] | None
     cache: TodoListCache
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session whose work commits together or not at all."""
-        if self.sessions is None:
+    def transaction(self) -> Iterator[Connection]:
+        """A connection whose statements commit together or not at all."""
+        if self.engine is None:
             raise DatabaseNotConfigured("DATABASE_URL is not set")
-        with self.sessions.begin() as session:
-            yield session
+        with self.engine.begin() as connection:
+            yield connection
