@@ -27,10 +27,12 @@ The load average before and after is recorded: times taken on a busy machine are
 
 `--baseline REV` measures the apps as they were at git revision REV (their runtime stage on the
 full bases, as then) and writes bench/baseline.json, which every later run prints beside its own
-figures ("-" for what an older baseline did not measure). Prints a table and writes
+figures ("-" for what an older baseline did not measure). `--at REV` measures the apps as at REV
+on today's runtime bases and writes bench/results/images-REV.json; `--before that.json` prints it
+as the "before" column of a later run (issue 22's before/after). Prints a table and writes
 bench/results/images.json.
 Usage: python3 bench/images.py [--app backend|frontend ...] [--alone-runs N] [--prune-cache-mounts]
-                               [--baseline REV]
+                               [--baseline REV | --at REV] [--before JSON]
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ def engine_description() -> str:
 
 
 def checkout(rev: str, dest: Path) -> Path:
-    """apps/ as at git revision REV (for the baseline)."""
+    """apps/ as at git revision REV (for --baseline and --at)."""
     archive = subprocess.run(["git", "-C", str(PROJECT_DIR), "archive", rev, "apps"], capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
     return dest / "apps"
@@ -216,7 +218,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--baseline", metavar="REV", help="measure apps/ as at git revision REV and write bench/baseline.json"
     )
+    ap.add_argument("--at", metavar="REV",
+                    help="measure apps/ as at git revision REV on today's runtime bases; "
+                         "writes bench/results/images-REV.json (for --before)")  # fmt: skip
+    ap.add_argument("--before", metavar="JSON", type=Path, default=BASELINE,
+                    help="results to print as the 'before' column (default bench/baseline.json)")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.baseline and args.at:
+        ap.error("--baseline and --at both name the revision to measure: give one")
+    if not args.baseline and args.before != BASELINE and not args.before.is_file():
+        ap.error(f"--before {args.before}: no such file (write one with --at REV)")
     if args.alone_runs < 0:
         ap.error("--alone-runs must be 0 or more")
     load = {"start": load_average()}
@@ -231,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         dl.docker("network", "create", *dl.label_args(), network)
         datastores = app_runs.start_datastores(network)
         with tempfile.TemporaryDirectory(prefix="dockyard-bench-") as tmp:
-            apps_dir = checkout(args.baseline, Path(tmp)) if args.baseline else PROJECT_DIR / "apps"
+            revision = args.baseline or args.at
+            apps_dir = checkout(revision, Path(tmp)) if revision else PROJECT_DIR / "apps"
             # The backend first (it stays up, as `backend` on the network, for the frontend).
             for app in sorted(args.app):
                 runtime_base = BASES[app] if args.baseline else RUNTIME_BASES[app]
@@ -242,23 +254,24 @@ def main(argv: list[str] | None = None) -> int:
     load["end"] = load_average()
     result = {"engine": engine_description(), "base_images_warm_s": bases_warm, "load_average": load, "apps": rows,
               "datastores_idle_memory": datastore_memory}  # fmt: skip
-    if args.baseline:
-        rev = subprocess.run(["git", "-C", str(PROJECT_DIR), "rev-parse", "--short", args.baseline],
+    results_path = RESULTS
+    if args.baseline or args.at:
+        rev = subprocess.run(["git", "-C", str(PROJECT_DIR), "rev-parse", "--short", args.baseline or args.at],
                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-        result.update(revision=rev, bases=BASES)
-        BASELINE.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {BASELINE.relative_to(PROJECT_DIR)}")
-    baseline = None if args.baseline or not BASELINE.is_file() else json.loads(BASELINE.read_text())
+        result.update(revision=rev, bases=BASES if args.baseline else RUNTIME_BASES)
+        results_path = BASELINE if args.baseline else RESULTS.with_name(f"images-{rev}.json")
+    baseline = None if args.baseline or not args.before.is_file() else json.loads(args.before.read_text())
     print_table(rows, baseline)
-    print(f"after: {result['engine']}, runtime bases {RUNTIME_BASES if not args.baseline else BASES}")
+    print(f"after: {result.get('revision', 'the working tree')} on {result['engine']}, "
+          f"runtime bases {BASES if args.baseline else RUNTIME_BASES}")  # fmt: skip
     print(f"idle memory of the datastores: {datastore_memory}")
     print(f"base images, warm (no-op) run: {bases_warm:.1f}s")
     print(describe_load(load))
     if warning:
         print(warning)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(PROJECT_DIR)}")
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    results_path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {results_path.relative_to(PROJECT_DIR)}")
     failed = [f"{row['app']}: {failure}" for row in rows for failure in app_runs.failures(row)]
     for line in failed:
         print(f"FAILED {line}", file=sys.stderr)

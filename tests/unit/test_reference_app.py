@@ -38,6 +38,7 @@ def test_the_reference_apps_secrets_are_there():
 def test_what_the_benchmarks_and_engine_tier_pin_matches_the_catalog():
     specs = CATALOG.by_name()
     assert {n: specs[n].health.readiness_path for n in reference_app.READINESS_PATHS} == reference_app.READINESS_PATHS
+    assert {n: specs[n].health.liveness_path for n in reference_app.LIVENESS_PATHS} == reference_app.LIVENESS_PATHS
     assert {n: specs[n].writable_paths for n in reference_app.WRITABLE_PATHS} == reference_app.WRITABLE_PATHS
     roles = (reference_app.API, reference_app.WEB, reference_app.DATABASE, reference_app.CACHE)
     assert set(roles) <= set(specs)
