@@ -106,10 +106,12 @@ def registry_size(tag: str) -> float | None:
     return manifest["config"]["size"] + sum(layer["size"] for layer in manifest["layers"])
 
 
-def bench_app(app: str, network: str, workdir: Path, apps_dir: Path, runtime_base: str, alone_runs: int) -> dict:
+def bench_app(app: str, network: str, workdir: Path, apps_dir: Path, runtime_base: str, alone_runs: int,
+              revision: str | None) -> dict:  # fmt: skip
     context = workdir / app
     shutil.copytree(apps_dir / app, context, ignore=COPY_IGNORE)
-    tag = f"dockyard-bench/{app}:runtime"
+    # Per revision, so bench/latency_ab.py can run a revision's image beside the working tree's.
+    tag = f"dockyard-bench/{app}:runtime" + (f"-{revision}" if revision else "")
     base = BASES[app]
     row: dict = {"app": app, "base": base, "runtime_base": runtime_base}
     row["cold_build_s"] = timed_build(context, tag, base, runtime_base, no_cache=True)
@@ -132,6 +134,15 @@ def bench_app(app: str, network: str, workdir: Path, apps_dir: Path, runtime_bas
 def engine_description() -> str:
     version = dl.docker("version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})").strip()
     return f"Docker {version}, {platform.machine()}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores"
+
+
+def short_revision(rev: str) -> str:
+    """The abbreviated commit hash of REV (tags and results files are named by it)."""
+    git = subprocess.run(["git", "-C", str(PROJECT_DIR), "rev-parse", "--short", "--verify", f"{rev}^{{commit}}"],
+                         capture_output=True, text=True)  # fmt: skip
+    if git.returncode != 0:
+        raise SystemExit(f"images.py: {rev!r} is not a commit of this repository: {git.stderr.strip()}")
+    return git.stdout.strip()
 
 
 def checkout(rev: str, dest: Path) -> Path:
@@ -230,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--before {args.before}: no such file (write one with --at REV)")
     if args.alone_runs < 0:
         ap.error("--alone-runs must be 0 or more")
+    revision = short_revision(args.baseline or args.at) if args.baseline or args.at else None
     load = {"start": load_average()}
     if warning := load_warning(load["start"]):
         print(warning, file=sys.stderr)
@@ -242,12 +254,11 @@ def main(argv: list[str] | None = None) -> int:
         dl.docker("network", "create", *dl.label_args(), network)
         datastores = app_runs.start_datastores(network)
         with tempfile.TemporaryDirectory(prefix="dockyard-bench-") as tmp:
-            revision = args.baseline or args.at
             apps_dir = checkout(revision, Path(tmp)) if revision else PROJECT_DIR / "apps"
             # The backend first (it stays up, as `backend` on the network, for the frontend).
             for app in sorted(args.app):
                 runtime_base = BASES[app] if args.baseline else RUNTIME_BASES[app]
-                rows.append(bench_app(app, network, Path(tmp), apps_dir, runtime_base, args.alone_runs))
+                rows.append(bench_app(app, network, Path(tmp), apps_dir, runtime_base, args.alone_runs, revision))
         datastore_memory = dict(zip(("postgres", "redis"), map(app_runs.idle_memory, datastores), strict=True))
     finally:
         dl.cleanup_session()
@@ -255,11 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     result = {"engine": engine_description(), "base_images_warm_s": bases_warm, "load_average": load, "apps": rows,
               "datastores_idle_memory": datastore_memory}  # fmt: skip
     results_path = RESULTS
-    if args.baseline or args.at:
-        rev = subprocess.run(["git", "-C", str(PROJECT_DIR), "rev-parse", "--short", args.baseline or args.at],
-                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-        result.update(revision=rev, bases=BASES if args.baseline else RUNTIME_BASES)
-        results_path = BASELINE if args.baseline else RESULTS.with_name(f"images-{rev}.json")
+    if revision:
+        result.update(revision=revision, bases=BASES if args.baseline else RUNTIME_BASES)
+        results_path = BASELINE if args.baseline else RESULTS.with_name(f"images-{revision}.json")
     baseline = None if args.baseline or not args.before.is_file() else json.loads(args.before.read_text())
     print_table(rows, baseline)
     print(f"after: {result.get('revision', 'the working tree')} on {result['engine']}, "
