@@ -28,7 +28,8 @@ The load average before and after is recorded: times taken on a busy machine are
 `--baseline REV` measures the apps as they were at git revision REV (their runtime stage on the
 full bases, as then) and writes bench/baseline.json, which every later run prints beside its own
 figures ("-" for what an older baseline did not measure). `--at REV` measures the apps as at REV
-on today's runtime bases and writes bench/results/images-REV.json; `--before that.json` prints it
+on today's runtime bases and writes bench/results/images-REV.json (an app measured by an earlier
+`--at` of the same revision and not by this one keeps its row); `--before that.json` prints it
 as the "before" column of a later run (issue 22's before/after). Prints a table and writes
 bench/results/images.json.
 Usage: python3 bench/images.py [--app backend|frontend ...] [--alone-runs N] [--prune-cache-mounts]
@@ -134,6 +135,15 @@ def bench_app(app: str, network: str, workdir: Path, apps_dir: Path, runtime_bas
 def engine_description() -> str:
     version = dl.docker("version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})").strip()
     return f"Docker {version}, {platform.machine()}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores"
+
+
+def with_earlier_rows(path: Path, rows: list[dict]) -> list[dict]:
+    """`rows`, plus the rows in `path` (an earlier run) of the apps `rows` does not have."""
+    if not path.is_file():
+        return rows
+    measured = {row["app"] for row in rows}
+    earlier = [row for row in json.loads(path.read_text()).get("apps", []) if row["app"] not in measured]
+    return sorted(earlier + rows, key=lambda row: row["app"])
 
 
 def short_revision(rev: str) -> str:
@@ -269,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     if revision:
         result.update(revision=revision, bases=BASES if args.baseline else RUNTIME_BASES)
         results_path = BASELINE if args.baseline else RESULTS.with_name(f"images-{revision}.json")
+    if args.at:  # the same code as an earlier run of this revision: keep the apps it measured and this one did not
+        result["apps"] = with_earlier_rows(results_path, rows)
     baseline = None if args.baseline or not args.before.is_file() else json.loads(args.before.read_text())
     print_table(rows, baseline)
     print(f"after: {result.get('revision', 'the working tree')} on {result['engine']}, "

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
 
-from bench import app_runs, latency_ab
+from bench import app_runs, images, latency_ab
 
 
 def test_health_log_timestamps_keep_their_nanoseconds_and_zone() -> None:
@@ -38,3 +39,13 @@ def test_ab_summary_is_the_median_and_range_of_what_was_measured() -> None:
     assert summary["idle RSS MiB"] == {"median": 78.0, "min": 77.0, "max": 79.0}
     assert summary["p50 ms"] == {"median": 2.5, "min": 2.0, "max": 3.0}
     assert summary["first request ms"] is None
+
+
+def test_a_revision_measured_app_by_app_keeps_every_app(tmp_path) -> None:
+    results = tmp_path / "images-abc1234.json"
+    assert images.with_earlier_rows(results, [{"app": "backend", "size_mb": 2}]) == [{"app": "backend", "size_mb": 2}]
+    results.write_text(json.dumps({"apps": [{"app": "backend", "size_mb": 1}, {"app": "frontend", "size_mb": 9}]}))
+    assert images.with_earlier_rows(results, [{"app": "backend", "size_mb": 2}]) == [
+        {"app": "backend", "size_mb": 2},  # measured again: this run's row
+        {"app": "frontend", "size_mb": 9},  # not measured this time: the earlier run's
+    ]
