@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import posixpath
 import threading
 import urllib.error
 import urllib.parse
@@ -94,6 +95,12 @@ def test_1_up_runs_the_debugged_dev_stages_and_prometheus_hardened(project, outp
     assert prometheus["Config"]["User"] == SPECS[MONITOR].user
     assert prometheus["HostConfig"]["CapDrop"] == ["ALL"]
     assert prometheus["State"]["Health"]["Status"] == "healthy"
+    # Its config writer (created, never started) mounts the config volume and nothing else: an
+    # empty tmpfs over the image's VOLUME keeps Docker from giving it an anonymous volume.
+    writer = inspect(f"{project.prefix}-{MONITOR}-config")
+    assert [(m["Type"], m["Destination"]) for m in writer["Mounts"]] == [
+        ("volume", posixpath.dirname(SPECS[MONITOR].monitoring.config_file))
+    ], writer["Mounts"]
     # The debugged backend runs the mounted-source layout .vscode/launch.json maps (/app/src).
     where = docker("exec", f"{project.prefix}-{API}", "python", "-c", "import todo_api; print(todo_api.__file__)")
     assert where == f"{SPECS[API].build.source_mount}/todo_api/__init__.py"

@@ -284,6 +284,8 @@ def test_the_monitoring_service_reads_its_generated_config_from_a_volume_it_moun
     assert writer.inputs["start"] is False and writer.inputs["mustRun"] is False
     assert writer.inputs["networkMode"] == "none" and writer.inputs["capabilities"]["drops"] == ["ALL"]
     assert writer.inputs["volumes"] == [{"volumeName": mount["volumeName"], "containerPath": directory}]
+    # Its data path (the image's VOLUME) under an empty tmpfs: Docker gives it no anonymous volume.
+    assert list(writer.inputs["tmpfs"]) == [MONITOR.state.path]
     assert "uploads" in writer.replace_on_changes
     (volume,) = [r for r in monitoring.of_type(VOLUME) if r.inputs["name"] == mount["volumeName"]]
     assert {"label": "dockyard.dev/stack", "value": "dev"} in volume.inputs["labels"]

@@ -26,6 +26,7 @@ DEBUG_REASON = "dev.debug: the dev stage's server runs under its debugger and wr
 WRITER_REASON = "never started: created so the provider can upload the generated config into its volume"
 CONFIG_LABEL = "dockyard.dev/config-sha256"  # on the monitoring service: a new config replaces it
 WRITER_LABEL = "dockyard.dev/config-writer"  # "true" on the container that writes it (never started)
+WRITER_TMPFS_OPTIONS = "ro,size=4k"  # over the data path of a container that never runs
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,13 @@ def generated_config_volume(name: str, config: ConfigFile, stack: str, opts: pul
 
 def config_writer(
     name: str, config: ConfigFile, *, service: str, image: pulumi.Input[str], user: str, memory_mb: int,
-    memory_swap_mb: int, healthcheck: docker.ContainerHealthcheckArgs, stack: str, opts: pulumi.ResourceOptions,
+    memory_swap_mb: int, data_path: str | None, healthcheck: docker.ContainerHealthcheckArgs, stack: str,
+    opts: pulumi.ResourceOptions,
 ) -> docker.Container:  # fmt: skip
     """The container that fills the config volume on create (hardened like the others, though it
-    never runs: no network, no capabilities; exempt from a health check as a one-shot)."""
+    never runs: no network, no capabilities; exempt from a health check as a one-shot). An empty
+    tmpfs covers the service's data path: the image declares it a VOLUME, and without a mount
+    there Docker would give the writer an anonymous volume of its own."""
     labels = {
         STACK_LABEL: stack,
         "dockyard.dev/service": service,
@@ -107,6 +111,7 @@ def config_writer(
         memory=memory_mb,
         memory_swap=memory_swap_mb,  # as the engine stores it (a second `up` changes nothing)
         volumes=[docker.ContainerVolumeArgs(volume_name=config.volume, container_path=config.directory)],
+        tmpfs={data_path: WRITER_TMPFS_OPTIONS} if data_path else None,
         uploads=[docker.ContainerUploadArgs(file=config.path, content=config.content)],
         healthcheck=healthcheck,  # NONE, with timings a second `up` reads back unchanged
         labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],

@@ -317,6 +317,7 @@ class DockerEnvironment(pulumi.ComponentResource):
                 volumes += [config_volume, config_writer(
                     f"{name}-{service}", plan.config, service=service, image=images[service], user=plan.user,
                     memory_mb=plan.memory_mb, memory_swap_mb=memory_swap_mb(plan.memory_mb, swap_accounted),
+                    data_path=plan.data_path,
                     healthcheck=docker.ContainerHealthcheckArgs(tests=["NONE"], **NO_HEALTH_CHECK_TIMING),
                     stack=settings.stack, opts=pulumi.ResourceOptions(parent=self, depends_on=[config_volume]),
                 )]  # fmt: skip
