@@ -2,7 +2,7 @@
 migrations; this describes it for queries (and for `alembic check`).
 
 Core, not the ORM: one table read and written by single statements needs no identity map or
-unit of work, and the server does not import `sqlalchemy.orm` (about 6 MiB of every process's
+unit of work, and the server does not import `sqlalchemy.orm` (about 5 MiB of every process's
 memory; README "Idle memory")."""
 
 from __future__ import annotations
