@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -41,10 +42,37 @@ def _run(args: list[str], timeout: float, **kwargs) -> subprocess.CompletedProce
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
+# Host ports for trial stacks are written into the config long before Docker binds them (after the
+# builds). One from the kernel's ephemeral range (what a bind to port 0 gets) could meanwhile be
+# handed to anything binding port 0, as the Pulumi engine's and plugins' gRPC servers do: a CI run
+# failed on "bind: address already in use". So they come from below that range, above the fixed
+# ports this machine's services use (the cluster's 22379-22380 and 26443, the registry's 5000).
+TRIAL_PORTS_FLOOR = 27000
+_handed_out: set[int] = set()  # never the same port twice in one process
+
+
+def ephemeral_ports() -> range:
+    """The ports the kernel picks from for a bind to port 0 (net.ipv4.ip_local_port_range)."""
+    low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    return range(int(low), int(high) + 1)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port nothing listens on now, that no bind to port 0 can take before it is used."""
+    candidates = [p for p in range(TRIAL_PORTS_FLOOR, ephemeral_ports().start) if p not in _handed_out]
+    if not candidates:  # an ephemeral range reaching below the floor: take the kernel's pick
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+    for port in random.sample(candidates, len(candidates)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free 127.0.0.1 port in {TRIAL_PORTS_FLOOR}-{ephemeral_ports().start - 1}")
 
 
 def copy_checkout(destination: Path) -> Path:
