@@ -30,9 +30,9 @@ help:  ## this list: every target, one line each
 	@echo "  (STACK=dev by default: make preview STACK=staging)"
 
 ## The main job -------------------------------------------------------------------------
-# up/preview/down/refresh go through one driver on the Pulumi Automation API
-# (scripts/dockyard.py): the official CLI when it is installed, else one built here from Go
-# modules (engine/pulumi-tools.sh). Its first lines say which CLI and plugins run.
+# up/preview/down/refresh go through one driver (scripts/dockyard.py) that runs the plain
+# `pulumi` commands, each printed first: the official CLI when it is installed, else one built
+# here with its language host and plugins (engine/pulumi-tools.sh). Its first lines say which.
 DRIVER := $(PY) scripts/dockyard.py
 
 preflight:  ## check the Docker engine (run by up, preview, down)
@@ -70,9 +70,8 @@ urls:  ## the stack's URLs (from its outputs), and its debuggers' addresses with
 	  k = (o.get("kubernetes") or {}).get("url"); k and print("%-10s %s" % ("ingress", k)); \
 	  [print(f"{k:<10} {v}  (debugger)") for k, v in (o.get("debug") or {}).items()]'
 
-env:  ## the backend and passphrase settings for plain pulumi commands: eval "$(make -s env)"
-	@echo "export PULUMI_BACKEND_URL='$(PULUMI_BACKEND_URL)'"
-	@echo "export PULUMI_CONFIG_PASSPHRASE='$(PULUMI_CONFIG_PASSPHRASE)'"
+env: deps  ## the settings for plain pulumi commands (backend, passphrase, CLI, plugins): eval "$$(make -s env)"
+	@$(DRIVER) env
 
 ## Dependencies ------------------------------------------------------------------------
 $(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt
@@ -125,7 +124,7 @@ test-apps: test-backend test-frontend  ## both apps' tests
 test-engine: deps  ## images built and run on a real Docker engine
 	$(PYTEST) tests/engine
 
-test-real: deps  ## the README's commands under the real Pulumi CLI and providers (engine/pulumi-tools.sh)
+test-real: deps policy/venv/.installed  ## the README's commands under the real Pulumi CLI, language host and providers
 	$(PYTEST) tests/real
 
 test: lint test-unit test-policy test-render test-apps test-engine test-real  ## every test tier

@@ -5,9 +5,12 @@
 #   pulumi-resource-kubernetes   github.com/pulumi/pulumi-kubernetes/provider/v4 (release 4.25.0)
 #   pulumi-resource-docker       kreuzwerker/terraform-provider-docker bridged with
 #                                pulumi-terraform-bridge, as pulumi-docker 5.2.0 (engine/docker-provider/)
-# Release binaries cannot be downloaded here and the Python language host is refused by the
-# module proxy: the program runs through the Automation API (scripts/dockyard.py), which needs
-# only the CLI and the plugins.
+#   pulumi-language-python       the Python language host v3.259.0 (+ pulumi-language-python-exec),
+#   pulumi-resource-docker-build docker-build 0.0.22 and random 4.21.1: their modules are refused
+#   pulumi-resource-random       by the proxy, so they build from the upstream source archives in
+#                                ../shared/upstream (engine/upstream-plugins/build.sh)
+# Release binaries cannot be downloaded here. bin/ holds hard links to each piece's cached build:
+# the CLI finds the language host beside its own binary (symlinks resolved), so both sit there.
 #
 # Usage: engine/pulumi-tools.sh            build what is missing; print the tools' bin/ directory
 #        engine/pulumi-tools.sh --print    print the bin/ directory without building
@@ -23,7 +26,8 @@ DOCKER_PROVIDER_VERSION=5.2.0  # the pulumi-docker release whose SDK the program
 
 if [[ $(id -u) -eq 0 ]]; then default_root=/var/cache/dockyard/tools; else default_root="${XDG_CACHE_HOME:-$HOME/.cache}/dockyard/tools"; fi
 ROOT="${DOCKYARD_TOOLS:-$default_root}"
-BIN="$ROOT/pulumi-$PULUMI_VERSION/bin"  # links to each piece's own cached build
+BIN="$ROOT/pulumi-$PULUMI_VERSION/bin"  # hard links to each piece's own cached build
+UPSTREAM="${DOCKYARD_UPSTREAM:-$HERE/../../shared/upstream}"  # the source archives of the refused modules
 
 say() { echo "engine/pulumi-tools.sh: $*" >&2; }
 
@@ -61,6 +65,11 @@ build_kubernetes_provider() {
     say "built pulumi-resource-kubernetes $K8S_PROVIDER_VERSION in $((SECONDS - started))s"
 }
 
+# The language host and the two providers the proxy refuses, from ../shared/upstream's archives.
+build_language_python() { bash "$HERE/upstream-plugins/build.sh" language-python "$1" "$OUT"; }
+build_docker_build_provider() { bash "$HERE/upstream-plugins/build.sh" docker-build "$1" "$OUT"; }
+build_random_provider() { bash "$HERE/upstream-plugins/build.sh" random "$1" "$OUT"; }
+
 build_docker_provider() {
     local work=$1 started=$SECONDS
     bash "$HERE/docker-provider/build.sh" "$work/docker" "$OUT" "$DOCKER_PROVIDER_VERSION"
@@ -88,7 +97,10 @@ ensure_piece() {  # ensure_piece BINARY BUILDER_FUNCTION [FILES...]
         mv "$dir.partial" "$dir"
     fi
     mkdir -p "$BIN"
-    ln -sfn "$dir/$binary" "$BIN/$binary"
+    local built
+    for built in "$dir"/*; do  # a hard link (a copy across file systems), never a symlink
+        ln -f "$built" "$BIN/" 2>/dev/null || cp -f "$built" "$BIN/"
+    done
 }
 
 main() {
@@ -99,7 +111,7 @@ main() {
     exec 8>"$ROOT/.pulumi-tools.lock"
     flock 8
     if [[ ! -x "$(piece_dir pulumi build_cli)/pulumi" ]]; then
-        say "building the Pulumi CLI and the kubernetes and docker providers from Go modules into $ROOT"
+        say "building the Pulumi CLI, the Python language host and the providers from Go modules and ../shared/upstream into $ROOT"
         say "(cold: about 20 minutes on 2 cores, downloads included; cached afterwards)"
     fi
     ensure_piece pulumi build_cli
@@ -107,6 +119,13 @@ main() {
     local provider_sources
     mapfile -t provider_sources < <(find "$HERE/docker-provider" -type f | sort)
     ensure_piece pulumi-resource-docker build_docker_provider "${provider_sources[@]}"
+    # Keyed by the archives themselves (their versions are in their names and SHA256SUMS) and the
+    # build script and patch.
+    local upstream_build
+    mapfile -t upstream_build < <(find "$HERE/upstream-plugins" -type f | sort)
+    ensure_piece pulumi-language-python build_language_python "${upstream_build[@]}" "$UPSTREAM/SHA256SUMS"
+    ensure_piece pulumi-resource-docker-build build_docker_build_provider "${upstream_build[@]}" "$UPSTREAM/SHA256SUMS"
+    ensure_piece pulumi-resource-random build_random_provider "${upstream_build[@]}" "$UPSTREAM/SHA256SUMS"
     say "Pulumi tools ready ($((SECONDS - started))s): $BIN"
     echo "$BIN"
 }

@@ -8,7 +8,6 @@ changes (registry, bases, namespaces, the ingress host). The real tier uses it."
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -16,18 +15,10 @@ from pathlib import Path
 
 import yaml
 
-from engine.trial_stack import (
-    BASE_IMAGES,
-    CA_BUNDLE,
-    PROJECT_DIR,
-    RUNTIME_BASE_IMAGES,
-    Project,
-    copied_project,
-    tag_of,
-)
+from engine import air_gapped
+from engine.air_gapped import BUILDER, CA_BUNDLE, REGISTRY
+from engine.trial_stack import PROJECT_DIR, Project, copied_project, tag_of
 
-REGISTRY = f"127.0.0.1:{os.environ.get('REGISTRY_PORT', '5000')}"
-BUILDER = "dockyard-buildkit"  # engine/buildkit.sh: a remote builder that reaches the loopback registry
 MANIFEST_TYPES = ", ".join(
     (
         "application/vnd.oci.image.index.v1+json",
@@ -56,20 +47,11 @@ def registry_call(method: str, repository: str, reference: str) -> tuple[int, st
 
 
 def push_bases(repository: str) -> tuple[dict[str, str], dict[str, str]]:
-    """The air-gapped bases, pushed under `<registry>/<repository>/` (the remote builder
-    cannot see the engine's images): (baseImages, runtimeBaseImages) for the stack settings."""
-    pushed: dict[str, str] = {}
-    for local in {*BASE_IMAGES.values(), *RUNTIME_BASE_IMAGES.values()}:
-        remote = f"{REGISTRY}/{repository}/{local.split('/', 1)[1]}"
-        for step in (["tag", local, remote], ["push", "-q", remote], ["rmi", remote]):
-            done = _run(["docker", *step], timeout=900)
-            if done.returncode != 0:
-                raise RuntimeError(f"docker {' '.join(step)}: {done.stderr[-1500:]}")
-        pushed[local] = remote
-    return (
-        {service: pushed[image] for service, image in BASE_IMAGES.items()},
-        {service: pushed[image] for service, image in RUNTIME_BASE_IMAGES.items()},
-    )
+    """The air-gapped bases of every build, pushed under `<registry>/<repository>/` as `make up`
+    pushes them (engine/air_gapped.py): (baseImages, runtimeBaseImages) for the stack settings."""
+    bases, _ = air_gapped.wanted_images(PROJECT_DIR, {})
+    pushed = air_gapped.build_settings(bases, repository)
+    return pushed["baseImages"], pushed["runtimeBaseImages"]
 
 
 def delete_manifest(repository: str, reference: str) -> None:
@@ -137,20 +119,18 @@ def new_cluster_project(tmp: Path, kubeconfig: Path) -> Project:
 
 
 def on_stack(project: Project, stack: str, config: dict) -> Project:
-    """`project`'s checkout and backend, driving `stack` with `config`."""
+    """`project`'s checkout and backend with a new stack `stack` (`pulumi stack init`) set to `config`."""
     other = Project(project.dir, stack, project.state, dict(project.env))
     other.write_config(config)
+    done = other.pulumi("stack", "init", "--non-interactive", timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"pulumi stack init {stack}: {done.output[-1500:]}")
     return other
 
 
-def set_secret(project: Project, pulumi: Path, key: str, value: str) -> None:
-    """`pulumi config set --secret KEY VALUE` on the project's stack (created when missing), as
-    an operator sets prod's databaseUrl."""
-    env = {**os.environ, **project.env, "PULUMI_HOME": str(project.state.parent / "pulumi-home")}
-    common = ["--cwd", str(project.dir), "--non-interactive"]
-    _run([str(pulumi), "stack", "init", project.stack, *common], timeout=120, env=env)
-    done = _run(
-        [str(pulumi), "config", "set", "--secret", key, value, "--stack", project.stack, *common], timeout=120, env=env
-    )
+def set_secret(project: Project, key: str, value: str) -> None:
+    """`pulumi config set --secret KEY VALUE` on the project's stack, as an operator sets prod's
+    databaseUrl."""
+    done = project.pulumi("config", "set", "--secret", key, value, "--non-interactive", timeout=120)
     if done.returncode != 0:
-        raise RuntimeError(f"pulumi config set --secret {key}: {done.stderr[-1500:]}")
+        raise RuntimeError(f"pulumi config set --secret {key}: {done.output[-1500:]}")

@@ -1,7 +1,9 @@
 """A trial stack on this machine: a copy of the checkout with a dev stack of its own (unique
 stack, image tag, containers, network and volumes), dockyard's air-gapped images
-(engine/bases.sh), free loopback ports and a local file backend, driven through
-scripts/dockyard.py as `make up` drives it. The real test tier and bench/stack.py use it."""
+(engine/bases.sh), free loopback ports and a local file backend. Its commands run as a user
+types them: plain `pulumi` in the copy (`Project.pulumi`, with the CLI, language host and plugins
+the driver prepares), or `make up`'s driver (`Project.drive`). The real test tier and
+bench/stack.py use it."""
 
 from __future__ import annotations
 
@@ -15,29 +17,20 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import yaml
 
 from components.core.labels import STACK_LABEL
 from components.spec.catalog_file import catalog_path, load_catalog
+from engine import air_gapped
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable  # the project's virtualenv: the program's SDKs and the stand-ins' interpreter
-CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-# The reference app on dockyard's air-gapped images (engine/bases.sh).
-BASE_IMAGES = {"backend": "dockyard/base-python:3.11-bookworm", "frontend": "dockyard/base-node:22-bookworm"}
-RUNTIME_BASE_IMAGES = {
-    "backend": "dockyard/runtime-python:3.11-bookworm",
-    "frontend": "dockyard/runtime-node:22-bookworm",
-}
-UPSTREAM_IMAGES = {
-    "postgres": "dockyard/postgres:15-bookworm",
-    "redis": "dockyard/redis:7-bookworm",
-    "prometheus": "dockyard/prometheus:2-bookworm",  # runs with dev.monitoring only
-}
-
-
+PYTHON = sys.executable  # the project's virtualenv, which runs the driver
+# The virtualenvs a copy shares with this checkout (Pulumi.yaml's and PulumiPolicy.yaml's
+# `virtualenv`): the language host runs the program and the policy pack with them.
+SHARED_VIRTUALENVS = (".venv", "policy/venv")
 def _run(args: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
 
@@ -109,19 +102,37 @@ def copy_checkout(destination: Path) -> Path:
     return destination
 
 
-def air_gapped_stack_config(tag: str) -> dict:
-    """The checked-in dev settings (Pulumi.dev.yaml), with dockyard's air-gapped images, a tag
-    unique to the run and free loopback ports: the program itself does not change."""
+def link_virtualenvs(copy: Path) -> None:
+    """The copy runs with this checkout's virtualenvs (git ignores them, so they are not copied)."""
+    for relative in SHARED_VIRTUALENVS:
+        source = PROJECT_DIR / relative
+        if not (source / "bin" / "python").exists():
+            raise RuntimeError(f"no virtualenv at {source}: run `make deps policy/venv/.installed`")
+        (copy / relative).symlink_to(source, target_is_directory=True)
+
+
+@cache
+def cli_tools():
+    """The CLI and the environment `make up` runs it with (scripts/tooling.py), prepared once."""
+    sys.path.insert(0, str(PROJECT_DIR / "scripts"))
+    import tooling
+
+    return tooling.prepare(PROJECT_DIR, say=lambda message: print(f"trial_stack: {message}", file=sys.stderr))
+
+
+def air_gapped_stack_config(stack: str) -> dict:
+    """The checked-in dev settings (Pulumi.dev.yaml) with the air-gapped settings `make up` uses on
+    a machine that cannot pull public images (engine/air_gapped.py), a tag unique to the run and
+    free loopback ports: the program itself does not change."""
     config = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
-    images = dict(config.get("dockyard:images") or {})
-    images.update(tag=tag, caBundle=CA_BUNDLE, baseImages=BASE_IMAGES, runtimeBaseImages=RUNTIME_BASE_IMAGES)
-    services = {name: dict(value) for name, value in (config.get("dockyard:services") or {}).items()}
-    for name, image in UPSTREAM_IMAGES.items():
-        services.setdefault(name, {})["image"] = image
-    for spec in load_catalog(catalog_path(PROJECT_DIR)).services:
-        if spec.public and spec.port:
-            services.setdefault(spec.name, {})["hostPort"] = free_port()
-    return {**config, "dockyard:images": images, "dockyard:services": services}
+    bases, runs = air_gapped.wanted_images(PROJECT_DIR, config)
+    config = air_gapped.merged(config, air_gapped.settings(PROJECT_DIR, stack, bases, runs))
+    ports = {
+        spec.name: {"hostPort": free_port()}
+        for spec in load_catalog(catalog_path(PROJECT_DIR)).services
+        if spec.public and spec.port
+    }
+    return air_gapped.merged(config, {"dockyard:images": {"tag": tag_of(stack)}, "dockyard:services": ports})
 
 
 @dataclass
@@ -129,11 +140,12 @@ class Driven:
     """One run of the driver: its exit code, what it printed, how long it took."""
 
     returncode: int
-    output: str
+    output: str  # stdout and stderr
     seconds: float
+    stdout: str = ""
 
     def summary(self, command: str) -> dict[str, int]:
-        """The resource counts of the driver's last `<command>:` line (e.g. {'same': 17})."""
+        """The resource counts of the driver's last `dockyard: <command>:` line (e.g. {'same': 17})."""
         line = [x for x in self.output.splitlines() if x.startswith(f"dockyard: {command}:")][-1]
         counts = {}
         for part in line.split(":", 2)[2].split(","):
@@ -168,6 +180,25 @@ class Project:
         document["config"] = {**config, **{k: v for k, v in secrets.items() if k not in config}}
         path.write_text(yaml.safe_dump(document, sort_keys=False))
 
+    def pulumi(self, *args: str, timeout: float = 1800) -> Driven:
+        """`pulumi ARGS --stack STACK`, as a user types it in the copy."""
+        tools = cli_tools()
+        started = time.monotonic()
+        proc = _run(
+            [str(tools.pulumi), *args, "--stack", self.stack],
+            timeout=timeout,
+            env={**os.environ, **tools.env, **self.env},
+            cwd=self.dir,
+        )
+        return Driven(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started, proc.stdout)
+
+    def last_changes(self) -> dict[str, int]:
+        """The resource changes of the stack's latest update, refresh or destroy (`pulumi stack history`)."""
+        driven = self.pulumi("stack", "history", "--json", "--page-size", "1")
+        assert driven.returncode == 0, driven.output[-3000:]
+        history = json.loads(driven.stdout)
+        return history[0].get("resourceChanges") or {}
+
     def drive(self, *args: str, timeout: float = 1800) -> Driven:
         started = time.monotonic()
         proc = _run(
@@ -179,9 +210,10 @@ class Project:
         return Driven(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
 
     def outputs(self) -> dict:
-        driven = self.drive("outputs")
+        """The stack's outputs (`pulumi stack output --json`), secret ones left out."""
+        driven = self.pulumi("stack", "output", "--json")
         assert driven.returncode == 0, driven.output[-3000:]
-        return json.loads(driven.output[driven.output.index("{") : driven.output.rindex("}") + 1])
+        return {key: value for key, value in json.loads(driven.stdout).items() if value != "[secret]"}
 
 
 def tag_of(stack: str) -> str:
@@ -189,9 +221,12 @@ def tag_of(stack: str) -> str:
     return f"0.0.0-{stack}"
 
 
-def copied_project(tmp: Path, stack: str) -> Project:
-    """A copy of the checkout under `tmp` with a file backend of its own, driving `stack`."""
+def copied_project(tmp: Path, stack: str, share_virtualenvs: bool = True) -> Project:
+    """A copy of the checkout under `tmp` with a file backend of its own, driving `stack`; with
+    this checkout's virtualenvs unless `make` is to make its own."""
     project = Project(copy_checkout(tmp / "project"), stack, tmp / "state")
+    if share_virtualenvs:
+        link_virtualenvs(project.dir)
     project.state.mkdir()
     project.env = {
         "PULUMI_BACKEND_URL": f"file://{project.state}",
@@ -201,10 +236,10 @@ def copied_project(tmp: Path, stack: str) -> Project:
     return project
 
 
-def new_project(tmp: Path) -> Project:
+def new_project(tmp: Path, share_virtualenvs: bool = True) -> Project:
     stack = f"real{secrets.token_hex(3)}"
-    project = copied_project(tmp, stack)
-    project.write_config(air_gapped_stack_config(tag=tag_of(stack)))
+    project = copied_project(tmp, stack, share_virtualenvs)
+    project.write_config(air_gapped_stack_config(stack))
     return project
 
 

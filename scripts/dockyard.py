@@ -1,16 +1,21 @@
-"""dockyard's driver: `make up|preview|down|refresh` run the program through the Pulumi
-Automation API (an inline program), so they work with the official Pulumi CLI and with
-one built here from Go modules (no language host needed); the real test tier runs the
-same commands.
+"""dockyard's driver: `make up|preview|down|refresh|urls|env` run the plain `pulumi` commands a
+user would type, each printed before it runs, after doing what plain `pulumi` cannot:
+
+- find the CLI and the plugins, or build them here when they cannot be downloaded (tooling.py),
+  and install the plugins at the versions the program's SDKs ask for;
+- on a machine that cannot pull a dev stack's public images, build dockyard's air-gapped ones
+  and pass `--config-file` with settings that use them (air_gapped.py);
+- `down` keeps the data volumes *and* the generated credentials that open them (a targeted
+  `pulumi destroy`); `down --purge` destroys everything and removes the volumes too.
 
     python scripts/dockyard.py up [--stack dev] [--no-refresh] [--policy-pack [--policy-config FILE]]
     python scripts/dockyard.py preview [--stack dev] [--policy-pack [--policy-config FILE]] [--expect-no-changes]
     python scripts/dockyard.py down [--stack dev] [--purge]
     python scripts/dockyard.py refresh|outputs [--stack dev]
+    python scripts/dockyard.py env      # export lines: plain `pulumi` then runs what `make up` runs
 
-Which CLI and which plugins run is said in the first lines (see `tooling.py`). The
-backend and the passphrase come from PULUMI_BACKEND_URL and PULUMI_CONFIG_PASSPHRASE
-(the Makefile sets a local file backend and an empty passphrase for dev).
+The backend and the passphrase come from PULUMI_BACKEND_URL and PULUMI_CONFIG_PASSPHRASE (the
+Makefile sets a local file backend and an empty passphrase for dev).
 """
 
 from __future__ import annotations
@@ -18,66 +23,110 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import runpy
+import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from pulumi import automation as auto
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tooling  # noqa: E402  (scripts/ is not a package: the driver runs as a script)
 
 PROJECT_DIR = Path(os.environ.get("DOCKYARD_PROJECT_DIR") or Path(__file__).resolve().parent.parent)
-sys.path.insert(0, str(PROJECT_DIR))  # the program's package: its label keys, and the program itself
+sys.path.insert(0, str(PROJECT_DIR))  # the program's package: its label keys
 from components.core.labels import STACK_LABEL  # noqa: E402
+from engine import air_gapped  # noqa: E402
 
 # What `down` keeps besides the data volumes: the generated credentials that open them.
 # A new generated database password would not open a volume initialised with the old one.
 KEPT_ON_DOWN_TYPES = ("random:index/randomPassword:RandomPassword", "random:index/randomBytes:RandomBytes")
+POLICY_PACK = "policy"  # the pack's folder, as `pulumi preview --policy-pack policy` takes it
+
+
+class CommandFailed(Exception):
+    """A pulumi command exited non-zero (its own output says why)."""
 
 
 def say(message: str) -> None:
     print(f"dockyard: {message}", file=sys.stderr, flush=True)
 
 
-def run_program() -> None:
-    """The checked-in program, run inline in this process (no language host)."""
-    sys.path.insert(0, str(PROJECT_DIR))
-    runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
+class Pulumi:
+    """The CLI as a user types it, in the project directory, with the tools' environment."""
+
+    def __init__(self, tools: tooling.Tools, stack: str) -> None:
+        self.tools, self.stack = tools, stack
+
+    def run(self, *args: str, capture: bool = False) -> str:
+        """Run `pulumi ARGS -s STACK`; printed first unless captured. Returns stdout when captured."""
+        argv = ["pulumi", *args, "--stack", self.stack]
+        if not capture:
+            print(f"$ {shlex.join(argv)}", flush=True)
+        done = subprocess.run(
+            [str(self.tools.pulumi), *argv[1:]],
+            cwd=PROJECT_DIR,
+            env={**os.environ, **self.tools.env},
+            stdout=subprocess.PIPE if capture else None,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise CommandFailed(shlex.join(argv))
+        return done.stdout or ""
+
+    def with_summary(self, command: str, *args: str) -> dict[str, int]:
+        """Run an engine command; its resource changes, from the engine's own event log."""
+        with tempfile.TemporaryDirectory(prefix="dockyard-events-") as scratch:
+            log = Path(scratch) / "events.jsonl"
+            try:
+                self.run(command, *args, "--event-log", str(log))
+            finally:
+                changes = summary_of(log)
+                if changes is not None:
+                    say(f"{command}: {_changes(changes)}")
+        return changes or {}
 
 
-def select_stack(stack_name: str, tools: tooling.Tools) -> auto.Stack:
-    workspace = auto.LocalWorkspace(
-        work_dir=str(PROJECT_DIR),
-        program=run_program,
-        pulumi_command=tools.command,
-        pulumi_home=tools.pulumi_home,
-        env_vars=tools.env,
-    )
-    return auto.Stack.create_or_select(stack_name, workspace)
+def summary_of(event_log: Path) -> dict[str, int] | None:
+    """The resourceChanges of the engine's summary event (None when it never got that far)."""
+    if not event_log.exists():
+        return None
+    for line in event_log.read_text().splitlines():
+        event = json.loads(line) if line.strip() else {}
+        if "summaryEvent" in event:
+            return event["summaryEvent"].get("resourceChanges") or {}
+    return None
 
 
-def policy_pack_executable() -> str:
-    """The policy pack as an analyzer executable: the CLI launches an executable file as a
-    binary policy pack, so no Python language host is needed to run ours."""
-    return str(PROJECT_DIR / "policy" / "run-pack")
+def select_stack(pulumi: Pulumi) -> None:
+    """The stack, created when new (`pulumi stack select --create`): later plain commands use it."""
+    argv = ["stack", "select", "--create", pulumi.stack]
+    done = subprocess.run(
+        [str(pulumi.tools.pulumi), *argv], cwd=PROJECT_DIR, env={**os.environ, **pulumi.tools.env},
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise CommandFailed(shlex.join(["pulumi", *argv]))
 
 
-def policy_config(stack_name: str, given: str | None) -> list[str]:
-    """The pack's config: the file given, else policy/config/<stack>.json when there is one
-    (what the workflows pass as policyPackConfigs)."""
-    if given:
-        return [given]
-    config = PROJECT_DIR / "policy" / "config" / f"{stack_name}.json"
-    return [str(config)] if config.is_file() else []
+def policy_args(stack_name: str, args: argparse.Namespace) -> list[str]:
+    """`--policy-pack policy` and its config: the file given, else policy/config/<stack>.json when
+    there is one (what the workflows pass as policyPacks/policyPackConfigs)."""
+    if not args.policy_pack:
+        return []
+    config = args.policy_config or f"policy/config/{stack_name}.json"
+    if args.policy_config is None and not (PROJECT_DIR / config).is_file():
+        return ["--policy-pack", POLICY_PACK]
+    return ["--policy-pack", POLICY_PACK, "--policy-pack-config", config]
 
 
-def urns_to_destroy(stack: auto.Stack) -> list[str]:
+def urns_to_destroy(pulumi: Pulumi) -> list[str]:
     """Every resource but the generated credentials (and what holds them): `down` keeps them
     beside the data volumes they open."""
-    resources = stack.export_stack().deployment.get("resources", [])
+    resources = json.loads(pulumi.run("stack", "export", capture=True)).get("deployment", {}).get("resources") or []
     kept = {r["urn"] for r in resources if r["type"] in KEPT_ON_DOWN_TYPES}
     parents = {r["urn"]: r.get("parent") for r in resources}
     for urn in list(kept):
@@ -104,63 +153,62 @@ def remove_stack_volumes(stack_name: str) -> None:
     say(f"removed the data volumes: {', '.join(volumes) or 'none'}")
 
 
-def print_urls(outputs: dict[str, auto.OutputValue]) -> None:
-    urls = outputs.get("urls")
-    for service, url in sorted((urls.value if urls else {}).items()):
+def stack_outputs(pulumi: Pulumi) -> dict:
+    """The stack's outputs, secret ones left out (the CLI prints them as "[secret]")."""
+    outputs = json.loads(pulumi.run("stack", "output", "--json", capture=True) or "{}")
+    return {key: value for key, value in outputs.items() if value != "[secret]"}
+
+
+def machine_config(pulumi: Pulumi) -> list[str]:
+    """`--config-file` of the air-gapped settings when a dev stack's public images cannot be
+    pulled here (air_gapped.py), else nothing: the stack file as it is."""
+    path = air_gapped.stack_file(PROJECT_DIR, pulumi.stack)
+    document = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+    if (document.get("config") or {}).get("dockyard:kind") != "dev":
+        return []
+    overlay = air_gapped.config_file(PROJECT_DIR, pulumi.stack, say)
+    return ["--config-file", str(overlay.relative_to(PROJECT_DIR))] if overlay else []
+
+
+def up(pulumi: Pulumi, args: argparse.Namespace) -> None:
+    # --refresh: read what runs first, as `compose up` looks: a container stopped or removed outside
+    # Pulumi, or a one-shot that failed, is created again. --skip-preview: `make up` is `--yes`.
+    refresh = ["--refresh"] if args.refresh else []
+    policy = policy_args(pulumi.stack, args)
+    pulumi.with_summary("up", "--yes", "--skip-preview", *refresh, *policy, *machine_config(pulumi))
+    for service, url in sorted((stack_outputs(pulumi).get("urls") or {}).items()):
         print(f"  {service:<10} {url}")
 
 
-def up(stack: auto.Stack, args: argparse.Namespace) -> None:
-    # Refresh first, as `compose up` looks at what runs: a container stopped or removed
-    # outside Pulumi, or a one-shot that failed, is created again.
-    result = stack.up(on_output=print, refresh=args.refresh, color=_color(), **policy_packs(stack.name, args))
-    say(f"up: {result.summary.result}, {_changes(result.summary.resource_changes)}")
-    print_urls(result.outputs)
+def preview(pulumi: Pulumi, args: argparse.Namespace) -> None:
+    flags = (["--expect-no-changes"] if args.expect_no_changes else []) + (["--refresh"] if args.refresh else [])
+    pulumi.with_summary("preview", *flags, *policy_args(pulumi.stack, args), *machine_config(pulumi))
 
 
-def policy_packs(stack_name: str, args: argparse.Namespace) -> dict[str, list[str]]:
-    """The pack and its config for `--policy-pack` (as the workflows' policyPacks/policyPackConfigs)."""
-    if not args.policy_pack:
-        return {}
-    return {
-        "policy_packs": [policy_pack_executable()],
-        "policy_pack_configs": policy_config(stack_name, args.policy_config),
-    }
-
-
-def preview(stack: auto.Stack, args: argparse.Namespace) -> None:
-    result = stack.preview(
-        on_output=print,
-        expect_no_changes=args.expect_no_changes,
-        refresh=args.refresh,
-        color=_color(),
-        **policy_packs(stack.name, args),
-    )
-    say(f"preview: {_changes(result.change_summary)}")
-
-
-def down(stack: auto.Stack, args: argparse.Namespace) -> None:
+def down(pulumi: Pulumi, args: argparse.Namespace) -> None:
     if args.purge:
-        stack.destroy(on_output=print)
-        remove_stack_volumes(stack.name)
+        pulumi.with_summary("destroy", "--yes", "--skip-preview")
+        remove_stack_volumes(pulumi.stack)
         return
-    targets = urns_to_destroy(stack)
+    targets = urns_to_destroy(pulumi)
     if targets:
-        stack.destroy(on_output=print, target=targets)
+        pulumi.with_summary("destroy", "--yes", "--skip-preview", *(f"--target={urn}" for urn in targets))
     say("kept the data volumes and the generated credentials that open them; `make down purge=1` removes both")
 
 
-def refresh(stack: auto.Stack, args: argparse.Namespace) -> None:
-    stack.refresh(on_output=print)
+def refresh(pulumi: Pulumi, args: argparse.Namespace) -> None:
+    pulumi.with_summary("refresh", "--yes", "--skip-preview")
 
 
-def outputs(stack: auto.Stack, args: argparse.Namespace) -> None:
-    print(json.dumps({key: value.value for key, value in stack.outputs().items() if not value.secret}, indent=2))
+def outputs(pulumi: Pulumi, args: argparse.Namespace) -> None:
+    print(json.dumps(stack_outputs(pulumi), indent=2))
 
 
-def _color() -> str:
-    """Colours on a terminal only: the CLI's output is printed through this process."""
-    return "always" if sys.stdout.isatty() else "never"
+def env(tools: tooling.Tools) -> None:
+    """Export lines for a shell: `eval "$(make -s env)"`, then plain `pulumi` is what `make` runs."""
+    names = ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")
+    for name, value in {**{n: os.environ[n] for n in names if n in os.environ}, **tools.env}.items():
+        print(f"export {name}={shlex.quote(value)}")
 
 
 def _changes(summary: dict[str, int] | None) -> str:
@@ -172,7 +220,7 @@ COMMANDS = {"up": up, "preview": preview, "down": down, "refresh": refresh, "out
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="dockyard", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("command", choices=sorted([*COMMANDS, "env"]))
     parser.add_argument("--stack", "-s", default=os.environ.get("STACK", "dev"))
     parser.add_argument("--purge", action="store_true", help="down: also remove the data volumes and credentials")
     parser.add_argument("--policy-pack", action="store_true", help="up/preview: with the policy pack")
@@ -192,19 +240,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     started = time.monotonic()
+    quiet = args.command in ("env", "outputs")  # what they print is read by programs
     try:
-        tools = tooling.prepare(PROJECT_DIR, say=say)
-        stack = select_stack(args.stack, tools)
-        COMMANDS[args.command](stack, args)
-    except tooling.ToolingError as error:
+        tools = tooling.prepare(PROJECT_DIR, say=(lambda _: None) if quiet else say)
+        if args.command == "env":
+            env(tools)
+            return 0
+        pulumi = Pulumi(tools, args.stack)
+        select_stack(pulumi)
+        COMMANDS[args.command](pulumi, args)
+    except (tooling.ToolingError, air_gapped.AirGapError) as error:
         say(str(error))
         return 2
-    except auto.CommandError as error:
-        say(f"{args.command} of stack '{args.stack}' failed ({time.monotonic() - started:.1f}s): see the lines above")
-        if os.environ.get("DOCKYARD_DEBUG"):
-            say(str(error))
+    except CommandFailed as error:
+        say(f"`{error}` failed ({time.monotonic() - started:.1f}s): see the lines above")
         return 1
-    say(f"{args.command} of stack '{args.stack}' took {time.monotonic() - started:.1f}s")
+    if not quiet:
+        say(f"{args.command} of stack '{args.stack}' took {time.monotonic() - started:.1f}s")
     return 0
 
 

@@ -1,13 +1,14 @@
 """Which Pulumi CLI and plugins dockyard's driver runs, and how they got there.
 
 - The CLI: `pulumi` on PATH (the official one a user installs), else the one
-  `engine/pulumi-tools.sh` builds from Go modules (built on first use when Go is there).
+  `engine/pulumi-tools.sh` builds from Go modules (built on first use when Go is there),
+  with the Python language host beside it (built from its upstream source).
 - The plugins: the versions the installed Python SDKs ask for. With the official CLI
   they are downloaded as usual. When that is impossible (no network, or our CLI), the
-  driver uses a Pulumi home of its own, so nothing it installs reaches ~/.pulumi:
-  docker (bridged from the Terraform provider pulumi-docker wraps) and kubernetes, built
-  from Go modules, and stand-ins of our own for docker-build and random (engine/plugins/),
-  whose providers cannot be built here. The first lines of every command say which.
+  driver uses a Pulumi home of its own, so nothing it installs reaches ~/.pulumi, with
+  the plugins engine/pulumi-tools.sh builds: docker (bridged from the Terraform provider
+  pulumi-docker wraps) and kubernetes from Go modules, docker-build and random from their
+  upstream source (../shared/upstream). The first lines of every command say which.
 """
 
 from __future__ import annotations
@@ -16,19 +17,17 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from pulumi import automation as auto
-
 # plugin name -> the Python SDK package whose version it must match
 PLUGIN_SDKS = {"docker": "pulumi-docker", "kubernetes": "pulumi-kubernetes",
                "docker-build": "pulumi-docker-build", "random": "pulumi-random"}  # fmt: skip
-BUILT_FROM_GO = {"docker": "pulumi-resource-docker", "kubernetes": "pulumi-resource-kubernetes"}
-STAND_INS = ("docker-build", "random")  # engine/plugins/standin_<name>.py
+# plugin name -> the binary engine/pulumi-tools.sh builds for it
+BUILT_HERE = {plugin: f"pulumi-resource-{plugin}" for plugin in PLUGIN_SDKS}
+LANGUAGE_HOST = "pulumi-language-python"  # found by the CLI beside its own binary
 DOWNLOAD_TIMEOUT_SECONDS = 120
 
 
@@ -38,9 +37,8 @@ class ToolingError(Exception):
 
 @dataclass(frozen=True)
 class Tools:
-    command: auto.PulumiCommand
-    pulumi_home: str | None  # None: the CLI's default (~/.pulumi)
-    env: dict[str, str]
+    pulumi: Path  # the CLI binary
+    env: dict[str, str]  # what every pulumi command runs with, on top of the caller's environment
 
 
 def plugin_versions() -> dict[str, str]:
@@ -61,8 +59,9 @@ def build_tools(project_dir: Path, say: Callable[[str], None]) -> Path:
             "or install Go so engine/pulumi-tools.sh can build it from Go modules"
         )
     say(
-        "building the Pulumi CLI and the docker and kubernetes providers from Go modules "
-        "(engine/pulumi-tools.sh; about 20 minutes the first time on 2 cores, seconds afterwards)"
+        "building the Pulumi CLI, its Python language host and the providers from Go modules and "
+        "../shared/upstream (engine/pulumi-tools.sh; about 30 minutes the first time on 2 cores, "
+        "seconds afterwards)"
     )
     built = subprocess.run(["bash", str(project_dir / "engine/pulumi-tools.sh")], stdout=subprocess.PIPE, text=True)
     if built.returncode != 0:
@@ -73,7 +72,7 @@ def build_tools(project_dir: Path, say: Callable[[str], None]) -> Path:
 def _ours(project_dir: Path, say: Callable[[str], None]) -> Path:
     """The bin/ directory of the CLI and providers built here, building them when missing."""
     bin_dir = tools_bin(project_dir)
-    wanted = ["pulumi", *BUILT_FROM_GO.values()]
+    wanted = ["pulumi", LANGUAGE_HOST, *BUILT_HERE.values()]
     if all((bin_dir / name).exists() for name in wanted):
         return bin_dir
     return build_tools(project_dir, say)
@@ -109,34 +108,33 @@ def _downloaded(pulumi: Path, env: dict[str, str], versions: dict[str, str]) -> 
     return True
 
 
-def _installed_in(home: Path, plugin: str, version: str) -> bool:
-    """Whether the plugin sits in `home` as `pulumi plugin install` lays it out (a directory
-    check: `pulumi plugin ls` costs a second on every command)."""
-    return (home / "plugins" / f"resource-{plugin}-v{version}" / f"pulumi-resource-{plugin}").exists()
+def _built_mark(binary: Path) -> str:
+    """What identifies one build of a plugin binary (a rebuild changes it) without reading it."""
+    stat = binary.stat()
+    return f"{binary.resolve()} {stat.st_size} {stat.st_mtime_ns}\n"
 
 
-def _install_ours(
-    project_dir: Path, pulumi: Path, env: dict[str, str], versions: dict[str, str], bin_dir: Path
-) -> None:
+def _plugin_dir(home: Path, plugin: str, version: str) -> Path:
+    return home / "plugins" / f"resource-{plugin}-v{version}"
+
+
+def _install_ours(pulumi: Path, env: dict[str, str], versions: dict[str, str], bin_dir: Path) -> None:
+    """Install each plugin built here at the version its SDK asks for, unless that very build is
+    installed already (a mark beside it: `pulumi plugin ls` costs a second on every command)."""
     home = Path(env["PULUMI_HOME"])
-    for plugin, binary in BUILT_FROM_GO.items():
-        if not _installed_in(home, plugin, versions[plugin]):
-            installed = _run(
-                pulumi, env, "plugin", "install", "resource", plugin, versions[plugin], "--file", str(bin_dir / binary)
-            )
-            if installed.returncode != 0:
-                raise ToolingError(
-                    f"installing the {plugin} {versions[plugin]} plugin built here failed: {installed.stderr.strip()}"
-                )
-    # The stand-ins are small wrappers naming this checkout's interpreter: always reinstalled.
-    stand_ins = subprocess.run(
-        ["bash", str(project_dir / "engine/plugins/install.sh"), str(pulumi.parent), sys.executable],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-    )
-    if stand_ins.returncode != 0:
-        raise ToolingError(f"installing the stand-in plugins failed: {(stand_ins.stdout + stand_ins.stderr).strip()}")
+    for plugin, binary in BUILT_HERE.items():
+        installed = _plugin_dir(home, plugin, versions[plugin])
+        mark = installed / ".dockyard-built"
+        wanted = _built_mark(bin_dir / binary)
+        if (installed / binary).exists() and mark.exists() and mark.read_text() == wanted:
+            continue
+        done = _run(
+            pulumi, env, "plugin", "install", "resource", plugin, versions[plugin], "--reinstall",
+            "--file", str(bin_dir / binary),
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise ToolingError(f"installing the {plugin} {versions[plugin]} plugin built here failed: {done.stderr.strip()}")
+        mark.write_text(wanted)
 
 
 def own_home() -> Path:
@@ -159,35 +157,31 @@ def _official_cli(ours_bin: Path) -> Path | None:
 def prepare(project_dir: Path, say: Callable[[str], None]) -> Tools:
     """The CLI and plugins for this run, saying which ones run and why."""
     versions = plugin_versions()
-    # The policy pack (policy/run-pack) runs with this interpreter unless policy/venv exists.
-    env = {"PULUMI_SKIP_UPDATE_CHECK": "true", "DOCKYARD_POLICY_PYTHON": sys.executable}
+    env = {"PULUMI_SKIP_UPDATE_CHECK": "true"}
     ours_bin = tools_bin(project_dir)
     official = _official_cli(ours_bin)
     if official:
-        pulumi = official
-        if _downloaded(pulumi, env, versions):
-            say(f"Pulumi CLI {pulumi} with the official plugins ({_listing(versions)})")
-            return Tools(auto.PulumiCommand(root=str(pulumi.parent.parent), skip_version_check=True), None, env)
+        if _downloaded(official, env, versions):
+            say(f"Pulumi CLI {official} with the official plugins ({_listing(versions)})")
+            return Tools(official, env)
         say("the official plugins cannot be downloaded: using the ones built here, in a Pulumi home of their own")
     bin_dir = _ours(project_dir, say)
     pulumi = official or bin_dir / "pulumi"
     home = own_home()
     home.mkdir(parents=True, exist_ok=True)
-    # Only the installed plugins, at the versions the SDKs ask for: not the binaries beside the CLI.
     env = {
         **env,
         "PULUMI_HOME": str(home),
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        # Only the installed plugins, at the versions the SDKs ask for: not the binaries beside the CLI.
         "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
+        # `pulumi` in anything the CLI starts (and in `make env`) is this one.
+        "PATH": f"{pulumi.parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    _install_ours(project_dir, pulumi, env, versions, bin_dir)
-    say(f"Pulumi CLI {pulumi} (home {home})")
-    say(f"plugins built here from Go modules: {_listing({p: versions[p] for p in BUILT_FROM_GO})}")
-    say(
-        f"STAND-IN plugins (their providers cannot be built here; engine/plugins/): "
-        f"{_listing({p: versions[p] for p in STAND_INS})}"
-    )
-    return Tools(auto.PulumiCommand(root=str(pulumi.parent.parent), skip_version_check=True), str(home), env)
+    _install_ours(pulumi, env, versions, bin_dir)
+    say(f"Pulumi CLI {pulumi} (home {home}), Python language host beside it")
+    say(f"plugins built here (engine/pulumi-tools.sh): {_listing(versions)}")
+    return Tools(pulumi, env)
 
 
 def _listing(versions: dict[str, str]) -> str:

@@ -37,10 +37,11 @@ from testing.harness import CATALOG
 from tests.real.conftest import docker, wait_until
 
 # What the workflows run (pulumi/actions with `policyPacks: policy` and `policyPackConfigs:
-# policy/config/<stack>.json`), as driver arguments: tests/workflows/test_tier_agrees.py checks
-# that these are exactly the workflows' commands, and this tier runs them.
+# policy/config/<stack>.json`), as the plain `pulumi` arguments: tests/workflows/test_tier_agrees.py
+# checks that these are exactly the workflows' commands, and this tier runs them as typed.
 WORKFLOW_COMMANDS = {
-    (command, kind): (command, "--policy-pack", "--policy-config", f"policy/config/{kind}.json")
+    (command, kind): (command, *(("--yes",) if command == "up" else ()),
+                      "--policy-pack", "policy", "--policy-pack-config", f"policy/config/{kind}.json")
     for command in ("preview", "up")
     for kind in ("staging", "prod")
 }
@@ -83,7 +84,7 @@ def trial(tmp_path_factory, tools_bin, docker_engine, cluster, kubectl):
     bases = push_bases(bases_repository)
     staging = on_stack(project, staging_stack, staging_config(staging_stack, bases))
     prod = on_stack(project, prod_stack, prod_config(prod_stack, staging_stack))
-    set_secret(prod, tools_bin / "pulumi", "databaseUrl", DATABASE_URL)
+    set_secret(prod, "databaseUrl", DATABASE_URL)
     yield Trial(project, staging, prod, kubectl)
     for stack in (prod, staging):
         stack.drive("down", "--purge", timeout=900)
@@ -95,7 +96,7 @@ def trial(tmp_path_factory, tools_bin, docker_engine, cluster, kubectl):
 
 
 def test_1_the_pr_preview_passes_the_policy_pack_and_refuses_a_broken_stack(trial):
-    clean = trial.staging.drive(*WORKFLOW_COMMANDS["preview", "staging"])
+    clean = trial.staging.pulumi(*WORKFLOW_COMMANDS["preview", "staging"])
     assert clean.returncode == 0, clean.output[-4000:]
     assert "dockyard@v" in clean.output  # the pack ran as an analyzer
 
@@ -104,7 +105,7 @@ def test_1_the_pr_preview_passes_the_policy_pack_and_refuses_a_broken_stack(tria
     assert '"privileged": False,' in original
     path.write_text(original.replace('"privileged": False,', '"privileged": True,'))
     try:
-        broken = trial.staging.drive(*WORKFLOW_COMMANDS["preview", "staging"])
+        broken = trial.staging.pulumi(*WORKFLOW_COMMANDS["preview", "staging"])
     finally:
         path.write_text(original)
     assert broken.returncode != 0
@@ -112,7 +113,7 @@ def test_1_the_pr_preview_passes_the_policy_pack_and_refuses_a_broken_stack(tria
 
 
 def test_2_staging_up_pushes_by_digest_and_every_object_is_accepted(trial):
-    driven = trial.staging.drive(*WORKFLOW_COMMANDS["up", "staging"], timeout=2400)
+    driven = trial.staging.pulumi(*WORKFLOW_COMMANDS["up", "staging"], timeout=2400)
     assert driven.returncode == 0, driven.output[-6000:]
     outputs = trial.staging.outputs()
     pushed = outputs["images"]
@@ -145,7 +146,7 @@ def test_2_staging_up_pushes_by_digest_and_every_object_is_accepted(trial):
     ]
     assert api_pods and all(pod["metadata"]["creationTimestamp"] >= completed for pod in api_pods), completed
 
-    again = trial.staging.drive(*WORKFLOW_COMMANDS["preview", "staging"], "--expect-no-changes", timeout=900)
+    again = trial.staging.pulumi(*WORKFLOW_COMMANDS["preview", "staging"], "--expect-no-changes", timeout=900)
     assert again.returncode == 0, again.output[-4000:]
 
 
@@ -173,7 +174,7 @@ def test_2b_an_unchanged_build_on_an_empty_builder_is_served_from_the_registry_c
     config = trial.staging.config()
     twin.write_config({**config, "dockyard:kubernetes": in_namespace(config, twin.stack)})
     try:
-        driven = twin.drive(*WORKFLOW_COMMANDS["up", "staging"], timeout=2400)
+        driven = twin.pulumi(*WORKFLOW_COMMANDS["up", "staging"], timeout=2400)
         assert driven.returncode == 0, driven.output[-6000:]
         second = twin.outputs()["images"]
         for name in BUILT:
@@ -190,7 +191,7 @@ def test_3_a_backend_change_rolls_exactly_the_backend_and_its_job(trial):
     start = text.index('    return {"status": "ok"')
     end = text.index("\n", start)
     path.write_text(text[:start] + '    return {"status": "ok", "edit": "rolled"}' + text[end:])
-    driven = trial.staging.drive(*WORKFLOW_COMMANDS["up", "staging"], timeout=2400)
+    driven = trial.staging.pulumi(*WORKFLOW_COMMANDS["up", "staging"], timeout=2400)
     assert driven.returncode == 0, driven.output[-6000:]
     after = images_of(trial, trial.staging)
     changed = {name for name in after if after[name] != before.get(name)}
@@ -202,9 +203,9 @@ def test_3_a_backend_change_rolls_exactly_the_backend_and_its_job(trial):
 
 
 def test_4_prod_promotes_staging_digests_through_a_stack_reference(trial):
-    preview = trial.prod.drive(*WORKFLOW_COMMANDS["preview", "prod"])
+    preview = trial.prod.pulumi(*WORKFLOW_COMMANDS["preview", "prod"])
     assert preview.returncode == 0, preview.output[-4000:]
-    driven = trial.prod.drive(*WORKFLOW_COMMANDS["up", "prod"], timeout=2400)
+    driven = trial.prod.pulumi(*WORKFLOW_COMMANDS["up", "prod"], timeout=2400)
     assert driven.returncode == 0, driven.output[-6000:]
     staging_images = trial.staging.outputs()["images"]
     outputs = trial.prod.outputs()
@@ -214,12 +215,11 @@ def test_4_prod_promotes_staging_digests_through_a_stack_reference(trial):
         assert ref in running.values(), f"prod does not run staging's {name} digest {ref}: {running}"
 
 
-def test_4b_prod_refuses_a_source_stack_that_never_pushed(trial, tools_bin):
-    never = on_stack(trial.project, f"{trial.staging.stack}x", {"dockyard:kind": "dev"})
+def test_4b_prod_refuses_a_source_stack_that_never_pushed(trial):
+    never = on_stack(trial.project, f"{trial.staging.stack}x", {"dockyard:kind": "dev"})  # exists, exports nothing
     refusing = on_stack(trial.project, f"{trial.prod.stack}x", prod_config(f"{trial.prod.stack}x", never.stack))
-    set_secret(never, tools_bin / "pulumi", "unused", "x")  # creates the stack: it exists, exports nothing
-    set_secret(refusing, tools_bin / "pulumi", "databaseUrl", DATABASE_URL)
-    driven = refusing.drive("preview")
+    set_secret(refusing, "databaseUrl", DATABASE_URL)
+    driven = refusing.pulumi("preview")
     assert driven.returncode != 0
     assert f"cannot promote from stack 'organization/dockyard/{never.stack}'" in driven.output
     assert "exports no 'images' output" in driven.output
@@ -227,7 +227,7 @@ def test_4b_prod_refuses_a_source_stack_that_never_pushed(trial, tools_bin):
 
 def test_5_destroying_staging_leaves_prods_images_and_objects(trial):
     prod_before = images_of(trial, trial.prod)
-    driven = trial.staging.drive("down", "--purge", timeout=1800)
+    driven = trial.staging.pulumi("destroy", "--yes", timeout=1800)
     assert driven.returncode == 0, driven.output[-4000:]
     wait_until(
         lambda: trial.kubectl("get", "namespace", trial.staging.stack, check=False) == "",

@@ -1,10 +1,10 @@
-"""The dev stack under the real Pulumi engine: the README's commands, through the driver.
+"""The dev stack under the real Pulumi engine: the commands a developer types, as typed.
 
-`make up`/`preview`/`down` run scripts/dockyard.py, which runs the checked-in program with
-the real CLI, the docker provider bridged from the Terraform provider pulumi-docker wraps,
-and stand-ins for docker-build and random (README "Testing"). Each step below is what a
-developer does, in order, on one stack of a copy of this checkout; the containers are
-reached only through the ports they publish on 127.0.0.1.
+Plain `pulumi` (`project.pulumi`) and `make up`/`down` (`project.drive`: scripts/dockyard.py,
+which runs the same plain commands) run the checked-in program through the Python language
+host with the real CLI and plugins, all built here (engine/pulumi-tools.sh; README "Testing").
+Each step below is what a developer does, in order, on one stack of a copy of this checkout;
+the containers are reached only through the ports they publish on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -93,15 +93,19 @@ def assert_succeeded(driven, what: str) -> None:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, tools_bin, docker_engine) -> Project:
     project = new_project(tmp_path_factory.mktemp("real-dev"))
+    # As a user starts a stack: `pulumi stack init`, then a setting through `pulumi config set`.
+    assert_succeeded(project.pulumi("stack", "init"), "pulumi stack init")
+    tag = project.config()["dockyard:images"]["tag"]
+    assert_succeeded(project.pulumi("config", "set", "--path", "dockyard:images.tag", tag), "pulumi config set --path")
     yield project
     project.drive("down", "--purge", timeout=600)
     remove_leftovers(project.stack)
 
 
 def test_1_up_from_nothing_serves_a_todo_end_to_end(project):
-    driven = project.drive("up")
-    assert_succeeded(driven, "up")
-    assert "STAND-IN plugins" in driven.output and "docker-build" in driven.output  # said in its first lines
+    driven = project.pulumi("up", "--yes")
+    assert_succeeded(driven, "pulumi up --yes")
+    assert "from $PATH" not in driven.output, "the language host beside the CLI, not another one"
     assert_all_healthy(project)
     status, todo = http("POST", f"{urls(project)[WEB]}/api/todos", {"title": "through the real engine"})
     assert status == 201, todo
@@ -111,13 +115,15 @@ def test_1_up_from_nothing_serves_a_todo_end_to_end(project):
 
 
 def test_2_nothing_changes_on_a_second_preview_and_up(project):
-    previewed = project.drive("preview", "--expect-no-changes", "--policy-pack")
-    assert_succeeded(previewed, "preview --expect-no-changes --policy-pack")
-    assert "dockyard" in previewed.output and "Policies" in previewed.output, previewed.output[-3000:]
+    # The pack runs through the language host, in its own virtualenv (policy/PulumiPolicy.yaml).
+    previewed = project.pulumi("preview", "--expect-no-changes", "--policy-pack", "policy",
+                               "--policy-pack-config", "policy/config/dev.json")
+    assert_succeeded(previewed, "pulumi preview --expect-no-changes --policy-pack policy")
+    assert "dockyard@v" in previewed.output and "Policies" in previewed.output, previewed.output[-3000:]
     before = container_ids(project.prefix)
-    driven = project.drive("up")
-    assert_succeeded(driven, "second up")
-    assert set(driven.summary("up")) == {"same"}, driven.output[-3000:]
+    driven = project.pulumi("up", "--yes")
+    assert_succeeded(driven, "second pulumi up --yes")
+    assert set(project.last_changes()) == {"same"}, driven.output[-3000:]
     assert container_ids(project.prefix) == before
 
 
@@ -258,21 +264,28 @@ def test_7_down_keeps_the_data_and_a_later_up_finds_it(project):
     assert status == 200 and read_back["title"] == "kept by down", read_back
 
 
-def test_8_down_purge_removes_the_data_too(project):
-    assert_succeeded(project.drive("down", "--purge"), "down --purge")
+def test_8_pulumi_destroy_removes_everything_but_the_data_and_down_purge_that_too(project):
+    assert_succeeded(project.pulumi("destroy", "--yes"), "pulumi destroy --yes")
     assert container_ids(project.prefix) == {}
+    assert docker("network", "ls", "-q", "--filter", f"name={project.prefix}-net") == ""
+    assert project.last_changes().get("delete", 0) > 0
+    assert docker("volume", "ls", "-q", "--filter", f"label=dockyard.dev/stack={project.stack}") != ""  # retained
+    assert_succeeded(project.drive("down", "--purge"), "down --purge")
     assert docker("volume", "ls", "-q", "--filter", f"label=dockyard.dev/stack={project.stack}") == ""
 
 
 def test_make_up_and_down_from_a_fresh_copy(tmp_path, tools_bin, docker_engine):
     """The README's first command on a fresh copy: a virtualenv made by `make`, the tools
-    found (or built) by the driver, a healthy stack, then `make down purge=1`."""
-    project = new_project(tmp_path)
+    found (or built) by the driver, the plain commands it runs said, a healthy stack, then
+    `make down purge=1`."""
+    project = new_project(tmp_path, share_virtualenvs=False)
     make = ["make", "--no-print-directory", f"STACK={project.stack}"]
     env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"} | project.env
     try:
         up = subprocess.run([*make, "up"], cwd=project.dir, env=env, capture_output=True, text=True, timeout=2400)
         assert up.returncode == 0, (up.stdout + up.stderr)[-6000:]
+        assert "Python language host" in up.stderr and "stand-in" not in (up.stdout + up.stderr).lower()
+        assert f"$ pulumi up --yes --skip-preview --refresh --stack {project.stack}" in up.stdout
         assert_all_healthy(project)
         down = subprocess.run([*make, "down", "purge=1"], cwd=project.dir, env=env, capture_output=True, text=True, timeout=900)
         assert down.returncode == 0, (down.stdout + down.stderr)[-4000:]

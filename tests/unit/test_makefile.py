@@ -6,6 +6,7 @@ The checks run against stand-in `pulumi` and `docker` commands on PATH (no engin
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -59,7 +60,7 @@ def test_the_checks_come_before_anything_else(target):
     ("preview", "scripts/dockyard.py preview --stack staging --policy-pack"),
     ("down", "scripts/dockyard.py down --stack dev"),
 ])
-def test_the_main_commands_go_through_the_automation_driver(target, driven):
+def test_the_main_commands_go_through_the_driver(target, driven):
     stack = "STACK=staging" if "staging" in driven else "STACK=dev"
     assert make("-n", target, stack).stdout.rstrip().splitlines()[-1].endswith(driven)
 
@@ -69,10 +70,47 @@ def test_down_keeps_volumes_unless_purged():
     assert make("-n", "down", "purge=1").stdout.rstrip().endswith("scripts/dockyard.py down --stack dev --purge")
 
 
-def test_env_gives_plain_pulumi_commands_the_backend_and_passphrase():
-    out = make("env").stdout
-    assert f"export PULUMI_BACKEND_URL='file://{PROJECT_DIR}/.pulumi-state'" in out
-    assert "export PULUMI_CONFIG_PASSPHRASE=" in out
+def test_env_gives_plain_pulumi_commands_the_backend_passphrase_and_tools(monkeypatch, capsys):
+    assert make("-n", "env").stdout.rstrip().splitlines()[-1].endswith("scripts/dockyard.py env")
+    driver = load_driver()
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "file:///tmp/state dir")
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "")
+    tools = driver.tooling.Tools(Path("/opt/t/bin/pulumi"), {"PULUMI_HOME": "/h", "PATH": "/opt/t/bin:/usr/bin"})
+    driver.env(tools)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "export PULUMI_BACKEND_URL='file:///tmp/state dir'",
+        "export PULUMI_CONFIG_PASSPHRASE=''",
+        "export PULUMI_HOME=/h",
+        "export PATH=/opt/t/bin:/usr/bin",
+    ]
+
+
+def load_driver():
+    """scripts/dockyard.py as a module (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("dockyard_driver", PROJECT_DIR / "scripts" / "dockyard.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_driver_passes_the_pack_and_its_stack_config_as_the_workflows_do():
+    driver = load_driver()
+    parsed = driver.parse_args(["preview", "--policy-pack"])
+    assert driver.policy_args("staging", parsed) == [
+        "--policy-pack", "policy", "--policy-pack-config", "policy/config/staging.json"]  # fmt: skip
+    assert driver.policy_args("nosuchstack", parsed) == ["--policy-pack", "policy"]
+    given = driver.parse_args(["up", "--policy-pack", "--policy-config", "my.json"])
+    assert driver.policy_args("dev", given)[-1] == "my.json"
+    assert driver.policy_args("dev", driver.parse_args(["up"])) == []
+
+
+def test_the_driver_reads_the_changes_from_the_engine_event_log(tmp_path):
+    driver = load_driver()
+    log = tmp_path / "events.jsonl"
+    assert driver.summary_of(log) is None  # the CLI failed before writing one
+    log.write_text('{"sequence": 0, "cancelEvent": {}}\n\n{"summaryEvent": {"resourceChanges": {"same": 17}}}\n')
+    assert driver.summary_of(log) == {"same": 17}
 
 
 # --- scripts/preflight.sh against stand-ins --------------------------------------------------
