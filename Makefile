@@ -133,7 +133,7 @@ bench: deps  ## the benchmarks (tables, JSON in bench/results/)
 	$(PY) -m bench
 
 schema: deps  ## regenerate catalog.schema.json from the catalog's models (a unit test checks it)
-	$(PY) -c 'import pathlib, components.spec.catalog_file as c; pathlib.Path(c.SCHEMA_FILE).write_text(c.schema_text())'
+	$(PY) -c 'import pathlib, components.config.catalog_file as c; pathlib.Path(c.SCHEMA_FILE).write_text(c.schema_text())'
 
 clean:  ## remove the virtualenvs and the apps' build output
 	rm -rf $(VENV) .venv-checkov .venv-zizmor policy/venv apps/backend/.venv apps/frontend/node_modules apps/frontend/.next

@@ -1,6 +1,6 @@
 """dockyard: the architecture on one page.
 
-spec -> plan -> build -> targets: the catalog (catalog.yaml) and the stack's settings are
+config -> plan -> images -> targets: the catalog (catalog.yaml) and the stack's settings are
 validated together, then resolved once into what this stack runs; images are built (or, in
 prod, promoted); the Docker and the Kubernetes environments render the same resolved stack.
 """
@@ -10,15 +10,15 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.build.contract import require_build_contract
-from components.build.images import RegistryCredentials, ServiceImage, git_revision, plan_build
-from components.build.promotion import PromotedImages
-from components.plan.images import KubernetesImages, image_decisions
+from components.config.catalog_file import catalog_path, load_catalog
+from components.config.stack_config import configured_secrets, configured_values
+from components.images.contract import require_build_contract
+from components.images.promotion import PromotedImages
+from components.images.service_image import RegistryCredentials, ServiceImage, git_revision, plan_build
+from components.plan.image_decisions import KubernetesImages, image_decisions
 from components.plan.resolve import resolve_view
 from components.plan.secrets import StackSecrets
 from components.plan.validate import checked_view
-from components.spec.catalog_file import catalog_path, load_catalog
-from components.spec.stack_config import configured_secrets, configured_values
 from components.targets.args import EnvironmentArgs
 from components.targets.docker.environment import DockerEnvironment
 from components.targets.docker.preflight import docker_engine_preflight, docker_provider_args
@@ -30,7 +30,7 @@ PROJECT_DIR = Path(__file__).resolve().parent
 catalog = load_catalog(catalog_path(PROJECT_DIR))
 require_build_contract(catalog, PROJECT_DIR)  # each built service's Dockerfile has its stages
 
-# --- spec and plan: settings validated with the catalog, then resolved once for this stack ---
+# --- config and plan: settings validated with the catalog, then resolved once for this stack ---
 secret_config = configured_secrets(pulumi.Config("dockyard"), catalog)
 view = checked_view(pulumi.get_stack(), configured_values(catalog), set(secret_config), PROJECT_DIR, catalog)
 settings = view.settings
@@ -59,7 +59,7 @@ if engine is not None:
 
 stack_secrets = StackSecrets("secrets", secrets=stack.secrets, config_secrets=secret_config)
 
-# --- build: images built with BuildKit (dev, staging) ---
+# --- images: built with BuildKit (dev, staging) ---
 credentials = None
 if decisions.registry_host and "registryPassword" in secret_config:
     credentials = RegistryCredentials(

@@ -72,9 +72,9 @@ def _cpu_seconds() -> float:
 def measure_in_this_process(path: Path) -> dict:
     """Times of each phase and this process's peak RSS (run in a fresh process per size)."""
     sys.path.insert(0, str(PROJECT_DIR))
+    from components.config.catalog_file import load_catalog
     from components.plan.resolve import resolve_view
     from components.plan.validate import checked_view
-    from components.spec.catalog_file import load_catalog
 
     settings_raw = {
         key.split(":", 1)[1]: value

@@ -48,10 +48,10 @@ from typing import Any
 
 import yaml
 
-from components.build.images import CA_BUNDLE_SECRET_ID, git_revision, plan_build
+from components.config.catalog_file import catalog_path, load_catalog
+from components.images.service_image import CA_BUNDLE_SECRET_ID, git_revision, plan_build
 from components.plan.resolve import ResolvedStack, Service, resolve
 from components.plan.validate import validate
-from components.spec.catalog_file import catalog_path, load_catalog
 from components.targets.docker.environment import (
     HEALTH_WAIT_SECONDS,
     LOG_OPTIONS,

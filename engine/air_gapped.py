@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from components.spec.catalog_file import catalog_path, load_catalog
+from components.config.catalog_file import catalog_path, load_catalog
 
 REGISTRY = f"127.0.0.1:{os.environ.get('REGISTRY_PORT', '5000')}"
 BUILDER = "dockyard-buildkit"  # engine/buildkit.sh: a remote builder that reaches the loopback registry

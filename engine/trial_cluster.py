@@ -61,6 +61,15 @@ def delete_manifest(repository: str, reference: str) -> None:
         registry_call("DELETE", repository, digest)
 
 
+def registry_repositories(prefix: str) -> list[str]:
+    """The loopback registry's repositories whose names start with `prefix`."""
+    try:
+        with urllib.request.urlopen(f"http://{REGISTRY}/v2/_catalog?n=10000", timeout=15) as response:
+            return [name for name in json.load(response).get("repositories") or [] if name.startswith(prefix)]
+    except (urllib.error.URLError, ValueError):
+        return []
+
+
 def delete_repository_tags(repository: str) -> None:
     """Remove every tag of a repository we pushed."""
     try:

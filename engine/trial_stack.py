@@ -22,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
+from components.config.catalog_file import catalog_path, load_catalog
 from components.core.labels import STACK_LABEL
-from components.spec.catalog_file import catalog_path, load_catalog
 from engine import air_gapped
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -261,3 +261,8 @@ def remove_leftovers(stack: str) -> None:
     ).stdout.split()
     if images:
         _run(["docker", "rmi", "-f", *set(images)], timeout=120)
+    # What the stack pushed to the loopback registry (its bases, its build cache).
+    from engine.trial_cluster import delete_repository_tags, registry_repositories
+
+    for repository in registry_repositories(f"dockyard-{stack}/"):
+        delete_repository_tags(repository)

@@ -30,10 +30,10 @@ import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
+from components.config.catalog import Catalog, ServiceSpec
+from components.config.catalog_file import catalog_path, load_catalog
 from components.plan.resolve import ResolvedStack, resolve
 from components.plan.validate import validate
-from components.spec.catalog import Catalog, ServiceSpec
-from components.spec.catalog_file import catalog_path, load_catalog
 from components.targets.docker.endpoint import DEFAULT_DOCKER_HOST, DockerEndpoint
 from components.targets.host import Host, using_host
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from components.config.catalog import Monitoring, ServiceSpec
 from components.core.durations import duration_nanos
-from components.spec.catalog import Monitoring, ServiceSpec
 
 MAX_SCRAPE_TIMEOUT_MS = 10_000  # Prometheus' default, capped by the interval
 

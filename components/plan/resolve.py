@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.config.catalog import Catalog, Debug, Generate, ServiceSpec, start_order
+from components.config.settings import Settings
+from components.config.templates import render_template
 from components.core.gc_pause import collection_paused
 from components.plan.monitoring import scrape_config, scrape_targets
 from components.plan.view import StackView, debug_host_port, debugged, from_config, published_port
-from components.spec.catalog import Catalog, Debug, Generate, ServiceSpec, start_order
-from components.spec.settings import Settings
-from components.spec.templates import render_template
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_random as random
 
+from components.config.templates import secret_names
 from components.plan.resolve import StackSecret
-from components.spec.templates import secret_names
 
 
 class StackSecrets(pulumi.ComponentResource):

@@ -6,10 +6,10 @@ both, computed once), run by `validate` before anything is resolved or rendered.
 
 from __future__ import annotations
 
+from components.config.settings import StackKind
 from components.core.problems import Problem
 from components.core.references import has_digest
 from components.plan.view import StackView, debug_host_port, debugged, published_port
-from components.spec.settings import StackKind
 
 
 def override_problems(view: StackView) -> list[Problem]:

@@ -9,15 +9,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from components.config.catalog import Catalog, built_service_names, monitoring_service_names
+from components.config.catalog_file import catalog_path, load_catalog
+from components.config.settings import Settings, SettingsError
+from components.config.settings_parser import parse_settings
+from components.config.stack_config import ca_bundle_problem, secret_keys
 from components.core.gc_pause import collection_paused
 from components.core.problems import Problem, distinct_problems
 from components.plan.stack_rules import stack_problems
 from components.plan.view import StackView
-from components.spec.catalog import Catalog, built_service_names, monitoring_service_names
-from components.spec.catalog_file import catalog_path, load_catalog
-from components.spec.settings import Settings, SettingsError
-from components.spec.settings_parser import parse_settings
-from components.spec.stack_config import ca_bundle_problem, secret_keys
 
 
 def _file_problems(settings: Settings, project_dir: Path) -> list[Problem]:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from components.spec.catalog import Catalog, SecretSpec, ServiceSpec
-from components.spec.settings import Settings, StackKind
-from components.spec.templates import secret_names
+from components.config.catalog import Catalog, SecretSpec, ServiceSpec
+from components.config.settings import Settings, StackKind
+from components.config.templates import secret_names
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from components.config.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec
 from components.core.quantities import memory_mb
-from components.spec.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec
 from testing import dockerlib as dl
 from testing import reference_app
 from testing.harness import CATALOG

@@ -19,8 +19,10 @@ import urllib.error
 import urllib.request
 
 import pytest
+import yaml
 
-from engine.trial_stack import PROJECT_DIR, Project, new_project, remove_leftovers
+from engine import air_gapped
+from engine.trial_stack import PROJECT_DIR, Project, copied_project, free_port, new_project, remove_leftovers, tag_of
 from testing.harness import CATALOG, resolved_stack
 from testing.reference_app import API, CACHE, DATABASE, WEB
 from tests.real.conftest import container_ids, docker, inspect, wait_until
@@ -275,18 +277,34 @@ def test_8_pulumi_destroy_removes_everything_but_the_data_and_down_purge_that_to
 
 
 def test_make_up_and_down_from_a_fresh_copy(tmp_path, tools_bin, docker_engine):
-    """The README's first command on a fresh copy: a virtualenv made by `make`, the tools
-    found (or built) by the driver, the plain commands it runs said, a healthy stack, then
-    `make down purge=1`."""
-    project = new_project(tmp_path, share_virtualenvs=False)
+    """The README's first command on a fresh copy with the checked-in dev settings (only the
+    host ports and the image tag are the run's own): a virtualenv made by `make`, the tools found
+    (or built) by the driver, the plain commands it runs said; where no registry serves the
+    catalog's public images, the air-gapped ones built and used with no edit of the stack file;
+    a healthy stack, then `make down purge=1`."""
+    project = copied_project(tmp_path, f"fresh{secrets.token_hex(3)}", share_virtualenvs=False)
+    checked_in = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
+    ports = {name: {"hostPort": free_port()} for name, value in checked_in["dockyard:services"].items()
+             if "hostPort" in value}
+    project.write_config(air_gapped.merged(checked_in, {"dockyard:images": {"tag": tag_of(project.stack)},
+                                                        "dockyard:services": ports}))
+    edited = project.dir / f"Pulumi.{project.stack}.yaml"
     make = ["make", "--no-print-directory", f"STACK={project.stack}"]
     env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"} | project.env
     try:
         up = subprocess.run([*make, "up"], cwd=project.dir, env=env, capture_output=True, text=True, timeout=2400)
-        assert up.returncode == 0, (up.stdout + up.stderr)[-6000:]
-        assert "Python language host" in up.stderr and "stand-in" not in (up.stdout + up.stderr).lower()
+        said = up.stdout + up.stderr
+        assert up.returncode == 0, said[-6000:]
+        assert "Python language host" in up.stderr and "stand-in" not in said.lower()
         assert f"$ pulumi up --yes --skip-preview --refresh --stack {project.stack}" in up.stdout
+        if air_gapped.unreachable(*air_gapped.wanted_images(project.dir, checked_in)):
+            assert "building dockyard's air-gapped images" in up.stderr, said[-3000:]
+            assert f"--config-file .air-gapped/Pulumi.{project.stack}.yaml" in up.stdout
+        images = yaml.safe_load(edited.read_text())["config"]["dockyard:images"]
+        assert "builder" not in images and "baseImages" not in images, "make up edited the stack file"
         assert_all_healthy(project)
+        status, todo = http("POST", f"{urls(project)[WEB]}/api/todos", {"title": "from a fresh copy"})
+        assert status == 201, todo
         down = subprocess.run([*make, "down", "purge=1"], cwd=project.dir, env=env, capture_output=True, text=True, timeout=900)
         assert down.returncode == 0, (down.stdout + down.stderr)[-4000:]
         assert container_ids(project.prefix) == {}

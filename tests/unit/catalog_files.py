@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.spec.catalog import Catalog
-from components.spec.catalog_file import CatalogError, catalog_path, load_catalog
+from components.config.catalog import Catalog
+from components.config.catalog_file import CatalogError, catalog_path, load_catalog
 from testing.harness import PROJECT_DIR
 
 CATALOG_PATH = catalog_path(PROJECT_DIR)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from components.build.contract import build_problems, dockerfile_problems, require_build_contract
-from components.spec.catalog_file import CatalogError
+from components.config.catalog_file import CatalogError
+from components.images.contract import build_problems, dockerfile_problems, require_build_contract
 from testing.harness import CATALOG, PROJECT_DIR
 
 BUILT = [spec for spec in CATALOG.services if spec.build]

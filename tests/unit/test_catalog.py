@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 import yaml
 
-from components.spec.catalog import CATALOG_FILE, start_order
-from components.spec.catalog_file import (
+from components.config.catalog import CATALOG_FILE, start_order
+from components.config.catalog_file import (
     SCHEMA_FILE,
     CatalogError,
     catalog_path,
@@ -20,8 +20,8 @@ from components.spec.catalog_file import (
     parse_catalog,
     schema_text,
 )
-from components.spec.catalog_rules import catalog_problems
-from components.spec.templates import placeholders, render_template
+from components.config.catalog_rules import catalog_problems
+from components.config.templates import placeholders, render_template
 from testing.harness import CATALOG, PROJECT_DIR, talks_to_edges
 
 RAW = yaml.safe_load(catalog_path(PROJECT_DIR).read_text())  # the file the program reads

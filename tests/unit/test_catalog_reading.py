@@ -12,9 +12,9 @@ import time
 
 import pytest
 
+from components.config.catalog_file import CatalogError, load_catalog, shown_path
+from components.config.yaml_document import MAX_ALIAS_EXPANSION, MAX_DEPTH
 from components.core.problems import MAX_LISTED_PROBLEMS, SHOWN_CHARACTERS
-from components.spec.catalog_file import CatalogError, load_catalog, shown_path
-from components.spec.yaml_document import MAX_ALIAS_EXPANSION, MAX_DEPTH
 from tests.unit.catalog_files import RAW, edited, loaded, problems_at, refusal, service, text_of, write
 
 TEXT = text_of(RAW)

@@ -8,9 +8,9 @@ it, on whichever services it holds: a service added to catalog.yaml is checked t
 import pytest
 import yaml
 
-from components.spec.catalog import CATALOG_FILE, Catalog
-from components.spec.catalog_file import CatalogError, catalog_path, parse_catalog
-from components.spec.catalog_rules import catalog_problems
+from components.config.catalog import CATALOG_FILE, Catalog
+from components.config.catalog_file import CatalogError, catalog_path, parse_catalog
+from components.config.catalog_rules import catalog_problems
 from testing.harness import CATALOG, PROJECT_DIR
 
 NAMES = sorted(spec.name for spec in CATALOG.services)
@@ -76,10 +76,10 @@ def test_a_dependency_cycle_is_refused(client, server):
 #
 # These write the edited catalog to a file and read it with load_catalog, as the program does.
 
+from components.config.templates import PLACEHOLDER_FORMS  # noqa: E402
 from components.core.names import SECRET_DIR, secret_file_env  # noqa: E402
 from components.plan.resolve import resolve  # noqa: E402
 from components.plan.validate import validate  # noqa: E402
-from components.spec.templates import PLACEHOLDER_FORMS  # noqa: E402
 from testing.harness import stack_config  # noqa: E402
 from tests.unit.catalog_files import (  # noqa: E402
     RAW,

@@ -12,10 +12,10 @@ from pathlib import Path
 import yaml
 
 from bench.catalog import catalog_of
+from components.config.catalog import monitoring_service_names
+from components.config.catalog_file import load_catalog
 from components.plan.resolve import resolve
 from components.plan.validate import validate
-from components.spec.catalog import monitoring_service_names
-from components.spec.catalog_file import load_catalog
 from testing.harness import PROJECT_DIR, stack_config
 
 SMALL, LARGE = 200, 2_000

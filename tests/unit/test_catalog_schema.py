@@ -17,10 +17,10 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
+from components.config.catalog import CatalogModel, ServiceSpec
+from components.config.catalog_fields import MAX_ID, MAX_TEXT, MEMORY_FLOOR_BYTES
+from components.config.catalog_file import catalog_models, schema_text, validate_entry
 from components.core.names import SECRET_DIR
-from components.spec.catalog import CatalogModel, ServiceSpec
-from components.spec.catalog_fields import MAX_ID, MAX_TEXT, MEMORY_FLOOR_BYTES
-from components.spec.catalog_file import catalog_models, schema_text, validate_entry
 
 SCHEMA = json.loads(schema_text())
 MODELS = {model.__name__: model for model in catalog_models()}

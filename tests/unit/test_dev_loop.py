@@ -16,13 +16,13 @@ import posixpath
 import pytest
 import yaml
 
+from components.config.catalog import Catalog, Debug, Metrics, Monitoring
+from components.config.catalog_file import CatalogError, catalog_path, load_catalog
+from components.config.catalog_rules import catalog_problems
+from components.config.settings import SettingsError
 from components.core.durations import duration_nanos
 from components.plan.monitoring import prometheus_duration, scrape_config, scrape_targets
 from components.plan.validate import validate
-from components.spec.catalog import Catalog, Debug, Metrics, Monitoring
-from components.spec.catalog_file import CatalogError, catalog_path, load_catalog
-from components.spec.catalog_rules import catalog_problems
-from components.spec.settings import SettingsError
 from testing.harness import CATALOG, PROJECT_DIR, merge, outside_inputs, resolved_stack, run_program, stack_config
 
 CONTAINER = "docker:index/container:Container"

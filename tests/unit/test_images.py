@@ -81,7 +81,7 @@ def test_tags_come_from_version_and_revision_never_latest():
 
 
 def test_the_commit_tag_says_when_the_context_has_uncommitted_changes_and_which_stage(tmp_path):
-    from components.build.images import Revision, tags_for
+    from components.images.service_image import Revision, tags_for
 
     revision = Revision("0123456789abcdef", changed=("apps/backend/src/x.py", "README.md"))
     assert revision.touches(tmp_path, tmp_path / "apps/backend")

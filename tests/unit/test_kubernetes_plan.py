@@ -13,14 +13,14 @@ from dataclasses import replace
 
 import pytest
 
+from components.config.catalog import ServiceSpec
+from components.config.settings import Settings, SettingsError
 from components.core.labels import NAME_LABEL, PART_OF_LABEL
 from components.core.quantities import half_cpu, half_memory
 from components.plan.resolve import ResolvedStack, Service, resolve
 from components.plan.stack_rules import kubernetes_problems
 from components.plan.validate import validate
 from components.plan.view import StackView
-from components.spec.catalog import ServiceSpec
-from components.spec.settings import Settings, SettingsError
 from components.targets.kubernetes import network as knet
 from components.targets.kubernetes import objects as kobj
 from components.targets.kubernetes import pod as kpod

@@ -15,9 +15,9 @@ import re
 
 import pytest
 
+from components.config.catalog import DEFAULT_USER
+from components.config.templates import placeholders
 from components.plan.resolve import ResolvedStack
-from components.spec.catalog import DEFAULT_USER
-from components.spec.templates import placeholders
 from components.targets.kubernetes.objects import content_name
 from testing.harness import (
     CATALOG,

@@ -1,9 +1,10 @@
 """The layout shows the architecture (docs/architecture.md): components/ is organised by stage,
-data flows one way (core -> spec -> plan -> build -> targets), and modules stay small."""
+data flows one way (core -> config -> plan -> images -> targets), and modules stay small."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from testing.harness import PROJECT_DIR
 
 COMPONENTS = PROJECT_DIR / "components"
-STAGES = ("core", "spec", "plan", "build", "targets")  # each may import only those before it
+STAGES = ("core", "config", "plan", "images", "targets")  # each may import only those before it
 MAX_LINES = 400
 MODULES = sorted(COMPONENTS.rglob("*.py"))
 
@@ -62,14 +63,39 @@ def test_one_target_does_not_import_another(path):
 
 def test_the_checker_sees_an_upward_import(tmp_path):
     module = tmp_path / "rule.py"
-    module.write_text("from components.targets.host import Host\nimport components.build.images\n")
-    assert component_imports(module) == {"components.targets.host", "components.build.images"}
+    module.write_text("from components.targets.host import Host\nimport components.images.service_image\n")
+    assert component_imports(module) == {"components.targets.host", "components.images.service_image"}
 
 
-@pytest.mark.parametrize("path", [*MODULES, *sorted((PROJECT_DIR / "policy").rglob("*.py"))], ids=name_of)
+POLICY_MODULES = sorted(p for p in (PROJECT_DIR / "policy").rglob("*.py") if "venv" not in p.parts)
+# Everything that is the program, its tools and its tests (not virtualenvs, caches, node_modules).
+PROGRAM_FILES = sorted(
+    p
+    for folder in ("components", "policy", "scripts", "engine", "testing", "tests", "bench")
+    for p in (PROJECT_DIR / folder).rglob("*")
+    if p.is_file() and not {"venv", "__pycache__", "node_modules"} & set(p.relative_to(PROJECT_DIR).parts)
+)
+
+
+def git_ignored(paths: list[Path]) -> list[str]:
+    """Those of `paths` (relative to the project) that .gitignore hides from git and ruff."""
+    listed = "\n".join(str(p.relative_to(PROJECT_DIR)) for p in paths)
+    done = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=PROJECT_DIR, input=listed,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode in (0, 1), done.stderr  # 1: none ignored
+    return done.stdout.split()
+
+
+def test_no_program_file_is_git_ignored():
+    assert PROGRAM_FILES and git_ignored(PROGRAM_FILES) == []
+
+
+def test_the_ignore_check_sees_an_ignored_file():
+    assert git_ignored([PROJECT_DIR / "build" / "x.py", PROJECT_DIR / "components" / "images" / "x.py"]) == ["build/x.py"]
+
+
+@pytest.mark.parametrize("path", [*MODULES, *POLICY_MODULES], ids=name_of)
 def test_no_module_is_over_400_lines(path):
-    if "venv" in path.parts:
-        pytest.skip("the policy pack's own virtualenv")
     assert len(path.read_text().splitlines()) <= MAX_LINES
 
 

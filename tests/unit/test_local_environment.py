@@ -8,10 +8,10 @@ import re
 
 import pytest
 
+from components.config.catalog import DEFAULT_USER, secret_references
+from components.config.templates import render_template
 from components.core.quantities import memory_mb, provider_cpus
 from components.plan.validate import validate
-from components.spec.catalog import DEFAULT_USER, secret_references
-from components.spec.templates import render_template
 from components.targets.docker.environment import LOOPBACK, TMPFS_OPTIONS
 from testing.harness import CATALOG, PROJECT_DIR, merge, run_program, stack_config
 

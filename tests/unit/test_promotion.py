@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from components.build.promotion import PromotionError, check_promoted_images
 from components.core.references import is_digest_ref
+from components.images.promotion import PromotionError, check_promoted_images
 from testing.harness import CATALOG, run_program
 from tests.render.render_manifests import PROD_SOURCE_STACK, RUNS
 
@@ -144,14 +144,14 @@ def test_tag_only_image_fails_naming_stack_and_service():
 
 
 def test_prod_without_a_source_stack_fails_before_any_resource():
-    from components.spec.settings import SettingsError
+    from components.config.settings import SettingsError
 
     with pytest.raises(SettingsError, match="promotion.fromStack"):
         run_prod({"backend": BACKEND, "frontend": FRONTEND}, config={"promotion": {"fromStack": ""}})
 
 
 def test_prod_with_one_frontend_replica_fails_before_any_resource():
-    from components.spec.settings import SettingsError
+    from components.config.settings import SettingsError
 
     with pytest.raises(SettingsError, match="services.frontend.replicas = 1: prod runs public services with at least 2"):
         run_prod({"backend": BACKEND, "frontend": FRONTEND}, config={"services": {"frontend": {"replicas": 1}}})

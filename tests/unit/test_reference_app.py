@@ -5,8 +5,8 @@ as pinned; services a team adds beside them change nothing here. A team that rep
 reference app updates testing/reference_app.py (or deletes this file).
 """
 
-from components.spec.catalog import CATALOG_FILE
-from components.spec.catalog_file import load_catalog
+from components.config.catalog import CATALOG_FILE
+from components.config.catalog_file import load_catalog
 from testing import reference_app
 from testing.harness import PROJECT_DIR, talks_to_edges
 

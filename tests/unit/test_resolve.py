@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
+from components.config.catalog import Catalog
 from components.plan.resolve import resolve
 from components.plan.stack_rules import kubernetes_problems
 from components.plan.validate import validate
 from components.plan.view import StackView
-from components.spec.catalog import Catalog
 from testing.harness import CATALOG, PROJECT_DIR, merge, outside_inputs, stack_config
 
 

@@ -7,11 +7,11 @@ catalog's own rules (a catalog refused on its own) are in test_catalog_rules.py.
 
 import pytest
 
+from components.config.catalog import Catalog, SecretSpec
+from components.config.catalog_rules import catalog_problems
+from components.config.settings import SettingsError
 from components.core.quantities import cpu_cores, memory_bytes
 from components.plan.validate import validate
-from components.spec.catalog import Catalog, SecretSpec
-from components.spec.catalog_rules import catalog_problems
-from components.spec.settings import SettingsError
 from testing.harness import CATALOG, PROJECT_DIR, merge, run_program, stack_config
 
 NAMES = sorted(spec.name for spec in CATALOG.services)

@@ -11,9 +11,9 @@ import itertools
 
 import pytest
 
+from components.config.settings import SettingsError
 from components.core.problems import shown
 from components.plan.validate import validate
-from components.spec.settings import SettingsError
 from testing.harness import PROJECT_DIR, merge, outside_inputs, run_program, stack_config
 
 STACKS = ("dev", "staging", "prod")

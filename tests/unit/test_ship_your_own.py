@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.spec.catalog import CATALOG_FILE
-from components.spec.catalog_file import load_catalog
-from components.spec.settings import SettingsError
+from components.config.catalog import CATALOG_FILE
+from components.config.catalog_file import load_catalog
+from components.config.settings import SettingsError
 from testing.harness import PROJECT_DIR, outside_inputs, run_program
 
 CONTAINER = "docker:index/container:Container"

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from components.config.catalog import OPT_OUT_READ_ONLY_ROOT
 from components.core.labels import OPT_OUT_PREFIX, STACK_LABEL
 from components.plan.resolve import Service
-from components.spec.catalog import OPT_OUT_READ_ONLY_ROOT
 
 HOT_RELOAD_REASON = "dev.hotReload: the dev server writes build caches next to the bind-mounted source"
 DEBUG_REASON = "dev.debug: the dev stage's server runs under its debugger and writes build caches next to its source"

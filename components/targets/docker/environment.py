@@ -21,13 +21,13 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
+from components.config.catalog import OPT_OUT_READ_ONLY_ROOT, Health, ServiceSpec
+from components.config.settings import Settings
 from components.core.durations import duration_nanos, go_duration
 from components.core.labels import OPT_OUT_PREFIX, STACK_LABEL
 from components.core.quantities import memory_mb, provider_cpus
 from components.plan.resolve import Service
 from components.plan.secrets import fill_secrets
-from components.spec.catalog import OPT_OUT_READ_ONLY_ROOT, Health, ServiceSpec
-from components.spec.settings import Settings
 from components.targets.args import EnvironmentArgs
 from components.targets.docker.dev_loop import (
     CONFIG_LABEL,

@@ -16,13 +16,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.config.settings import Settings
 from components.core.names import (  # noqa: F401 (the suffix: tests read it here)
     EXTERNAL_SECRET_SUFFIX,
     external_secret_name,
 )
 from components.plan.resolve import Service
 from components.plan.secrets import fill_secrets
-from components.spec.settings import Settings
 from components.targets.args import EnvironmentArgs
 from components.targets.kubernetes.network import default_deny_manifest, dns_egress_manifest, network_policy_manifest
 from components.targets.kubernetes.objects import (

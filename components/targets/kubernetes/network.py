@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.config.settings import Settings
 from components.core.labels import PART_OF, PART_OF_LABEL
 from components.core.names import DEFAULT_DENY_POLICY, DNS_POLICY, service_policy_name
 from components.plan.resolve import Service
-from components.spec.settings import Settings
 from components.targets.kubernetes.objects import metadata
 from components.targets.kubernetes.pod import selector_labels
 

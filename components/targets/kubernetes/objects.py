@@ -10,11 +10,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from components.config.catalog import ServiceSpec
+from components.config.settings import Settings
 from components.core.labels import PART_OF, PART_OF_LABEL, STACK_LABEL
 from components.core.names import STATE_VOLUME
 from components.plan.resolve import Service
-from components.spec.catalog import ServiceSpec
-from components.spec.settings import Settings
 from components.targets.kubernetes.pod import (
     WorkloadInputs,
     http_port_name,

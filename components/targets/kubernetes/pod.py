@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.config.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec
+from components.config.settings import Settings, StackKind
 from components.core.labels import (
     NAME_LABEL,
     OPT_OUT_PREFIX,
@@ -27,8 +29,6 @@ from components.core.names import (
 )
 from components.core.quantities import half_cpu, half_memory
 from components.plan.resolve import Service
-from components.spec.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec
-from components.spec.settings import Settings, StackKind
 
 PROMOTED_FROM_ANNOTATION = "dockyard.dev/promoted-from"
 IMAGE_REVISION_ANNOTATION = "dockyard.dev/image-id"

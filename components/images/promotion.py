@@ -8,7 +8,6 @@ the rule inside an `apply`, so `pulumi up` fails naming the stack and the servic
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 

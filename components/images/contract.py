@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from components.spec.catalog import Catalog, ServiceSpec
-from components.spec.catalog_file import CatalogError
+from components.config.catalog import Catalog, ServiceSpec
+from components.config.catalog_file import CatalogError
+from components.config.text_file import TextFileError, read_text
 from components.core.problems import OMITTED, Problem
-from components.spec.text_file import TextFileError, read_text
 
 DOCKERFILE = "Dockerfile"
-# The build arguments the program passes (components/build/images.py): the Dockerfile declares the
+# The build arguments the program passes (components/images/service_image.py): the Dockerfile declares the
 # base ones before its first FROM so every stage's FROM can use them.
 BASE_ARGS = ("BASE_IMAGE", "RUNTIME_BASE_IMAGE")
 _FROM = re.compile(r"^\s*FROM\s+\S+(?:\s+AS\s+(?P<stage>\S+))?\s*$", re.IGNORECASE | re.MULTILINE)

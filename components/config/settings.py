@@ -15,13 +15,13 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, field_validator
 
+from components.config.fields import CamelModel, Count, Flag, Quantity, Text, text
 from components.core.problems import Problem, Refusal
 from components.core.quantities import check_cpu, check_memory
 from components.core.references import (
     TAG,
     label_problem,
 )
-from components.spec.fields import CamelModel, Count, Flag, Quantity, Text, text
 
 NAMESPACE = "dockyard"  # the config namespace, which is also the project's name
 PROJECT = NAMESPACE

@@ -12,8 +12,8 @@ from typing import Any
 
 import pulumi
 
-from components.spec.catalog import Catalog
-from components.spec.settings import NAMESPACE, SECRET_KEYS
+from components.config.catalog import Catalog
+from components.config.settings import NAMESPACE, SECRET_KEYS
 
 _PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")

@@ -10,10 +10,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from components.core.problems import HIDDEN, OMITTED, Problem, distinct_problems
-from components.spec.field_errors import in_words
-from components.spec.fields import CamelModel
-from components.spec.settings import (
+from components.config.field_errors import in_words
+from components.config.fields import CamelModel
+from components.config.settings import (
     SECRET_KEYS,
     SETTING_KEYS,
     DevSettings,
@@ -25,7 +24,8 @@ from components.spec.settings import (
     StackKind,
     Target,
 )
-from components.spec.settings_rules import cross_section_problems
+from components.config.settings_rules import cross_section_problems
+from components.core.problems import HIDDEN, OMITTED, Problem, distinct_problems
 
 
 def _enum_problem(key: str, value: Any, enum: type[Enum]) -> Problem:

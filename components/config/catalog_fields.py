@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, WithJsonSchema
 
+from components.config.fields import whole
 from components.core.durations import duration_nanos
 from components.core.quantities import check_cpu, check_memory
 from components.core.references import PINNED_REFERENCE_PATTERN, image_reference_problem
-from components.spec.fields import whole
 
 NAME_PATTERN = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"  # a DNS label short enough for derived names
 

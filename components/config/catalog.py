@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool
 
-from components.spec.catalog_fields import (
+from components.config.catalog_fields import (
     _CONFIG_KEY,
     _ENV_NAME,
     Argument,
@@ -37,8 +37,8 @@ from components.spec.catalog_fields import (
     User,
     bounded_whole,
 )
-from components.spec.fields import CamelModel
-from components.spec.templates import placeholders, secret_names
+from components.config.fields import CamelModel
+from components.config.templates import placeholders, secret_names
 
 CATALOG_FILE = "catalog.yaml"
 DEFAULT_USER = "1000:1000"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from components.spec.settings import Settings, StackKind
+from components.config.settings import Settings, StackKind
 
 
 class KubernetesImages(Enum):

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import posixpath
 
+from components.config.catalog import Catalog, built_service_names
 from components.core.durations import duration_nanos
 from components.core.problems import OMITTED, Problem
-from components.spec.catalog import Catalog, built_service_names
 
 
 def _debug_problems(catalog: Catalog) -> list[Problem]:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from components.config.settings import PROJECT, Settings, StackKind, Target
 from components.core.problems import Problem
 from components.core.references import (
     image_reference_problem,
@@ -15,7 +16,6 @@ from components.core.references import (
     qualified_stack_problem,
     registry_problem,
 )
-from components.spec.settings import PROJECT, Settings, StackKind, Target
 
 _BUILDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 

@@ -15,9 +15,9 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_docker_build as docker_build
 
-from components.plan.images import KubernetesImages
-from components.spec.catalog import ServiceSpec
-from components.spec.settings import ImageSettings
+from components.config.catalog import ServiceSpec
+from components.config.settings import ImageSettings
+from components.plan.image_decisions import KubernetesImages
 
 CA_BUNDLE_SECRET_ID = "ca_bundle"  # the Dockerfiles mount it with this id
 LOCAL_REPOSITORY_PREFIX = "dockyard"
@@ -235,7 +235,7 @@ class ServiceImage(pulumi.ComponentResource):
         self.register_outputs({"ref": self.ref, "digest_ref": self.digest_ref, "local_id": self.local_id})
 
     def reference_for(self, wanted: KubernetesImages) -> pulumi.Output[str]:
-        """The reference a Kubernetes target runs (plan/images.py decides which, per stack kind)."""
+        """The reference a Kubernetes target runs (plan/image_decisions.py decides which, per stack kind)."""
         if wanted is KubernetesImages.LOADED_TAG:
             return self.ref
         if wanted is KubernetesImages.PUSHED_DIGEST and self.digest_ref is not None:

@@ -11,6 +11,10 @@ import posixpath
 from collections.abc import Iterable, Sequence
 from graphlib import CycleError, TopologicalSorter
 
+from components.config.catalog import Catalog, ServiceSpec, built_service_names, secret_references
+from components.config.dev_loop_rules import dev_loop_problems
+from components.config.settings import SECRET_KEYS, SETTING_KEYS
+from components.config.templates import template_grammar_problems
 from components.core.names import (
     PROGRAM_OBJECTS,
     SECRET_DIR,
@@ -20,10 +24,6 @@ from components.core.names import (
 )
 from components.core.problems import OMITTED, Problem
 from components.core.quantities import memory_bytes
-from components.spec.catalog import Catalog, ServiceSpec, built_service_names, secret_references
-from components.spec.dev_loop_rules import dev_loop_problems
-from components.spec.settings import SECRET_KEYS, SETTING_KEYS
-from components.spec.templates import template_grammar_problems
 
 KNOWN_SHOWN = 10  # names listed in a message before "… (N in all)"
 # A Kubernetes object (the env ConfigMap, the Secret) holds at most 1 MiB; leave room for

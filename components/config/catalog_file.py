@@ -16,15 +16,15 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
+from components.config.catalog import CATALOG_FILE, Catalog, CatalogFile, CatalogModel, SecretSpec, ServiceSpec
+from components.config.catalog_fields import NAME_PATTERN, PATTERN_WORDS
+from components.config.catalog_rules import catalog_problems
+from components.config.field_errors import in_words
+from components.config.text_file import TextFileError, read_text
+from components.config.yaml_document import FILE_KEY, YamlRefused
+from components.config.yaml_document import load as load_yaml
 from components.core.gc_pause import collection_paused
 from components.core.problems import OMITTED, Problem, Refusal
-from components.spec.catalog import CATALOG_FILE, Catalog, CatalogFile, CatalogModel, SecretSpec, ServiceSpec
-from components.spec.catalog_fields import NAME_PATTERN, PATTERN_WORDS
-from components.spec.catalog_rules import catalog_problems
-from components.spec.field_errors import in_words
-from components.spec.text_file import TextFileError, read_text
-from components.spec.yaml_document import FILE_KEY, YamlRefused
-from components.spec.yaml_document import load as load_yaml
 
 SCHEMA_FILE = "catalog.schema.json"
 
