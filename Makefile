@@ -20,7 +20,7 @@ s ?=
 # and runs nothing locally).
 PREFLIGHT := scripts/preflight.sh$(if $(filter prod,$(STACK)),, --docker)
 
-.PHONY: help up preview down refresh logs ps urls env preflight deps tools lint test test-unit test-policy \
+.PHONY: help up preview down refresh logs ps urls env compose preflight deps tools lint test test-unit test-policy \
         test-render test-apps test-backend test-frontend test-engine test-real bench schema clean
 .DEFAULT_GOAL := help
 
@@ -72,6 +72,10 @@ urls:  ## the stack's URLs (from its outputs), and its debuggers' addresses with
 
 env: deps  ## the settings for plain pulumi commands (backend, passphrase, CLI, plugins): eval "$$(make -s env)"
 	@$(DRIVER) env
+
+# No Pulumi: the catalog and Pulumi.$(STACK).yaml, checked and resolved as the program does them.
+compose: deps  ## write compose.yaml: the resolved stack as a compose file, to run it without Pulumi (holds its generated secrets)
+	$(PY) scripts/compose.py --stack $(STACK)
 
 ## Dependencies ------------------------------------------------------------------------
 $(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt

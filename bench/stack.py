@@ -13,8 +13,8 @@ Measured, in this order, each as one driver run (process start to exit, as a use
                           an earlier run's layer for it
   down                    destroy, data volumes and credentials kept
 
-Compose side, in the same run once the Pulumi stack is down: a compose file generated from the
-resolved dev stack (components.plan.resolve.resolve and components.targets.docker.environment.container_plan, so it
+Compose side, in the same run once the Pulumi stack is down: the compose target's file of the
+resolved dev stack (components/targets/compose, over components.plan.container.container_plan, so it
 carries what the program sends: env, command, user, read-only root + tmpfs, caps dropped,
 no-new-privileges, memory/CPU limits, the catalog's health-check timing, 127.0.0.1 ports, named
 volumes, one network with aliases, health-gated depends_on), written into the temporary
@@ -37,7 +37,6 @@ import json
 import os
 import platform
 import secrets
-import string
 import subprocess
 import tempfile
 import time
@@ -49,16 +48,10 @@ from typing import Any
 import yaml
 
 from components.config.catalog_file import catalog_path, load_catalog
-from components.images.service_image import CA_BUNDLE_SECRET_ID, git_revision, plan_build
-from components.plan.resolve import ResolvedStack, Service, resolve
+from components.plan.resolve import ResolvedStack, resolve
 from components.plan.validate import validate
-from components.targets.docker.environment import (
-    HEALTH_WAIT_SECONDS,
-    LOG_OPTIONS,
-    STOP_GRACE_SECONDS,
-    ContainerPlan,
-    container_plan,
-)
+from components.targets.compose.render import compose_document, write_compose_file
+from components.targets.docker.container_inputs import HEALTH_WAIT_SECONDS
 from engine.trial_stack import PROJECT_DIR, Driven, Project, free_port, new_project, remove_leftovers
 
 RESULTS = PROJECT_DIR / "bench" / "results" / "stack.json"
@@ -67,7 +60,6 @@ TOOLS_NEEDED = ("pulumi", "pulumi-resource-docker", "pulumi-resource-kubernetes"
 LIVEZ_FILE = "apps/backend/src/todo_api/probes.py"  # the backend's /livez handler
 LIVEZ_LINE = '    return {"status": "ok"}'
 COLD_GOAL_RATIO = 1.2
-COMPOSE_STACK_LABEL = "dockyard.dev/stack"
 DRIVER_TIMEOUT = 1800  # a cold build on 2 busy cores takes minutes
 
 
@@ -170,14 +162,6 @@ def livez_marker(url: str) -> str | None:
 # --- the Pulumi side ------------------------------------------------------------------------------
 
 
-def changes(driven: Driven, command: str) -> dict[str, int]:
-    """The driver's resource counts for the step (e.g. {'same': 17})."""
-    try:
-        return driven.summary(command)
-    except IndexError:
-        return {}
-
-
 def pulumi_steps(project: Project, findings: list[str]) -> dict[str, dict]:
     """The Pulumi steps in order, each one driver run; what a step changed is kept beside its
     time (a no-change step that changes something is a defect, and its time means something else)."""
@@ -185,7 +169,15 @@ def pulumi_steps(project: Project, findings: list[str]) -> dict[str, dict]:
 
     def step(key: str, *args: str, command: str) -> Driven:
         driven = project.drive(*args, timeout=DRIVER_TIMEOUT)
-        steps[key] = {"seconds": succeeded(driven, f"`{' '.join(args)}`"), "changes": changes(driven, command)}
+        seconds = succeeded(driven, f"`{' '.join(args)}`")
+        # What the step changed, read after the clock stopped: the stack's history for an update
+        # (`pulumi stack history`), a plain `pulumi preview --expect-no-changes` for a preview.
+        if command == "preview":
+            unchanged = project.pulumi("preview", "--expect-no-changes").returncode == 0
+            changes = {} if unchanged else {"changed": 1}  # a preview's counts are not recorded
+        else:
+            changes = project.last_changes()
+        steps[key] = {"seconds": seconds, "changes": changes}
         return driven
 
     cold = step("up_cold", "up", command="up")
@@ -210,148 +202,14 @@ def pulumi_steps(project: Project, findings: list[str]) -> dict[str, dict]:
 # --- the compose file, generated from the resolved stack -----------------------------------------
 
 
-def secret_values(stack: ResolvedStack) -> dict[str, str]:
-    """The stack's secrets for compose: a generated one is generated once for the file (letters
-    and digits, as the program's), a template filled from those. Dev reads none from config."""
-    alphabet = string.ascii_letters + string.digits
-    values: dict[str, str] = {}
-    for secret in stack.secrets.values():  # dependencies first
-        if secret.generate is not None:
-            values[secret.name] = "".join(secrets.choice(alphabet) for _ in range(secret.generate.length))
-        elif secret.template is not None:
-            values[secret.name] = fill_secrets(secret.template, values)
-        else:
-            raise BenchFailed(f"secret {secret.name!r} comes from config ({secret.config}): not in a dev stack")
-    return values
-
-
-def fill_secrets(template: str, values: Mapping[str, str]) -> str:
-    for name, value in values.items():
-        template = template.replace(f"{{secret:{name}}}", value)
-    return template
-
-
-def literal(text: str) -> str:
-    """A value compose must not interpolate (`$` starts a variable in a compose file)."""
-    return text.replace("$", "$$")
-
-
-def compose_env(service: Service, values: Mapping[str, str]) -> dict[str, str]:
-    """The container's env in the catalog's order, as the program's `_env` gives it."""
-    env = {
-        key: service.plain_env[key] if key in service.plain_env else fill_secrets(service.secret_env[key], values)
-        for key in service.spec.env
-    }
-    return {key: literal(value) for key, value in env.items()}
-
-
-def compose_healthcheck(plan: ContainerPlan) -> dict[str, Any] | None:
-    """The catalog's check and timing (interval, timeout, retries, start period and interval),
-    in the Go duration form the program sends and compose also reads."""
-    if plan.health_test is None:
-        return None
-    return {"test": [literal(arg) for arg in plan.health_test], **plan.health_timing}
-
-
-def compose_depends_on(service: Service, stack: ResolvedStack) -> dict[str, dict[str, str]]:
-    """What the program's health gates wait for: a one-shot to exit 0, a service to be healthy."""
-    conditions = {}
-    for name in service.depends_on:
-        spec = stack.services[name].spec
-        if spec.one_shot:
-            conditions[name] = {"condition": "service_completed_successfully"}
-        elif spec.health is not None:
-            conditions[name] = {"condition": "service_healthy"}
-        else:
-            conditions[name] = {"condition": "service_started"}
-    return conditions
-
-
-def compose_build(service: Service, stack: ResolvedStack, project_dir: Path, tag: str) -> dict[str, Any]:
-    """The build the program asks BuildKit for (plan_build), under compose's own tag (APP_VERSION
-    follows it, as it follows a Pulumi tag): compose runs the build, and BuildKit's shared cache
-    serves the layers it already has, as it does for the Pulumi run (APP_VERSION is an ENV of the
-    runtime stage, which does not key its COPY layers)."""
-    images = stack.settings.images.model_copy(update={"tag": tag})
-    plan = plan_build(
-        service.spec,
-        images,
-        project_dir=project_dir,
-        revision=git_revision(project_dir),
-        load_into_daemon=True,
-        dev_stage=False,
+def write_compose(stack: ResolvedStack, project: Project, compose: Compose) -> None:
+    """The compose target's file (components/targets/compose) of the trial stack, on host ports of
+    the run's own, as this engine accounts swap; its generated secrets are generated once into it."""
+    ports = {name: free_port() for name, service in stack.services.items() if service.published_port}
+    document = compose_document(
+        stack, project.dir, compose.project, swap_accounted=swap_accounted(), host_ports=ports
     )
-    build = {
-        "context": plan.context,
-        "dockerfile": str(Path(plan.dockerfile).relative_to(plan.context)),
-        "target": plan.target,
-        "args": {key: literal(value) for key, value in plan.build_args.items()},
-        "labels": {key: literal(value) for key, value in plan.labels.items()},
-    }
-    if stack.settings.images.ca_bundle:
-        build["secrets"] = [CA_BUNDLE_SECRET_ID]
-    return build
-
-
-def compose_service(service: Service, stack: ResolvedStack, context: dict[str, Any]) -> dict[str, Any]:
-    """One service as the program's container: `context` holds the run's image names, secret
-    values, host ports, project directory, compose tag and compose project name."""
-    plan = container_plan(service, stack.settings, context["project_dir"])
-    memory = f"{plan.memory_mb}m"
-    entry: dict[str, Any] = {
-        "image": context["images"][service.name],
-        "user": plan.user,
-        "read_only": plan.read_only,
-        "tmpfs": [f"{path}:{options}" for path, options in plan.tmpfs.items()],
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges:true"],
-        "mem_limit": memory,
-        "memswap_limit": memory if context["swap_accounted"] else -1,
-        "cpus": float(plan.cpus),
-        "networks": {"stack": {"aliases": [service.name]}},
-        "labels": {**plan.labels, COMPOSE_STACK_LABEL: context["compose_project"]},
-        "logging": {"driver": "json-file", "options": dict(LOG_OPTIONS)},
-        "stop_grace_period": f"{STOP_GRACE_SECONDS}s",
-        "restart": "no" if plan.one_shot else "unless-stopped",
-    }
-    if env := compose_env(service, context["secrets"]):
-        entry["environment"] = env
-    if plan.command:
-        entry["command"] = [literal(arg) for arg in plan.command]
-    if (health := compose_healthcheck(plan)) is not None:
-        entry["healthcheck"] = health
-    if plan.published:
-        entry["ports"] = [f"127.0.0.1:{context['ports'][service.name]}:{p.internal}" for p in plan.published]
-    if plan.volume:
-        entry["volumes"] = [f"{service.name}-data:{plan.data_path}"]
-    if depends := compose_depends_on(service, stack):
-        entry["depends_on"] = depends
-    if service.built_from == service.name:
-        entry["build"] = compose_build(service, stack, context["project_dir"], context["tag"])
-    elif service.built_from:
-        # Runs an image another service builds (imageOf): nothing to pull, it exists once built.
-        entry["pull_policy"] = "never"
-    return entry
-
-
-def compose_document(stack: ResolvedStack, project_dir: Path, compose_project: str) -> dict[str, Any]:
-    """The whole compose file: every enabled service, its volumes, one network, the CA bundle."""
-    tag = f"{stack.settings.images.tag}-compose"
-    built = {name: f"dockyard/{name}:{tag}" for name in stack.built}
-    context = {
-        "project_dir": project_dir, "tag": tag, "compose_project": compose_project,
-        "images": stack.image_refs(built), "secrets": secret_values(stack), "swap_accounted": swap_accounted(),
-        "ports": {name: free_port() for name, service in stack.services.items() if service.published_port},
-    }  # fmt: skip
-    document: dict[str, Any] = {
-        "name": compose_project,
-        "services": {name: compose_service(service, stack, context) for name, service in stack.services.items()},
-        "networks": {"stack": {"driver": "bridge"}},
-        "volumes": {f"{name}-data": {} for name, service in stack.services.items() if service.spec.state},
-    }
-    if stack.settings.images.ca_bundle:
-        document["secrets"] = {CA_BUNDLE_SECRET_ID: {"file": stack.settings.images.ca_bundle}}
-    return document
+    write_compose_file(compose.file, document)
 
 
 # --- the compose side -----------------------------------------------------------------------------
@@ -514,7 +372,7 @@ def run(tmp: Path) -> dict[str, Any]:
         pulumi["driver_only"] = {"seconds": driver_only}
         stack = resolved_stack(project)
         compose = Compose(tmp / "compose.yaml", f"dockyard-compose-{project.stack}")
-        compose.file.write_text(yaml.safe_dump(compose_document(stack, project.dir, compose.project), sort_keys=False))
+        write_compose(stack, project, compose)
         compose_result = compose_steps(compose, stack)
         pulumi["purge"] = {"seconds": succeeded(project.drive("down", "--purge", timeout=600), "`down --purge`")}
         purged = True

@@ -144,16 +144,6 @@ class Driven:
     seconds: float
     stdout: str = ""
 
-    def summary(self, command: str) -> dict[str, int]:
-        """The resource counts of the driver's last `dockyard: <command>:` line (e.g. {'same': 17})."""
-        line = [x for x in self.output.splitlines() if x.startswith(f"dockyard: {command}:")][-1]
-        counts = {}
-        for part in line.split(":", 2)[2].split(","):
-            words = part.split()
-            if len(words) == 2 and words[0].isdigit():
-                counts[words[1]] = int(words[0])
-        return counts
-
 
 @dataclass
 class Project:

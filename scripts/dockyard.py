@@ -26,7 +26,6 @@ import os
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -75,29 +74,6 @@ class Pulumi:
         if done.returncode != 0:
             raise CommandFailed(shlex.join(argv))
         return done.stdout or ""
-
-    def with_summary(self, command: str, *args: str) -> dict[str, int]:
-        """Run an engine command; its resource changes, from the engine's own event log."""
-        with tempfile.TemporaryDirectory(prefix="dockyard-events-") as scratch:
-            log = Path(scratch) / "events.jsonl"
-            try:
-                self.run(command, *args, "--event-log", str(log))
-            finally:
-                changes = summary_of(log)
-                if changes is not None:
-                    say(f"{command}: {_changes(changes)}")
-        return changes or {}
-
-
-def summary_of(event_log: Path) -> dict[str, int] | None:
-    """The resourceChanges of the engine's summary event (None when it never got that far)."""
-    if not event_log.exists():
-        return None
-    for line in event_log.read_text().splitlines():
-        event = json.loads(line) if line.strip() else {}
-        if "summaryEvent" in event:
-            return event["summaryEvent"].get("resourceChanges") or {}
-    return None
 
 
 def select_stack(pulumi: Pulumi) -> None:
@@ -175,29 +151,29 @@ def up(pulumi: Pulumi, args: argparse.Namespace) -> None:
     # Pulumi, or a one-shot that failed, is created again. --skip-preview: `make up` is `--yes`.
     refresh = ["--refresh"] if args.refresh else []
     policy = policy_args(pulumi.stack, args)
-    pulumi.with_summary("up", "--yes", "--skip-preview", *refresh, *policy, *machine_config(pulumi))
+    pulumi.run("up", "--yes", "--skip-preview", *refresh, *policy, *machine_config(pulumi))
     for service, url in sorted((stack_outputs(pulumi).get("urls") or {}).items()):
         print(f"  {service:<10} {url}")
 
 
 def preview(pulumi: Pulumi, args: argparse.Namespace) -> None:
     flags = (["--expect-no-changes"] if args.expect_no_changes else []) + (["--refresh"] if args.refresh else [])
-    pulumi.with_summary("preview", *flags, *policy_args(pulumi.stack, args), *machine_config(pulumi))
+    pulumi.run("preview", *flags, *policy_args(pulumi.stack, args), *machine_config(pulumi))
 
 
 def down(pulumi: Pulumi, args: argparse.Namespace) -> None:
     if args.purge:
-        pulumi.with_summary("destroy", "--yes", "--skip-preview")
+        pulumi.run("destroy", "--yes", "--skip-preview")
         remove_stack_volumes(pulumi.stack)
         return
     targets = urns_to_destroy(pulumi)
     if targets:
-        pulumi.with_summary("destroy", "--yes", "--skip-preview", *(f"--target={urn}" for urn in targets))
+        pulumi.run("destroy", "--yes", "--skip-preview", *(f"--target={urn}" for urn in targets))
     say("kept the data volumes and the generated credentials that open them; `make down purge=1` removes both")
 
 
 def refresh(pulumi: Pulumi, args: argparse.Namespace) -> None:
-    pulumi.with_summary("refresh", "--yes", "--skip-preview")
+    pulumi.run("refresh", "--yes", "--skip-preview")
 
 
 def outputs(pulumi: Pulumi, args: argparse.Namespace) -> None:

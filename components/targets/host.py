@@ -1,5 +1,8 @@
-"""`Host`: what the program asks of the machine it runs on, in one place: the variables the
-Docker engine is found by, a client for that engine, the kubeconfig contexts there are.
+"""`Host`: what a test may put in place of the machine the program runs on, in one place: the
+variables the Docker engine is found by, a client for that engine, the kubeconfig contexts there
+are. A field left `None` means the machine's own, which each target supplies itself
+(docker/preflight.py: `DockerEngine`; kubernetes/preflight.py: `kubeconfig_contexts`), so this
+module, shared by every target, imports none of them.
 The program reads `current_host()`; tests hand in their own with `using_host(...)`.
 `PreflightError`: what the machine lacks, said before anything is created."""
 
@@ -14,17 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from components.core.problems import Problem, Refusal
-from components.targets.docker.endpoint import DockerEndpoint
-from components.targets.docker.engine import DockerEngine
-from components.targets.kubernetes.preflight import kubeconfig_contexts
 
 
 @dataclass(frozen=True)
 class Host:
     environ: Callable[[], Mapping[str, str]] = lambda: os.environ
-    # endpoint -> a client answering version(), swap_limit(), health(id), remove_container(name)
-    connect: Callable[[DockerEndpoint], Any] = DockerEngine
-    kube_contexts: Callable[[Iterable[Path]], set[str]] = kubeconfig_contexts
+    # a Docker endpoint -> a client answering version(), swap_limit(), health(id), remove_container(name)
+    connect: Callable[[Any], Any] | None = None
+    # kubeconfig files -> the context names they hold
+    kube_contexts: Callable[[Iterable[Path]], set[str]] | None = None
 
 
 _CURRENT: ContextVar[Host] = ContextVar("dockyard_host", default=Host())  # noqa: B039 (Host is frozen)

@@ -48,23 +48,46 @@ def test_a_stage_imports_only_the_stages_before_it(path):
     assert upward == [], f"{name_of(path)} ({STAGES[own]}) imports a later stage"
 
 
-@pytest.mark.parametrize("path", [p for p in MODULES if "targets" in p.parts], ids=name_of)
+TARGETS = COMPONENTS / "targets"
+# Modules directly under targets/ (args.py, host.py) are shared by every target, so they import none.
+SHARED = {p.stem for p in TARGETS.glob("*.py")} - {"__init__"}
+
+
+def targets_imported(path: Path) -> set[str]:
+    """What `path` imports from components/targets/, by the folder or module right under it:
+    `from components.targets.docker.engine import X` -> docker, `from components.targets import host` -> host."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "components.targets":
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("components.targets."):
+            found.add(node.module.split(".")[2])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[2] for a in node.names if a.name.startswith("components.targets.")}
+    return found
+
+
+def foreign_targets(path: Path, imported: set[str]) -> list[str]:
+    """Those of `imported` (by `path`) that are another target: a target's folder may import itself
+    and the shared modules; a shared module may import only the other shared modules."""
+    parts = path.relative_to(TARGETS).parts
+    own = {parts[0]} if len(parts) > 1 else set()
+    return sorted(imported - own - SHARED)
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if TARGETS in p.parents], ids=name_of)
 def test_one_target_does_not_import_another(path):
-    parts = path.relative_to(COMPONENTS / "targets").parts
-    if len(parts) == 1:  # targets/args.py, targets/host.py: shared by both
-        return
-    others = [
-        m
-        for m in component_imports(path)
-        if m.startswith("components.targets.") and m.split(".")[2] not in (parts[0], "args", "host")
-    ]
-    assert others == []
+    assert foreign_targets(path, targets_imported(path)) == []
 
 
-def test_the_checker_sees_an_upward_import(tmp_path):
+def test_the_target_checker_sees_a_shared_module_import_a_target(tmp_path):
     module = tmp_path / "rule.py"
-    module.write_text("from components.targets.host import Host\nimport components.images.service_image\n")
-    assert component_imports(module) == {"components.targets.host", "components.images.service_image"}
+    module.write_text("from components.targets.docker.engine import DockerEngine\nfrom components.targets import host\n")
+    imported = targets_imported(module)
+    assert imported == {"docker", "host"}
+    assert foreign_targets(TARGETS / "host.py", imported) == ["docker"]
+    assert foreign_targets(TARGETS / "kubernetes" / "preflight.py", imported) == ["docker"]
+    assert foreign_targets(TARGETS / "docker" / "preflight.py", imported) == []
 
 
 POLICY_MODULES = sorted(p for p in (PROJECT_DIR / "policy").rglob("*.py") if "venv" not in p.parts)

@@ -11,8 +11,9 @@ import pytest
 from components.config.catalog import DEFAULT_USER, secret_references
 from components.config.templates import render_template
 from components.core.quantities import memory_mb, provider_cpus
+from components.plan.container import TMPFS_OPTIONS
 from components.plan.validate import validate
-from components.targets.docker.environment import LOOPBACK, TMPFS_OPTIONS
+from components.targets.docker.environment import LOOPBACK
 from testing.harness import CATALOG, PROJECT_DIR, merge, run_program, stack_config
 
 CONTAINER = "docker:index/container:Container"
@@ -302,7 +303,7 @@ def test_make_down_keeps_the_data_volumes(dev):
 def test_each_wait_is_announced_with_its_service_and_budget(caplog):
     import logging
 
-    from components.targets.docker.environment import HEALTH_WAIT_SECONDS
+    from components.targets.docker.container_inputs import HEALTH_WAIT_SECONDS
 
     with caplog.at_level(logging.INFO):
         run_program("dev")

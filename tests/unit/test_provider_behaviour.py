@@ -12,7 +12,7 @@ import pytest
 
 from components.core.durations import duration_nanos, go_duration
 from components.core.quantities import provider_cpus
-from components.targets.docker import environment as docker_env
+from components.targets.docker import health_gates
 from components.targets.docker.engine import DockerEngine
 from components.targets.docker.preflight import docker_engine_problems
 from components.targets.host import PreflightError
@@ -197,20 +197,20 @@ def test_memory_swap_matches_what_the_engine_stores(swap_accounted, expected):
 
 def test_a_failed_one_shot_is_reported_not_raised_by_a_preview(monkeypatch):
     warnings = []
-    monkeypatch.setattr(docker_env.pulumi.runtime, "is_dry_run", lambda: True)
-    monkeypatch.setattr(docker_env.pulumi.log, "warn", warnings.append)
+    monkeypatch.setattr(health_gates.pulumi.runtime, "is_dry_run", lambda: True)
+    monkeypatch.setattr(health_gates.pulumi.log, "warn", warnings.append)
     engine = FakeEngine()
-    assert docker_env.require_success(engine, "seed", "dockyard-dev-seed")([1, "boom"]) == "0"
+    assert health_gates.require_success(engine, "seed", "dockyard-dev-seed")([1, "boom"]) == "0"
     assert "exited with code 1" in warnings[0] and "| boom" in warnings[0]
     assert engine.removed == []  # a preview changes nothing
 
 
 def test_a_failed_one_shot_is_removed_so_the_next_up_reruns_it(monkeypatch):
-    monkeypatch.setattr(docker_env.pulumi.runtime, "is_dry_run", lambda: False)
+    monkeypatch.setattr(health_gates.pulumi.runtime, "is_dry_run", lambda: False)
     engine = FakeEngine()
     logs = "\n".join(f"line {n}" for n in range(50))
     with pytest.raises(RuntimeError, match=r"'seed' exited with code 3; services after it were not started") as raised:
-        docker_env.require_success(engine, "seed", "dockyard-dev-seed")([3, logs])
+        health_gates.require_success(engine, "seed", "dockyard-dev-seed")([3, logs])
     assert "| line 49" in str(raised.value) and "| line 29" not in str(raised.value)  # the last 20 lines
     assert engine.removed == ["dockyard-dev-seed"]
 
@@ -227,11 +227,11 @@ def test_every_dependant_waits_for_what_it_talks_to_without_a_label_that_a_previ
 
 
 def test_an_unhealthy_dependency_stops_its_dependants_on_a_later_up(monkeypatch):
-    monkeypatch.setattr(docker_env.pulumi.runtime, "is_dry_run", lambda: False)
+    monkeypatch.setattr(health_gates.pulumi.runtime, "is_dry_run", lambda: False)
     said = []
-    monkeypatch.setattr(docker_env.pulumi.log, "info", said.append)
+    monkeypatch.setattr(health_gates.pulumi.log, "info", said.append)
     now = [0.0]
-    check = docker_env.wait_healthy(
+    check = health_gates.wait_healthy(
         FakeEngine(health="unhealthy"), "db", 30, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s),
     )
     with pytest.raises(RuntimeError, match=r"service 'db' is unhealthy, not healthy, after 30s"):
@@ -240,8 +240,8 @@ def test_an_unhealthy_dependency_stops_its_dependants_on_a_later_up(monkeypatch)
 
 
 def test_a_healthy_dependency_passes_at_once(monkeypatch):
-    monkeypatch.setattr(docker_env.pulumi.runtime, "is_dry_run", lambda: False)
-    assert docker_env.wait_healthy(FakeEngine(health="healthy"), "cache", 30)("abc") == "healthy"
+    monkeypatch.setattr(health_gates.pulumi.runtime, "is_dry_run", lambda: False)
+    assert health_gates.wait_healthy(FakeEngine(health="healthy"), "cache", 30)("abc") == "healthy"
 
 
 # --- 7. inputs the provider keeps in state only -------------------------------------------------

@@ -100,7 +100,7 @@ def test_several_public_services_need_the_stack_to_name_the_routed_one():
 
 
 def test_a_read_only_root_opt_out_reaches_both_targets():
-    from components.targets.docker.environment import container_plan
+    from components.plan.container import container_plan
     from components.targets.kubernetes.pod import container_security_context
 
     name = next(spec.name for spec in CATALOG.services if spec.long_running)

@@ -10,59 +10,16 @@ read-only root and mounts what the writer left there."""
 
 from __future__ import annotations
 
-import hashlib
-import posixpath
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_docker as docker
 
 from components.config.catalog import OPT_OUT_READ_ONLY_ROOT
-from components.core.labels import OPT_OUT_PREFIX, STACK_LABEL
+from components.core.labels import CONFIG_WRITER_LABEL, ONE_SHOT_LABEL, OPT_OUT_PREFIX, SERVICE_LABEL, STACK_LABEL
+from components.plan.container import ConfigFile
 from components.plan.resolve import Service
 
-HOT_RELOAD_REASON = "dev.hotReload: the dev server writes build caches next to the bind-mounted source"
-DEBUG_REASON = "dev.debug: the dev stage's server runs under its debugger and writes build caches next to its source"
 WRITER_REASON = "never started: created so the provider can upload the generated config into its volume"
-CONFIG_LABEL = "dockyard.dev/config-sha256"  # on the monitoring service: a new config replaces it
-WRITER_LABEL = "dockyard.dev/config-writer"  # "true" on the container that writes it (never started)
 WRITER_TMPFS_OPTIONS = "ro,size=4k"  # over the data path of a container that never runs
-
-
-@dataclass(frozen=True)
-class ConfigFile:
-    """A generated file the container reads: `content` at `path`, in volume `volume` at `directory`,
-    written there by the never-started container `writer`."""
-
-    volume: str
-    writer: str
-    directory: str
-    path: str
-    content: str
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(self.content.encode()).hexdigest()
-
-
-def dev_stage_reason(service: Service, hot_reload: bool) -> str | None:
-    """Why the service's root is writable: it runs its dev stage (None: it runs its runtime stage)."""
-    if not service.dev_stage:
-        return None
-    return HOT_RELOAD_REASON if hot_reload else DEBUG_REASON
-
-
-def config_file(service: Service, prefix: str) -> ConfigFile | None:
-    if service.monitoring_config is None:
-        return None
-    path = service.spec.monitoring.config_file
-    return ConfigFile(
-        volume=f"{prefix}-{service.name}-config",
-        writer=f"{prefix}-{service.name}-config",
-        directory=posixpath.dirname(path),
-        path=path,
-        content=service.monitoring_config,
-    )
 
 
 def debug_address(service: Service, loopback: str) -> str | None:
@@ -91,9 +48,9 @@ def config_writer(
     there Docker would give the writer an anonymous volume of its own."""
     labels = {
         STACK_LABEL: stack,
-        "dockyard.dev/service": service,
-        WRITER_LABEL: "true",
-        "dockyard.dev/one-shot": "true",
+        SERVICE_LABEL: service,
+        CONFIG_WRITER_LABEL: "true",
+        ONE_SHOT_LABEL: "true",
         f"{OPT_OUT_PREFIX}{OPT_OUT_READ_ONLY_ROOT}": WRITER_REASON,
     }
     return docker.Container(

@@ -7,7 +7,7 @@ engines refuse after the network and volumes already exist. Checks return proble
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 
@@ -17,9 +17,7 @@ from components.targets.docker.endpoint import (
     resolve_endpoint,
 )
 from components.targets.docker.engine import DockerEngine
-
-if TYPE_CHECKING:
-    from components.targets.host import Host
+from components.targets.host import Host
 
 MIN_DOCKER_API = (1, 44)
 MIN_DOCKER_ENGINE = "25.0"
@@ -45,13 +43,14 @@ def stack_docker_config(config: pulumi.Config) -> dict[str, Any]:
 
 def docker_engine_preflight(config: pulumi.Config, host: Host) -> tuple[Any, list[str]]:
     """The engine this stack runs on, found as the docker CLI finds it (see endpoint.py),
-    said in the update's first lines, and checked: (client, []) or (None or the client, problems)."""
+    said in the update's first lines, and checked: (client, []) or (None or the client, problems).
+    The client is `host.connect`'s when a test gives one, else a `DockerEngine`."""
     try:
         endpoint = resolve_endpoint(stack_docker_config(config), host.environ())
     except EngineSelectionError as error:
         return None, error.problems
     pulumi.log.info(endpoint.describe())
-    engine = host.connect(endpoint)
+    engine = (host.connect or DockerEngine)(endpoint)
     return engine, docker_engine_problems(engine)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from components.config.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec
 from components.config.settings import Settings, StackKind
 from components.core.labels import (
+    IMAGE_REVISION_ANNOTATION,
     NAME_LABEL,
     OPT_OUT_PREFIX,
     PART_OF,
@@ -17,6 +18,7 @@ from components.core.labels import (
     PROMETHEUS_PATH,
     PROMETHEUS_PORT,
     PROMETHEUS_SCRAPE,
+    PROMOTED_FROM_ANNOTATION,
     STACK_LABEL,
 )
 from components.core.names import (
@@ -29,9 +31,6 @@ from components.core.names import (
 )
 from components.core.quantities import half_cpu, half_memory
 from components.plan.resolve import Service
-
-PROMOTED_FROM_ANNOTATION = "dockyard.dev/promoted-from"
-IMAGE_REVISION_ANNOTATION = "dockyard.dev/image-id"
 
 SECRET_FILE_MODE = 0o440  # owner root, group fsGroup: readable by the pod's group only
 TMP_SIZE_LIMIT = "64Mi"  # as the Docker target's tmpfs size

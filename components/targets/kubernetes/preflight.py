@@ -34,15 +34,16 @@ def kubeconfig_contexts(paths: Iterable[Path]) -> set[str]:
 
 def kube_context_problems(
     context: str,
-    read_contexts: Callable[[Iterable[Path]], set[str]] = kubeconfig_contexts,
+    read_contexts: Callable[[Iterable[Path]], set[str]] | None = None,
     paths: list[Path] | None = None,
 ) -> list[str]:
     """Why the kubeconfig context `context` cannot be used, or []. An empty context means
-    the kubeconfig's current context, which the provider resolves itself."""
+    the kubeconfig's current context, which the provider resolves itself. The contexts are read
+    with `read_contexts` (a test's `Host.kube_contexts`), else from the files themselves."""
     if not context:
         return []
     paths = kubeconfig_paths() if paths is None else paths
-    known = read_contexts(paths)
+    known = (read_contexts or kubeconfig_contexts)(paths)
     if context in known:
         return []
     searched = ", ".join(str(p) for p in paths)
