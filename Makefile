@@ -32,7 +32,7 @@ help:  ## this list: every target, one line each
 ## The main job -------------------------------------------------------------------------
 # up/preview/down/refresh go through one driver (scripts/dockyard.py) that runs the plain
 # `pulumi` commands, each printed first: the official CLI when it is installed, else one built
-# here with its language host and plugins (engine/pulumi-tools.sh). Its first lines say which.
+# here with its language host and plugins (machine/toolchain/pulumi-tools.sh). Its first lines say which.
 DRIVER := $(PY) scripts/dockyard.py
 
 preflight:  ## check the Docker engine (run by up, preview, down)

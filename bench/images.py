@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Image benchmark: build times, sizes, time-to-ready, idle memory and request latency of the apps'
-runtime images on the air-gapped bases (engine/bases.sh), side by side with the figures before issue 14.
+runtime images on the air-gapped bases (machine/base_images/bases.sh), side by side with the figures before issue 14.
 
 For each app, on a copy of its build context (tracked files are never modified):
   cold       `docker build --no-cache` (BuildKit cache mounts, e.g. the npm/uv caches and Next's
@@ -60,7 +60,7 @@ from testing import dockerlib as dl  # noqa: E402
 
 RESULTS = PROJECT_DIR / "bench" / "results" / "images.json"
 BASELINE = PROJECT_DIR / "bench" / "baseline.json"
-REGISTRY = "127.0.0.1:5000"  # engine/registry.sh: plain HTTP, loopback only
+REGISTRY = "127.0.0.1:5000"  # machine/provision/registry.sh: plain HTTP, loopback only
 BASES = {"backend": "dockyard/base-python:3.11-bookworm", "frontend": "dockyard/base-node:22-bookworm"}
 RUNTIME_BASES = {"backend": "dockyard/runtime-python:3.11-bookworm", "frontend": "dockyard/runtime-node:22-bookworm"}
 # The file a developer most often edits; a comment appended keeps the build valid.

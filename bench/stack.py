@@ -1,7 +1,7 @@
 """Benchmark: the dev stack with the real Pulumi CLI beside the same stack with `docker compose`.
 
 Pulumi side: the driver (scripts/dockyard.py, what `make up|preview|down` run) with the real CLI
-and providers (engine/pulumi-tools.sh), on a trial stack (engine/trial_stack.py): a copy of the
+and providers (machine/toolchain/pulumi-tools.sh), on a trial stack (testing/trial_stack.py): a copy of the
 checkout with a stack, image tag, ports and file backend of its own, on the air-gapped images.
 Measured, in this order, each as one driver run (process start to exit, as a user waits):
 
@@ -27,7 +27,7 @@ starts an exited one-shot again: its no-change reruns the migrations), `down`. A
 
 Goals (reported, not asserted): Pulumi `up` no-change <= compose's no-change; Pulumi cold within
 1.2x of compose's cold. Prints a table and writes bench/results/stack.json with the machine.
-Needs a Docker engine (engine/dockerd.sh), the air-gapped images (engine/bases.sh), Go (the tools
+Needs a Docker engine (machine/provision/dockerd.sh), the air-gapped images (machine/base_images/bases.sh), Go (the tools
 are built when missing) and `docker compose` v2. One run: on a busy machine the figures are noisy.
 """
 
@@ -52,7 +52,7 @@ from components.plan.resolve import ResolvedStack, resolve
 from components.plan.validate import validate
 from components.targets.compose.render import compose_document, write_compose_file
 from components.targets.docker.container_inputs import HEALTH_WAIT_SECONDS
-from engine.trial_stack import PROJECT_DIR, Driven, Project, free_port, new_project, remove_leftovers
+from testing.trial_stack import PROJECT_DIR, Driven, Project, free_port, new_project, remove_leftovers
 
 RESULTS = PROJECT_DIR / "bench" / "results" / "stack.json"
 TOOLS_SCRIPT = PROJECT_DIR / "engine" / "pulumi-tools.sh"
@@ -89,7 +89,7 @@ def tools_bin() -> Path:
     if not all((bin_dir / name).exists() for name in TOOLS_NEEDED):
         built = _run(["bash", str(TOOLS_SCRIPT)], timeout=3600)
         if built.returncode != 0:
-            raise BenchFailed(f"engine/pulumi-tools.sh failed:\n{built.stderr[-2000:]}")
+            raise BenchFailed(f"machine/toolchain/pulumi-tools.sh failed:\n{built.stderr[-2000:]}")
     return bin_dir
 
 

@@ -37,7 +37,7 @@ import tooling  # noqa: E402  (scripts/ is not a package: the driver runs as a s
 PROJECT_DIR = Path(os.environ.get("DOCKYARD_PROJECT_DIR") or Path(__file__).resolve().parent.parent)
 sys.path.insert(0, str(PROJECT_DIR))  # the program's package: its label keys
 from components.core.labels import STACK_LABEL  # noqa: E402
-from engine import air_gapped  # noqa: E402
+from machine.base_images import air_gapped  # noqa: E402
 
 # What `down` keeps besides the data volumes: the generated credentials that open them.
 # A new generated database password would not open a volume initialised with the old one.

@@ -1,12 +1,12 @@
 """Which Pulumi CLI and plugins dockyard's driver runs, and how they got there.
 
 - The CLI: `pulumi` on PATH (the official one a user installs), else the one
-  `engine/pulumi-tools.sh` builds from Go modules (built on first use when Go is there),
+  `machine/toolchain/pulumi-tools.sh` builds from Go modules (built on first use when Go is there),
   with the Python language host beside it (built from its upstream source).
 - The plugins: the versions the installed Python SDKs ask for. With the official CLI
   they are downloaded as usual. When that is impossible (no network, or our CLI), the
   driver uses a Pulumi home of its own, so nothing it installs reaches ~/.pulumi, with
-  the plugins engine/pulumi-tools.sh builds: docker (bridged from the Terraform provider
+  the plugins machine/toolchain/pulumi-tools.sh builds: docker (bridged from the Terraform provider
   pulumi-docker wraps) and kubernetes from Go modules, docker-build and random from their
   upstream source (../shared/upstream). The first lines of every command say which.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 # plugin name -> the Python SDK package whose version it must match
 PLUGIN_SDKS = {"docker": "pulumi-docker", "kubernetes": "pulumi-kubernetes",
                "docker-build": "pulumi-docker-build", "random": "pulumi-random"}  # fmt: skip
-# plugin name -> the binary engine/pulumi-tools.sh builds for it
+# plugin name -> the binary machine/toolchain/pulumi-tools.sh builds for it
 BUILT_HERE = {plugin: f"pulumi-resource-{plugin}" for plugin in PLUGIN_SDKS}
 LANGUAGE_HOST = "pulumi-language-python"  # found by the CLI beside its own binary
 DOWNLOAD_TIMEOUT_SECONDS = 120
@@ -47,7 +47,7 @@ def plugin_versions() -> dict[str, str]:
 
 def tools_bin(project_dir: Path) -> Path:
     printed = subprocess.run(
-        ["bash", str(project_dir / "engine/pulumi-tools.sh"), "--print"], capture_output=True, text=True, check=True
+        ["bash", str(project_dir / "machine/toolchain/pulumi-tools.sh"), "--print"], capture_output=True, text=True, check=True
     )
     return Path(printed.stdout.strip())
 
@@ -56,16 +56,16 @@ def build_tools(project_dir: Path, say: Callable[[str], None]) -> Path:
     if shutil.which("go") is None:
         raise ToolingError(
             "no Pulumi CLI: install it (https://www.pulumi.com/docs/iac/download-install/), "
-            "or install Go so engine/pulumi-tools.sh can build it from Go modules"
+            "or install Go so machine/toolchain/pulumi-tools.sh can build it from Go modules"
         )
     say(
         "building the Pulumi CLI, its Python language host and the providers from Go modules and "
-        "../shared/upstream (engine/pulumi-tools.sh; about 30 minutes the first time on 2 cores, "
+        "../shared/upstream (machine/toolchain/pulumi-tools.sh; about 30 minutes the first time on 2 cores, "
         "seconds afterwards)"
     )
-    built = subprocess.run(["bash", str(project_dir / "engine/pulumi-tools.sh")], stdout=subprocess.PIPE, text=True)
+    built = subprocess.run(["bash", str(project_dir / "machine/toolchain/pulumi-tools.sh")], stdout=subprocess.PIPE, text=True)
     if built.returncode != 0:
-        raise ToolingError("engine/pulumi-tools.sh failed: see its messages above")
+        raise ToolingError("machine/toolchain/pulumi-tools.sh failed: see its messages above")
     return Path(built.stdout.strip().splitlines()[-1])
 
 
@@ -180,7 +180,7 @@ def prepare(project_dir: Path, say: Callable[[str], None]) -> Tools:
     }
     _install_ours(pulumi, env, versions, bin_dir)
     say(f"Pulumi CLI {pulumi} (home {home}), Python language host beside it")
-    say(f"plugins built here (engine/pulumi-tools.sh): {_listing(versions)}")
+    say(f"plugins built here (machine/toolchain/pulumi-tools.sh): {_listing(versions)}")
     return Tools(pulumi, env)
 
 

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-DOCKER = shutil.which("docker") or "docker"  # any client >= 25 (engine/docker-packages.sh)
+DOCKER = shutil.which("docker") or "docker"  # any client >= 25 (machine/provision/docker-packages.sh)
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 TEST_LABEL = "dockyard.test"  # every container/volume/network a test makes carries it

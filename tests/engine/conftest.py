@@ -1,5 +1,5 @@
-"""Engine tier fixtures: a running Docker engine (engine/dockerd.sh), dockyard's air-gapped base
-images (engine/bases.sh), the reference app's built images from their Dockerfiles, and a finalizer
+"""Engine tier fixtures: a running Docker engine (machine/provision/dockerd.sh), dockyard's air-gapped base
+images (machine/base_images/bases.sh), the reference app's built images from their Dockerfiles, and a finalizer
 that removes every container, volume and network the tier labelled.
 
 The tier runs the reference app (testing/reference_app.py) on air-gapped images: which base each
@@ -57,15 +57,15 @@ def _script(name: str, timeout: float) -> subprocess.CompletedProcess:
 
 
 def _engine_problem() -> str | None:
-    """Why no Docker engine can run here, or None when engine/dockerd.sh brought one up."""
+    """Why no Docker engine can run here, or None when machine/provision/dockerd.sh brought one up."""
     if os.geteuid() != 0 and not os.path.exists(dl.DOCKER):
         return f"{dl.DOCKER} is missing and installing docker.io needs root"
     try:
         proc = _script("dockerd.sh", timeout=600)
     except subprocess.TimeoutExpired:
-        return "engine/dockerd.sh did not finish within 600 s"
+        return "machine/provision/dockerd.sh did not finish within 600 s"
     if proc.returncode != 0:
-        return f"engine/dockerd.sh failed: {(proc.stdout + proc.stderr)[-1500:]}"
+        return f"machine/provision/dockerd.sh failed: {(proc.stdout + proc.stderr)[-1500:]}"
     return None
 
 
@@ -83,7 +83,7 @@ def base_images(docker_engine):
     start = time.monotonic()
     proc = _script("bases.sh", timeout=1500)
     if proc.returncode != 0:
-        pytest.fail(f"engine/bases.sh failed:\n{(proc.stdout + proc.stderr)[-4000:]}", pytrace=False)
+        pytest.fail(f"machine/base_images/bases.sh failed:\n{(proc.stdout + proc.stderr)[-4000:]}", pytrace=False)
     return {"seconds": time.monotonic() - start, "report": proc.stdout}
 
 

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from engine import bases
+from machine.base_images import bases
 from testing import dockerlib as dl
 from testing import reference_app
 from tests.engine.conftest import AIR_GAPPED_BASES, APPS, POSTGRES, REDIS, RUNTIME_BASES, SPECS

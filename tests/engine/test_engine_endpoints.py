@@ -3,7 +3,7 @@
 docker CLI, through DOCKER_HOST + DOCKER_TLS_VERIFY, and reached over ssh:// through an sshd on
 127.0.0.1 (a key made here). The program runs under Pulumi's mocks with its real DockerEngine (the
 docker SDK); what the program's client reached is checked by the engine's data root, which only
-the second engine has. The Docker provider (the bridged plugin built by engine/pulumi-tools.sh)
+the second engine has. The Docker provider (the bridged plugin built by machine/toolchain/pulumi-tools.sh)
 is driven with the program's own provider inputs to create a volume on the same engine.
 
 The machine's engine is never asked anything here."""
@@ -221,7 +221,7 @@ def test_an_ssh_login_that_fails_says_what_to_try(sshd, monkeypatch):
 
 def _tools() -> Path | None:
     """The built CLI and docker provider (built when missing, or waited for while CI builds them)."""
-    printed = subprocess.run(["bash", str(PROJECT_DIR / "engine/pulumi-tools.sh")],
+    printed = subprocess.run(["bash", str(PROJECT_DIR / "machine/toolchain/pulumi-tools.sh")],
                              capture_output=True, text=True, timeout=3600)
     bin_dir = Path(printed.stdout.strip().splitlines()[-1]) if printed.returncode == 0 and printed.stdout.strip() else None
     if bin_dir and (bin_dir / "pulumi").exists() and (bin_dir / "pulumi-resource-docker").exists():
@@ -232,7 +232,7 @@ def _tools() -> Path | None:
 @pytest.fixture(scope="module")
 def pulumi_tools(machine) -> Path:
     bin_dir = _tools()
-    require(bin_dir is not None, "the Pulumi CLI and docker provider are not built (engine/pulumi-tools.sh)")
+    require(bin_dir is not None, "the Pulumi CLI and docker provider are not built (machine/toolchain/pulumi-tools.sh)")
     return bin_dir
 
 

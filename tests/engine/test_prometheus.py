@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 from components.plan.monitoring import scrape_config, scrape_targets
-from engine import bases
+from machine.base_images import bases
 from testing import dockerlib as dl
 from testing.harness import CATALOG
 from tests.engine.conftest import SPECS, hardened_args

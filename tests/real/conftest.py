@@ -1,6 +1,6 @@
 """Real tier fixtures: the Pulumi CLI and providers built from Go modules
-(engine/pulumi-tools.sh), a Docker engine with dockyard's air-gapped bases, and a trial
-stack (engine/trial_stack.py) per module: a copy of this checkout in which the README's own
+(machine/toolchain/pulumi-tools.sh), a Docker engine with dockyard's air-gapped bases, and a trial
+stack (testing/trial_stack.py) per module: a copy of this checkout in which the README's own
 commands run through the driver (scripts/dockyard.py, the Automation API).
 
 Without the tools or an engine the tier skips with the reason; under CI=true it fails."""
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.trial_stack import PROJECT_DIR
+from testing.trial_stack import PROJECT_DIR
 from tests.tiers import require
 
 
@@ -27,19 +27,19 @@ def _run(args: list[str], timeout: float, **kwargs) -> subprocess.CompletedProce
 def tools_bin() -> Path:
     """The CLI and providers, built when missing (20 minutes cold; .ci/run builds them first)."""
     if shutil.which("go") is None:
-        require(False, "Go is needed to build the Pulumi CLI and providers (engine/pulumi-tools.sh)")
-    built = _run(["bash", str(PROJECT_DIR / "engine/pulumi-tools.sh")], timeout=3600)
-    require(built.returncode == 0, f"engine/pulumi-tools.sh failed: {built.stderr[-2000:]}")
+        require(False, "Go is needed to build the Pulumi CLI and providers (machine/toolchain/pulumi-tools.sh)")
+    built = _run(["bash", str(PROJECT_DIR / "machine/toolchain/pulumi-tools.sh")], timeout=3600)
+    require(built.returncode == 0, f"machine/toolchain/pulumi-tools.sh failed: {built.stderr[-2000:]}")
     return Path(built.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
-    started = _run(["bash", str(PROJECT_DIR / "engine/dockerd.sh")], timeout=600)
+    started = _run(["bash", str(PROJECT_DIR / "machine/provision/dockerd.sh")], timeout=600)
     require(started.returncode == 0, f"no Docker engine: {(started.stdout + started.stderr)[-1500:]}")
-    bases = _run(["bash", str(PROJECT_DIR / "engine/bases.sh")], timeout=2400)
+    bases = _run(["bash", str(PROJECT_DIR / "machine/base_images/bases.sh")], timeout=2400)
     if bases.returncode != 0:
-        pytest.fail(f"engine/bases.sh failed:\n{(bases.stdout + bases.stderr)[-3000:]}", pytrace=False)
+        pytest.fail(f"machine/base_images/bases.sh failed:\n{(bases.stdout + bases.stderr)[-3000:]}", pytrace=False)
 
 
 def docker(*args: str, timeout: float = 120) -> str:
@@ -70,12 +70,12 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.5):
 
 @pytest.fixture(scope="session")
 def cluster() -> Path:
-    """The local control plane (engine/cluster.sh), started for the session and stopped after
+    """The local control plane (machine/local_cluster/cluster.sh), started for the session and stopped after
     it; returns the kubeconfig whose contexts the stacks name (staging, prod, minikube)."""
-    from engine import cluster as control_plane
+    from machine.local_cluster import cluster as control_plane
 
     if shutil.which("go") is None and not control_plane.running():
-        require(False, "Go is needed to build the Kubernetes control plane (engine/cluster-tools.sh)")
+        require(False, "Go is needed to build the Kubernetes control plane (machine/local_cluster/cluster-tools.sh)")
     was_running = control_plane.running()
     try:
         kubeconfig = control_plane.start(timeout=3600)  # CI may still be building the tools
@@ -88,9 +88,9 @@ def cluster() -> Path:
 
 @pytest.fixture(scope="session")
 def kubectl(cluster):
-    """kubectl (built by engine/cluster-tools.sh) on the local cluster: stdout, or "" with
+    """kubectl (built by machine/local_cluster/cluster-tools.sh) on the local cluster: stdout, or "" with
     check=False when it fails."""
-    tools = _run(["bash", str(PROJECT_DIR / "engine/cluster-tools.sh"), "--print"], timeout=60).stdout.strip()
+    tools = _run(["bash", str(PROJECT_DIR / "machine/local_cluster/cluster-tools.sh"), "--print"], timeout=60).stdout.strip()
     binary = Path(tools.splitlines()[-1]) / "kubectl"
 
     def run(*args: str, check: bool = True, timeout: float = 120) -> str:

@@ -1,11 +1,11 @@
 """Staging and prod under the real Pulumi engine, on a real Kubernetes API server.
 
-The cluster is engine/cluster.sh (kube-apiserver, controller-manager and scheduler v1.37.2,
+The cluster is machine/local_cluster/cluster.sh (kube-apiserver, controller-manager and scheduler v1.37.2,
 etcd, kwok nodes; PodSecurity admission on). Staging builds on the `dockyard-buildkit`
 builder, pushes to the loopback registry by digest with a registry build cache and deploys;
 prod promotes staging's digests through a real StackReference in the same file backend. Each
 step is what the PR and deploy workflows do (.github/workflows), in order, on stacks of a copy
-of this checkout (engine/trial_cluster.py); only what this run made is removed.
+of this checkout (testing/trial_cluster.py); only what this run made is removed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import urllib.request
 import pytest
 
 from components.targets.kubernetes.pod import IMAGE_REVISION_ANNOTATION
-from engine.trial_cluster import (
+from testing.harness import CATALOG
+from testing.trial_cluster import (
     BUILDER,
     DATABASE_URL,
     MANIFEST_TYPES,
@@ -32,8 +33,7 @@ from engine.trial_cluster import (
     set_secret,
     staging_config,
 )
-from engine.trial_stack import Project, new_project, remove_leftovers
-from testing.harness import CATALOG
+from testing.trial_stack import Project, new_project, remove_leftovers
 from tests.real.conftest import docker, wait_until
 
 # What the workflows run (pulumi/actions with `policyPacks: policy` and `policyPackConfigs:

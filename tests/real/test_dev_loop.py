@@ -22,9 +22,9 @@ import urllib.request
 
 import pytest
 
-from engine.trial_stack import PROJECT_DIR, Project, free_port, new_project, remove_leftovers
 from testing.harness import CATALOG
 from testing.reference_app import API, WEB
+from testing.trial_stack import PROJECT_DIR, Project, free_port, new_project, remove_leftovers
 from tests.real.conftest import docker, inspect, wait_until
 
 SPECS = CATALOG.by_name()

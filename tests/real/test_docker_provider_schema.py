@@ -1,7 +1,7 @@
-"""The bridged docker plugin (engine/docker-provider/) speaks the pulumi_docker 5.2.0 SDK's language.
+"""The bridged docker plugin (machine/toolchain/docker-provider/) speaks the pulumi_docker 5.2.0 SDK's language.
 
 The schema comes from the built plugin itself (`pulumi package get-schema` on the binary that
-engine/pulumi-tools.sh built), and is compared with what the installed SDK's classes declare for
+machine/toolchain/pulumi-tools.sh built), and is compared with what the installed SDK's classes declare for
 the four resources the program uses: every input (the `<Resource>Args` getters) and output (the
 resource's getters), whether each is required, and the same for every object type they reach
 (`<Type>Args` in the SDK's inputs, `outputs.<Type>`). A renamed, added, dropped or newly required
@@ -59,7 +59,7 @@ def schema(tmp_path_factory) -> dict:
     bin_dir = _tools_bin()
     cli, plugin = bin_dir / "pulumi", bin_dir / "pulumi-resource-docker"
     for tool in (cli, plugin):
-        require(os.access(tool, os.X_OK), f"{tool.name} is not built at {tool} (run engine/pulumi-tools.sh)")
+        require(os.access(tool, os.X_OK), f"{tool.name} is not built at {tool} (run machine/toolchain/pulumi-tools.sh)")
     home = tmp_path_factory.mktemp("pulumi-home")
     env = {**os.environ, "PULUMI_HOME": str(home), "PULUMI_SKIP_UPDATE_CHECK": "true",
            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}

@@ -1,4 +1,4 @@
-"""The tools built from upstream source (engine/upstream-plugins/build.sh, from the archives in
+"""The tools built from upstream source (machine/toolchain/upstream-plugins/build.sh, from the archives in
 ../shared/upstream) are the released ones: the docker-build and random plugins serve exactly the
 schema their release checked in (the SDKs the program pins were generated from it), at the
 version those SDKs ask the engine for; the Python language host sits beside the CLI binary,
@@ -42,7 +42,7 @@ def bin_dir() -> Path:
     out = subprocess.run(["bash", str(PROJECT_DIR / "engine" / "pulumi-tools.sh"), "--print"],
                          capture_output=True, text=True, check=True)
     found = Path(out.stdout.strip())
-    require((found / "pulumi").exists(), f"the Pulumi tools are not built at {found} (run engine/pulumi-tools.sh)")
+    require((found / "pulumi").exists(), f"the Pulumi tools are not built at {found} (run machine/toolchain/pulumi-tools.sh)")
     return found
 
 
@@ -55,7 +55,7 @@ def released_schema(archive: str, member: str) -> dict:
 
 def served_schema(bin_dir: Path, plugin: str, home: Path) -> dict:
     binary = bin_dir / f"pulumi-resource-{plugin}"
-    require(os.access(binary, os.X_OK), f"{binary.name} is not built (run engine/pulumi-tools.sh)")
+    require(os.access(binary, os.X_OK), f"{binary.name} is not built (run machine/toolchain/pulumi-tools.sh)")
     env = {**os.environ, "PULUMI_HOME": str(home), "PULUMI_SKIP_UPDATE_CHECK": "true",
            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}
     proc = subprocess.run([str(bin_dir / "pulumi"), "package", "get-schema", str(binary)], env=env,

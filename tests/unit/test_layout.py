@@ -94,7 +94,7 @@ POLICY_MODULES = sorted(p for p in (PROJECT_DIR / "policy").rglob("*.py") if "ve
 # Everything that is the program, its tools and its tests (not virtualenvs, caches, node_modules).
 PROGRAM_FILES = sorted(
     p
-    for folder in ("components", "policy", "scripts", "engine", "testing", "tests", "bench")
+    for folder in ("components", "policy", "scripts", "machine", "testing", "tests", "bench")
     for p in (PROJECT_DIR / folder).rglob("*")
     if p.is_file() and not {"venv", "__pycache__", "node_modules"} & set(p.relative_to(PROJECT_DIR).parts)
 )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import socket
 
-from engine import trial_stack
-from engine.trial_stack import TRIAL_PORTS_FLOOR, ephemeral_ports, free_port
+from testing import trial_stack
+from testing.trial_stack import TRIAL_PORTS_FLOOR, ephemeral_ports, free_port
 
 
 def test_trial_ports_are_free_distinct_and_below_the_ephemeral_range() -> None:

@@ -1,7 +1,0 @@
-#!/usr/bin/env bash
-# Make sure a Docker engine runs, then build dockyard's air-gapped base images (see bases.py).
-# Usage: engine/bases.sh [--force] [--only NAME ...] [--jobs N] [--list]
-set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-bash "$here/dockerd.sh"
-exec python3 "$here/bases.py" "$@"
