@@ -1,7 +1,7 @@
-"""Real tier fixtures: the Pulumi CLI and providers built from Go modules
-(machine/toolchain/pulumi-tools.sh), a Docker engine with dockyard's air-gapped bases, and a trial
-stack (testing/trial_stack.py) per module: a copy of this checkout in which the README's own
-commands run through the driver (scripts/dockyard.py, the Automation API).
+"""Real tier fixtures: the Pulumi CLI, its Python language host and the providers, built from Go
+modules and upstream source (machine/toolchain/pulumi-tools.sh), a Docker engine with dockyard's
+air-gapped bases, and a trial stack (testing/trial_stack.py) per module: a copy of this checkout
+in which the commands users type run as typed (plain `pulumi`, and `make up`'s driver).
 
 Without the tools or an engine the tier skips with the reason; under CI=true it fails."""
 
