@@ -159,7 +159,9 @@ class _Mocks(pulumi.runtime.Mocks):
             # Like the real provider: a digest for a loaded build too, changing with what is built.
             digest = FAKE_DIGEST if pushed else _content_digest(state)
             state["digest"] = digest
-            state["ref"] = f"{tags[0]}@{digest}" if pushed and tags else (tags[0] if tags else "")
+            # The real provider's `ref` is the first tag at the build's digest, loaded builds too
+            # (provider/internal/image.go: addDigest whenever the exporter returned a digest).
+            state["ref"] = f"{tags[0]}@{digest}" if tags else ""
         elif args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = "p" * int(state.get("length", 16))
         elif args.typ == "docker:index/remoteImage:RemoteImage":

@@ -228,6 +228,7 @@ class ServiceImage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=plan.push),
         )
         self.ref = image.ref
+        self.tag = plan.tags[0]
         self.digest_ref = (
             image.digest.apply(lambda digest: f"{plan.repository}@{digest}") if plan.push else None
         )
@@ -237,7 +238,10 @@ class ServiceImage(pulumi.ComponentResource):
     def reference_for(self, wanted: KubernetesImages) -> pulumi.Output[str]:
         """The reference a Kubernetes target runs (plan/image_decisions.py decides which, per stack kind)."""
         if wanted is KubernetesImages.LOADED_TAG:
-            return self.ref
+            # The tag itself: docker-build's `ref` of a loaded build is `tag@digest`, and an image
+            # loaded into a daemon has no repo digest, so a runtime resolving that reference by
+            # digest would not find it (imagePullPolicy Never). Pods roll on the image ID instead.
+            return pulumi.Output.from_input(self.tag)
         if wanted is KubernetesImages.PUSHED_DIGEST and self.digest_ref is not None:
             return self.digest_ref
         raise ValueError(f"this build has no {wanted.value} (push: {self.digest_ref is not None})")
