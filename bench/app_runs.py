@@ -195,7 +195,7 @@ def spread(values: list[float | None]) -> dict | None:
 
 def start_datastores(network: str) -> list[str]:
     pg = dl.run_container(
-        "dockyard/postgres:15-bookworm",
+        "dockyard/postgres:17-trixie",
         name=dl.unique("bench-postgres"),
         run_args=[*dl.hardened_args("999:999", tmpfs=("/tmp", "/var/run/postgresql")),
                   "--network", network, "--network-alias", "postgres",

@@ -164,7 +164,7 @@ def checkout(rev: str, dest: Path) -> Path:
 
 def base_images_warm_seconds() -> float:
     start = time.monotonic()
-    subprocess.run(["bash", str(PROJECT_DIR / "engine" / "bases.sh")], check=True, capture_output=True)
+    subprocess.run(["bash", str(PROJECT_DIR / "machine" / "base_images" / "bases.sh")], check=True, capture_output=True)
     return time.monotonic() - start
 
 

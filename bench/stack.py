@@ -55,7 +55,7 @@ from components.targets.docker.container_inputs import HEALTH_WAIT_SECONDS
 from testing.trial_stack import PROJECT_DIR, Driven, Project, free_port, new_project, remove_leftovers
 
 RESULTS = PROJECT_DIR / "bench" / "results" / "stack.json"
-TOOLS_SCRIPT = PROJECT_DIR / "engine" / "pulumi-tools.sh"
+TOOLS_SCRIPT = PROJECT_DIR / "machine" / "toolchain" / "pulumi-tools.sh"
 TOOLS_NEEDED = ("pulumi", "pulumi-resource-docker", "pulumi-resource-kubernetes")
 LIVEZ_FILE = "apps/backend/src/todo_api/probes.py"  # the backend's /livez handler
 LIVEZ_LINE = '    return {"status": "ok"}'

@@ -38,7 +38,7 @@ BUILD_BASES = {
     "node": ("dockyard/base-node:22-bookworm", "dockyard/runtime-node:22-bookworm"),
 }
 SERVICE_IMAGES = {
-    "postgres": "dockyard/postgres:15-bookworm",
+    "postgres": "dockyard/postgres:17-trixie",
     "redis": "dockyard/redis:7-bookworm",
     "prom/prometheus": "dockyard/prometheus:2-bookworm",
 }

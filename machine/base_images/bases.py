@@ -4,7 +4,8 @@
     dockyard/debian:bookworm             debootstrap --variant=minbase, then `docker import`
     dockyard/base-python:3.11-bookworm   + python3, python3-venv, ca-certificates
     dockyard/base-node:22-bookworm       + Node 22 and npm from their npm-registry packages
-    dockyard/postgres:15-bookworm        Debian's postgresql-15, official-image contract
+    dockyard/debian:trixie               the same from Debian 13 (for what only Debian 13 has)
+    dockyard/postgres:17-trixie          Debian 13's postgresql-17 (the catalog's major), official-image contract
     dockyard/redis:7-bookworm            Debian's redis-server, official-image contract
     dockyard/prometheus:2-bookworm       Debian's prometheus, prom/prometheus's contract, distroless
     dockyard/runtime-python:3.11-bookworm  distroless: glibc, Python 3.11, CA certificates, UID 1000
@@ -38,9 +39,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ENGINE_DIR = Path(__file__).resolve().parent  # machine/base_images/
-PROJECT_DIR = ENGINE_DIR.parent.parent
-IMAGES_DIR = ENGINE_DIR / "images"
+BASES_DIR = Path(__file__).resolve().parent  # machine/base_images/
+PROJECT_DIR = BASES_DIR.parent.parent
+IMAGES_DIR = BASES_DIR / "images"
 CACHE_DIR = Path(os.environ.get("DOCKYARD_ENGINE_CACHE", PROJECT_DIR / ".engine-cache"))
 DOCKER = shutil.which("docker") or "docker"  # any client >= 25 (machine/provision/docker-packages.sh)
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -61,13 +62,20 @@ class ImageSpec:
     base: str | None  # key of the image it is built FROM (None: debootstrap)
     pins: tuple[tuple[str, str], ...] = ()
     shared: tuple[str, ...] = ()  # directories under machine/base_images/images/ also in its context and recipe
+    suite: str = SUITE  # the Debian release its packages come from
 
 
 DEBIAN = ImageSpec("debian", "dockyard/debian:bookworm", None, (("suite", SUITE), ("variant", "minbase")))
+# Debian 13, for the images whose catalog version only it packages (PostgreSQL 17); same recipe files.
+DEBIAN_13 = ImageSpec(
+    "debian-trixie", "dockyard/debian:trixie", None, (("suite", "trixie"), ("variant", "minbase")),
+    shared=("debian",), suite="trixie",
+)  # fmt: skip
+ROOTS = (DEBIAN, DEBIAN_13)  # made by debootstrap, not built FROM another image
 SPECS: dict[str, ImageSpec] = {
     s.key: s
     for s in (
-        DEBIAN,
+        *ROOTS,
         ImageSpec("base-python", "dockyard/base-python:3.11-bookworm", "debian"),
         ImageSpec(
             "base-node",
@@ -75,7 +83,7 @@ SPECS: dict[str, ImageSpec] = {
             "debian",
             (("NODE_VERSION", NODE_VERSION), ("NPM_VERSION", NPM_VERSION)),
         ),
-        ImageSpec("postgres", "dockyard/postgres:15-bookworm", "debian"),
+        ImageSpec("postgres", "dockyard/postgres:17-trixie", "debian-trixie", suite="trixie"),
         ImageSpec("redis", "dockyard/redis:7-bookworm", "debian"),
         ImageSpec("prometheus", "dockyard/prometheus:2-bookworm", "debian", shared=("runtime-common",)),
         ImageSpec("runtime-python", "dockyard/runtime-python:3.11-bookworm", "debian", shared=("runtime-common",)),
@@ -95,7 +103,7 @@ class BaseBuildError(RuntimeError):
 
 
 def log(msg: str) -> None:
-    print(f"engine/bases: {msg}", file=sys.stderr, flush=True)
+    print(f"machine/base_images/bases: {msg}", file=sys.stderr, flush=True)
 
 
 def run(cmd: list[str], *, log_file: Path | None = None, **kw) -> subprocess.CompletedProcess:
@@ -154,8 +162,13 @@ def machine_apt_sources(sources_dir: Path = Path("/etc/apt")) -> list[tuple[str,
     return [s for s in found if s[1].split("-")[0] == SUITE]
 
 
-def apt_sources() -> list[tuple[str, str, str]]:
-    """Sources for the images: env DEBIAN_MIRROR (+ DEBIAN_SECURITY_MIRROR) or the machine's."""
+def apt_sources(suite: str = SUITE) -> list[tuple[str, str, str]]:
+    """Sources for the images of `suite`: env DEBIAN_MIRROR (+ DEBIAN_SECURITY_MIRROR) or the
+    machine's (Debian 12's; the same mirrors serve Debian 13 under its suite names)."""
+    return [(uri, suite + release[len(SUITE):], comps) for uri, release, comps in _bookworm_sources()]
+
+
+def _bookworm_sources() -> list[tuple[str, str, str]]:
     mirror = os.environ.get("DEBIAN_MIRROR", "").strip()
     if mirror:
         srcs = [(mirror, SUITE, "main"), (mirror, f"{SUITE}-updates", "main")]
@@ -221,21 +234,21 @@ def ensure_host_tool(tool: str, package: str) -> None:
 # --- the Debian base: debootstrap + import ---------------------------------------------------
 
 
-def debootstrap_rootfs_tar(recipe: str) -> Path:
-    """A tidy minbase rootfs tarball, cached per recipe under the engine cache."""
-    out = CACHE_DIR / "debootstrap" / f"{SUITE}-minbase-{recipe}.tar"
+def debootstrap_rootfs_tar(recipe: str, suite: str) -> Path:
+    """A tidy minbase rootfs tarball of `suite`, cached per recipe under the engine cache."""
+    out = CACHE_DIR / "debootstrap" / f"{suite}-minbase-{recipe}.tar"
     if out.is_file():
         return out
     ensure_host_tool("debootstrap", "debootstrap")
     out.parent.mkdir(parents=True, exist_ok=True)
-    mirror = next(uri for uri, suite, _ in apt_sources() if suite == SUITE)
+    mirror = next(uri for uri, release, _ in apt_sources(suite) if release == suite)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix="rootfs-") as tmp:
         root = Path(tmp) / "root"
-        debs = CACHE_DIR / "debootstrap-debs"  # downloaded .debs, reused by a rebuild
+        debs = CACHE_DIR / f"debootstrap-debs-{suite}"  # downloaded .debs, reused by a rebuild
         _mkdir(debs, CACHE_DIR / "logs")
         run(
-            ["debootstrap", "--variant=minbase", f"--cache-dir={debs}", SUITE, str(root), mirror],
-            log_file=CACHE_DIR / "logs" / "debootstrap.log",
+            ["debootstrap", "--variant=minbase", f"--cache-dir={debs}", suite, str(root), mirror],
+            log_file=CACHE_DIR / "logs" / f"debootstrap-{suite}.log",
         )
         run(["sh", str(IMAGES_DIR / "debian" / "tidy-rootfs.sh"), str(root)])
         partial = out.with_suffix(".partial")
@@ -250,8 +263,8 @@ def _mkdir(*dirs: Path) -> bool:
     return True
 
 
-def build_debian(recipe: str) -> None:
-    tar = debootstrap_rootfs_tar(recipe)
+def build_debian(spec: ImageSpec, recipe: str) -> None:
+    tar = debootstrap_rootfs_tar(recipe, spec.suite)
     changes = [
         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "ENV LANG=C.UTF-8",
@@ -261,7 +274,7 @@ def build_debian(recipe: str) -> None:
     cmd = [DOCKER, "import"]
     for c in changes:
         cmd += ["--change", c]
-    run(cmd + [str(tar), DEBIAN.ref])
+    run(cmd + [str(tar), spec.ref])
 
 
 # --- derived images: docker build ------------------------------------------------------------
@@ -300,8 +313,9 @@ def build_context(key: str, tmp: Path) -> Path:
     return ctx
 
 
-def build_derived(key: str, recipe: str, sources_file: Path) -> None:
+def build_derived(key: str, recipe: str, sources_files: dict[str, Path]) -> None:
     spec = SPECS[key]
+    sources_file = sources_files[spec.suite]
     with tempfile.TemporaryDirectory(dir=CACHE_DIR, prefix=f"ctx-{key}-") as tmp:
         ctx = build_context(key, Path(tmp))
         cmd = [
@@ -321,35 +335,41 @@ def build_derived(key: str, recipe: str, sources_file: Path) -> None:
 # --- orchestration ---------------------------------------------------------------------------
 
 
-def build_one(key: str, sources_file: Path, force: bool) -> tuple[str, str, float]:
+def build_one(key: str, sources_files: dict[str, Path], force: bool) -> tuple[str, str, float]:
     recipe = recipe_hash(key)
     if not force and image_recipe(SPECS[key].ref) == recipe:
         return key, "cached", 0.0
     start = time.monotonic()
     log(f"building {SPECS[key].ref} (recipe {recipe})")
-    if key == "debian":
-        build_debian(recipe)
+    if SPECS[key] in ROOTS:
+        build_debian(SPECS[key], recipe)
     else:
-        build_derived(key, recipe, sources_file)
+        build_derived(key, recipe, sources_files)
     took = time.monotonic() - start
     log(f"built {SPECS[key].ref} in {took:.0f}s")
     return key, "built", took
 
 
 def build_all(only: list[str] | None = None, force: bool = False, jobs: int = 4) -> list[tuple[str, str, float]]:
-    """Build the Debian base, then the derived images in parallel (they share only the base)."""
-    keys = only or [k for k in SPECS if k != "debian"]
+    """Build the Debian bases the images need, then the derived images in parallel (they share
+    only their base)."""
+    roots = {spec.key for spec in ROOTS}
+    keys = only or [k for k in SPECS if k not in roots]
     unknown = [k for k in keys if k not in SPECS]
     if unknown:
         raise BaseBuildError(f"unknown image(s) {unknown}; allowed: {sorted(SPECS)}")
     _mkdir(CACHE_DIR / "logs")
-    results = [build_one("debian", Path("/dev/null"), force and "debian" in keys)]
-    derived = [k for k in keys if k != "debian"]
-    with tempfile.NamedTemporaryFile("w", dir=CACHE_DIR, prefix="apt-sources-", suffix=".list") as sf:
-        sf.write(sources_list_text(apt_sources()))
-        sf.flush()
+    derived = [k for k in keys if k not in roots]
+    needed = {k for k in keys if k in roots} | {SPECS[k].base for k in derived}
+    results = [build_one(root.key, {}, force and root.key in keys) for root in ROOTS if root.key in needed]
+    suites = sorted({SPECS[k].suite for k in derived})
+    with tempfile.TemporaryDirectory(dir=CACHE_DIR, prefix="apt-sources-") as scratch:
+        sources_files = {}
+        for suite in suites:
+            sources_files[suite] = Path(scratch) / f"{suite}.list"
+            sources_files[suite].write_text(sources_list_text(apt_sources(suite)))
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(build_one, k, Path(sf.name), force) for k in derived]
+            futures = [pool.submit(build_one, k, sources_files, force) for k in derived]
             errors = []
             for fut in futures:
                 try:

@@ -24,12 +24,12 @@ from testing import reference_app
 from testing.harness import CATALOG
 from tests.tiers import require
 
-ENGINE_DIR = dl.PROJECT_DIR / "engine"
+MACHINE_DIR = dl.PROJECT_DIR / "machine"
 BASE_PYTHON = "dockyard/base-python:3.11-bookworm"
 BASE_NODE = "dockyard/base-node:22-bookworm"
 RUNTIME_PYTHON = "dockyard/runtime-python:3.11-bookworm"  # distroless: the runtime stage's base
 RUNTIME_NODE = "dockyard/runtime-node:22-bookworm"
-POSTGRES = "dockyard/postgres:15-bookworm"
+POSTGRES = "dockyard/postgres:17-trixie"
 REDIS = "dockyard/redis:7-bookworm"
 APP_VERSION = "0.0.0-enginetest"
 SPECS = CATALOG.by_name()
@@ -52,8 +52,9 @@ def hardened_args(spec: ServiceSpec) -> list[str]:
     return args
 
 
-def _script(name: str, timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(ENGINE_DIR / name)], capture_output=True, text=True, timeout=timeout)
+def _script(path: str, timeout: float) -> subprocess.CompletedProcess:
+    """machine/PATH (e.g. provision/dockerd.sh), run."""
+    return subprocess.run(["bash", str(MACHINE_DIR / path)], capture_output=True, text=True, timeout=timeout)
 
 
 def _engine_problem() -> str | None:
@@ -61,7 +62,7 @@ def _engine_problem() -> str | None:
     if os.geteuid() != 0 and not os.path.exists(dl.DOCKER):
         return f"{dl.DOCKER} is missing and installing docker.io needs root"
     try:
-        proc = _script("dockerd.sh", timeout=600)
+        proc = _script("provision/dockerd.sh", timeout=600)
     except subprocess.TimeoutExpired:
         return "machine/provision/dockerd.sh did not finish within 600 s"
     if proc.returncode != 0:
@@ -81,7 +82,7 @@ def docker_engine():
 def base_images(docker_engine):
     """Build (or find current) the four air-gapped images; fails, never skips, when they don't."""
     start = time.monotonic()
-    proc = _script("bases.sh", timeout=1500)
+    proc = _script("base_images/bases.sh", timeout=1500)
     if proc.returncode != 0:
         pytest.fail(f"machine/base_images/bases.sh failed:\n{(proc.stdout + proc.stderr)[-4000:]}", pytrace=False)
     return {"seconds": time.monotonic() - start, "report": proc.stdout}

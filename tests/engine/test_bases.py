@@ -71,7 +71,7 @@ def test_image_exists_with_current_recipe_label(base_images, key):
 
 def test_second_run_is_a_cached_no_op(base_images):
     start = time.monotonic()
-    proc = subprocess.run(["python3", str(bases.ENGINE_DIR / "bases.py")], capture_output=True, text=True)
+    proc = subprocess.run(["python3", str(bases.BASES_DIR / "bases.py")], capture_output=True, text=True)
     took = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr
     statuses = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("dockyard/")]

@@ -36,7 +36,7 @@ TYPE_PREFIX = "#/types/"
 
 
 def _tools_bin() -> Path:
-    out = subprocess.run(["bash", str(PROJECT_DIR / "engine" / "pulumi-tools.sh"), "--print"],
+    out = subprocess.run(["bash", str(PROJECT_DIR / "machine" / "toolchain" / "pulumi-tools.sh"), "--print"],
                          capture_output=True, text=True, check=True)
     return Path(out.stdout.strip())
 

@@ -39,7 +39,7 @@ RELEASES = {
 
 @pytest.fixture(scope="module")
 def bin_dir() -> Path:
-    out = subprocess.run(["bash", str(PROJECT_DIR / "engine" / "pulumi-tools.sh"), "--print"],
+    out = subprocess.run(["bash", str(PROJECT_DIR / "machine" / "toolchain" / "pulumi-tools.sh"), "--print"],
                          capture_output=True, text=True, check=True)
     found = Path(out.stdout.strip())
     require((found / "pulumi").exists(), f"the Pulumi tools are not built at {found} (run machine/toolchain/pulumi-tools.sh)")
