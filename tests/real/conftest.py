@@ -100,3 +100,9 @@ def kubectl(cluster):
         return done.stdout if done.returncode == 0 else ""
 
     return run
+
+
+def pytest_collection_modifyitems(items):
+    """The cluster's stacks run last: CI builds the control plane's tools after the Pulumi tools,
+    in the background, and the dev stacks need only the Pulumi tools, so they run meanwhile."""
+    items.sort(key=lambda item: "tests/real/test_cluster_stacks.py" in item.nodeid)
