@@ -227,8 +227,11 @@ class ServiceImage(pulumi.ComponentResource):
             # `destroy` of staging (or a renamed service) would delete what prod runs.
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=plan.push),
         )
-        self.ref = image.ref
         self.tag = plan.tags[0]
+        # docker-build's `ref` is the first tag at the build's digest, for a loaded build too; an
+        # image that was only loaded has no repo digest, so the engine cannot resolve that form:
+        # a loaded build's reference is its tag.
+        self.ref = image.ref if plan.push else pulumi.Output.from_input(self.tag)
         self.digest_ref = (
             image.digest.apply(lambda digest: f"{plan.repository}@{digest}") if plan.push else None
         )
@@ -238,9 +241,7 @@ class ServiceImage(pulumi.ComponentResource):
     def reference_for(self, wanted: KubernetesImages) -> pulumi.Output[str]:
         """The reference a Kubernetes target runs (plan/image_decisions.py decides which, per stack kind)."""
         if wanted is KubernetesImages.LOADED_TAG:
-            # The tag itself: docker-build's `ref` of a loaded build is `tag@digest`, and an image
-            # loaded into a daemon has no repo digest, so a runtime resolving that reference by
-            # digest would not find it (imagePullPolicy Never). Pods roll on the image ID instead.
+            # The tag (not a digest form the daemon cannot resolve); pods roll on the image ID.
             return pulumi.Output.from_input(self.tag)
         if wanted is KubernetesImages.PUSHED_DIGEST and self.digest_ref is not None:
             return self.digest_ref

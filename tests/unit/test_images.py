@@ -129,6 +129,14 @@ def test_digest_ref_is_exported_after_push():
     assert ref.startswith("registry.example.com/team/backend:") and ref.endswith(f"@{FAKE_DIGEST}")
 
 
+def test_a_loaded_build_is_referenced_by_its_tag():
+    # The provider's ref is tag@digest for a loaded build too; the engine cannot resolve that form
+    # for an image it only loaded (no repo digest), so `imageRefs` carries the tag.
+    run = run_program("dev")
+    for service, ref in run.outputs["imageRefs"].items():
+        assert "@" not in ref and ref.startswith(f"dockyard/{service}:"), ref
+
+
 def test_a_stack_that_only_loads_exports_no_digests():
     # A loaded image has a digest no registry serves: nothing to promote from dev.
     run = run_program("dev")
