@@ -90,7 +90,7 @@ def test_size_within_budget(app_image):
     assert size <= app_image.budget_mb * MB, f"{app_image.ref} is {size / MB:.1f} MB > {app_image.budget_mb} MB"
 
 
-# What the runtime images must not carry: nothing runs these (measured cuts in the README).
+# What the runtime images must not carry: nothing runs these (measured cuts in docs/benchmarks.md).
 NOT_IN_RUNTIME = {
     "backend": ("opt/venv/lib/python3.11/site-packages/sqlalchemy/testing/", "opt/venv/bin/pip", "opt/uv/"),
     "frontend": ("usr/local/lib/node_modules/npm/", "usr/local/bin/npm", "usr/local/bin/corepack",
