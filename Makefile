@@ -70,7 +70,7 @@ urls:  ## the stack's URLs (from its outputs), and its debuggers' addresses with
 	  k = (o.get("kubernetes") or {}).get("url"); k and print("%-10s %s" % ("ingress", k)); \
 	  [print(f"{k:<10} {v}  (debugger)") for k, v in (o.get("debug") or {}).items()]'
 
-env: deps  ## the settings for plain pulumi commands (backend, passphrase, CLI, plugins): eval "$$(make -s env)"
+env: deps  ## the settings for plain pulumi commands (backend, passphrase, CLI, plugins): eval "$(make -s env)"
 	@$(DRIVER) env
 
 # No Pulumi: the catalog and Pulumi.$(STACK).yaml, checked and resolved as the program does them.
