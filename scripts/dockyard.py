@@ -29,8 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tooling  # noqa: E402  (scripts/ is not a package: the driver runs as a script)
 
@@ -138,10 +136,6 @@ def stack_outputs(pulumi: Pulumi) -> dict:
 def machine_config(pulumi: Pulumi) -> list[str]:
     """`--config-file` of the air-gapped settings when a dev stack's public images cannot be
     pulled here (air_gapped.py), else nothing: the stack file as it is."""
-    path = air_gapped.stack_file(PROJECT_DIR, pulumi.stack)
-    document = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
-    if (document.get("config") or {}).get("dockyard:kind") != "dev":
-        return []
     overlay = air_gapped.config_file(PROJECT_DIR, pulumi.stack, say)
     return ["--config-file", str(overlay.relative_to(PROJECT_DIR))] if overlay else []
 

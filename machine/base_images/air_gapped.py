@@ -196,10 +196,12 @@ def merged(config: dict, overrides: dict) -> dict:
 
 
 def config_file(project_dir: Path, stack: str, say: Callable[[str], None]) -> Path | None:
-    """The config file `pulumi up/preview` take for this stack here, or None: the stack's own."""
+    """The config file `pulumi up/preview` take for this stack here, or None: the stack's own
+    (always for a stack that is not of kind dev: only dev runs on this machine's engine)."""
     path = stack_file(project_dir, stack)
-    document = yaml.safe_load(path.read_text()) if path.exists() else {}
-    document = document or {}
+    document = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+    if (document.get("config") or {}).get("dockyard:kind") != "dev":
+        return None
     bases, runs = wanted_images(project_dir, document.get("config") or {})
     missing = unreachable(bases, runs)
     if not missing:

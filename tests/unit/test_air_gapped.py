@@ -79,9 +79,16 @@ def test_reachable_images_leave_the_stack_file_as_it_is(tmp_path, monkeypatch):
     assert not (tmp_path / air_gapped.OVERLAY_DIR).exists()
 
 
+def test_a_stack_that_is_not_dev_keeps_its_own_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(air_gapped, "unreachable", lambda bases, runs: ["node:22-alpine"])
+    (tmp_path / "Pulumi.s.yaml").write_text(yaml.safe_dump({"config": {"dockyard:kind": "staging"}}))
+    assert air_gapped.config_file(tmp_path, "s", say=lambda _: None) is None
+
+
 def test_unreachable_images_that_cannot_be_built_here_are_refused_in_words(tmp_path, monkeypatch):
     monkeypatch.setattr(air_gapped, "unreachable", lambda bases, runs: ["node:22-alpine"])
     monkeypatch.setattr(air_gapped, "can_build_here", lambda: "building them needs debootstrap")
+    (tmp_path / "Pulumi.s.yaml").write_text(yaml.safe_dump({"config": {"dockyard:kind": "dev"}}))
     monkeypatch.setenv("DOCKYARD_CATALOG", str(PROJECT_DIR / "catalog.yaml"))
     with pytest.raises(air_gapped.AirGapError) as refused:
         air_gapped.config_file(tmp_path, "s", say=lambda _: None)
