@@ -12,6 +12,7 @@ import pulumi_docker as docker
 
 from components.config.catalog_file import catalog_path, load_catalog
 from components.config.stack_config import configured_secrets, configured_values
+from components.core.cancellation import exit_quietly_when_cancelled
 from components.images.contract import require_build_contract
 from components.images.promotion import PromotedImages
 from components.images.service_image import RegistryCredentials, ServiceImage, git_revision, plan_build
@@ -21,12 +22,13 @@ from components.plan.secrets import StackSecrets
 from components.plan.validate import checked_view
 from components.targets.args import EnvironmentArgs
 from components.targets.docker.environment import DockerEnvironment
-from components.targets.docker.preflight import docker_engine_preflight, docker_provider_args
+from components.targets.docker.preflight import docker_engine_preflight, docker_provider_args, docker_stack_problems
 from components.targets.host import PreflightError, current_host
 from components.targets.kubernetes.environment import KubernetesEnvironment, rendering
 from components.targets.kubernetes.preflight import kube_context_problems
 
 PROJECT_DIR = Path(__file__).resolve().parent
+exit_quietly_when_cancelled()  # a failed update's error stands alone, without SDK tracebacks
 catalog = load_catalog(catalog_path(PROJECT_DIR))
 require_build_contract(catalog, PROJECT_DIR)  # each built service's Dockerfile has its stages
 
@@ -45,7 +47,8 @@ if settings.runs_docker:
     # The engine the docker CLI would use (unless docker:host / docker:context name one), said in
     # the update's first lines; the preflight, the health checks and the provider all talk to it.
     engine, engine_problems = docker_engine_preflight(pulumi.Config("docker"), host)
-    preflight_problems += engine_problems
+    # Then the engine's machine: a published port something else holds, a nearly full disk.
+    preflight_problems += engine_problems or docker_stack_problems(engine, stack, builds=decisions.builds, host=host)
 if settings.runs_kubernetes and not rendering(settings):
     preflight_problems += kube_context_problems(settings.kubernetes.context, host.kube_contexts)
 if preflight_problems:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tooling  # noqa: E402  (scripts/ is not a package: the driver runs as a script)
+from build_failures import BuildFailures  # noqa: E402
 
 PROJECT_DIR = Path(os.environ.get("DOCKYARD_PROJECT_DIR") or Path(__file__).resolve().parent.parent)
 sys.path.insert(0, str(PROJECT_DIR))  # the program's package: its label keys
@@ -62,16 +63,46 @@ class Pulumi:
         argv = ["pulumi", *args, "--stack", self.stack]
         if not capture:
             print(f"$ {shlex.join(argv)}", flush=True)
+            return self._passed_through(argv)
         done = subprocess.run(
             [str(self.tools.pulumi), *argv[1:]],
             cwd=PROJECT_DIR,
             env={**os.environ, **self.tools.env},
-            stdout=subprocess.PIPE if capture else None,
+            stdout=subprocess.PIPE,
             text=True,
         )
         if done.returncode != 0:
             raise CommandFailed(shlex.join(argv))
         return done.stdout or ""
+
+    def _passed_through(self, argv: list[str]) -> str:
+        """Its output, passed on line by line as it comes (pulumi's line display, as in CI), and read
+        for failed image builds, which are then said once more, condensed (build_failures.py): the
+        failing step and its last lines, which the provider's one-line error leaves out."""
+        failures = BuildFailures()
+        proc = subprocess.Popen(
+            [str(self.tools.pulumi), *argv[1:]],
+            cwd=PROJECT_DIR,
+            env={**os.environ, **self.tools.env},
+            stdout=subprocess.PIPE,
+            text=True,
+            errors="replace",
+        )
+        while True:
+            try:  # Ctrl-C reaches pulumi too, which cancels cleanly: keep passing its output on
+                line = proc.stdout.readline()
+            except KeyboardInterrupt:
+                continue
+            if not line:
+                break
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            failures.feed(line.rstrip("\n"))
+        if proc.wait() != 0:
+            for summary in failures.summary():
+                say(summary)
+            raise CommandFailed(shlex.join(argv))
+        return ""
 
 
 def select_stack(pulumi: Pulumi) -> None:

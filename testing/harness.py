@@ -106,8 +106,9 @@ def unwrap_secrets(value: Any) -> Any:
 
 class FakeEngine:
     """Stands in for the Docker Engine API the program queries (version, swap accounting,
-    container health): the unit tier runs without an engine. `endpoint` is the one the
-    program resolved (set by run_program), as on the real DockerEngine."""
+    container health and state, published ports) and for the engine's machine (ports in use,
+    free disk): the unit tier runs without an engine and whatever this machine runs. `endpoint`
+    is the one the program resolved (set by run_program), as on the real DockerEngine."""
 
     def __init__(
         self,
@@ -117,11 +118,44 @@ class FakeEngine:
         version: str = "26.1.5",
         swap_limit: bool = True,
         health: str = "healthy",
+        states: list[dict[str, Any]] | None = None,
+        logs: str = "",
+        holders: Mapping[int, Any] | None = None,
+        ports_in_use: set[int] | None = None,
+        free: Mapping[str, int | None] | None = None,
     ):
         self.host, self.api, self.engine_version = host, api, version
         self.endpoint = DockerEndpoint(host, "given to FakeEngine")
         self.swap, self.status = swap_limit, health
         self.removed: list[str] = []
+        self.stopped: list[str] = []
+        # state(): each call takes the next of `states` (the last one repeats); default: running, `health`
+        self.states, self.logs = list(states or []), logs
+        self.holders, self.ports_in_use = dict(holders or {}), set(ports_in_use or ())
+        self.free = dict(free or {})  # path -> free bytes; a path not listed has plenty
+
+    def state(self, container_id: str) -> dict[str, Any]:
+        if self.states:
+            return self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        return {"Status": "running", "Health": {"Status": self.status}, "RestartCount": 0, "ExitCode": 0}
+
+    def log_tail(self, container_id: str, lines: int) -> str:
+        return "\n".join(self.logs.splitlines()[-lines:])
+
+    def stop_container(self, name: str, grace_seconds: int = 10) -> None:
+        self.stopped.append(name)
+
+    def published_ports(self) -> dict[int, Any]:
+        return dict(self.holders)
+
+    def port_in_use(self, port: int) -> bool | None:
+        return port in self.ports_in_use
+
+    def root_dir(self) -> str:
+        return "/var/lib/docker"
+
+    def free_bytes(self, path: str) -> int | None:
+        return self.free.get(path, 1 << 50)
 
     def version(self) -> dict[str, Any]:
         return {"Version": self.engine_version, "ApiVersion": self.api}

@@ -91,12 +91,15 @@ def test_the_target_checker_sees_a_shared_module_import_a_target(tmp_path):
 
 
 POLICY_MODULES = sorted(p for p in (PROJECT_DIR / "policy").rglob("*.py") if "venv" not in p.parts)
-# Everything that is the program, its tools and its tests (not virtualenvs, caches, node_modules).
+# Everything that is the program, its tools and its tests (not virtualenvs, caches, node_modules,
+# nor the benchmarks' results, which runs write and git ignores on purpose).
 PROGRAM_FILES = sorted(
     p
     for folder in ("components", "policy", "scripts", "machine", "testing", "tests", "bench")
     for p in (PROJECT_DIR / folder).rglob("*")
-    if p.is_file() and not {"venv", "__pycache__", "node_modules"} & set(p.relative_to(PROJECT_DIR).parts)
+    if p.is_file()
+    and not {"venv", "__pycache__", "node_modules"} & set(p.relative_to(PROJECT_DIR).parts)
+    and p.parent != PROJECT_DIR / "bench" / "results"
 )
 
 

@@ -18,8 +18,7 @@ from components.plan.container import ContainerPlan
 from components.plan.resolve import Service
 from components.plan.secrets import fill_secrets
 
-# How long a service may take to turn healthy: the provider's wait when it creates the
-# container, and the health gate's (health_gates.py) on every `up`.
+# How long a service may take to turn healthy: the health gate's wait (health_gates.py) on every `up`.
 HEALTH_WAIT_SECONDS = 180
 NO_HEALTH_CHECK_TIMING = {"interval": "1s", "timeout": "1s", "start_period": "1s", "start_interval": "1s", "retries": 1}
 
@@ -72,7 +71,9 @@ def volume_args(plan: ContainerPlan) -> list[docker.ContainerVolumeArgs]:
 
 def lifecycle_args(plan: ContainerPlan) -> dict:
     """How the container runs: a one-shot to completion during `pulumi up` (its exit code gates
-    what starts after it), a long-running service restarted unless stopped, waited on until healthy."""
+    what starts after it), a long-running service restarted unless stopped. The provider does not
+    wait for health (its wait saw a crash only as a time-out): the health gate does
+    (health_gates.py `wait_healthy`), and fails at once on a crash."""
     if plan.one_shot:
         return {"attach": True, "must_run": False, "logs": True, "restart": "no", "wait": False}
-    return {"restart": "unless-stopped", "wait": True, "wait_timeout": HEALTH_WAIT_SECONDS, "must_run": True}
+    return {"restart": "unless-stopped", "wait": False, "must_run": True}

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import re
+import socket
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from components.core.labels import STACK_LABEL
 from components.targets.docker.endpoint import (
     API_VERSION,
     TIMEOUT_SECONDS,
@@ -17,6 +20,16 @@ from components.targets.docker.endpoint import (
     given_endpoint,
     resolve_endpoint,
 )
+from components.targets.docker.machine import free_bytes, loopback_port_in_use
+
+
+@dataclass(frozen=True)
+class PortHolder:
+    """A running container that publishes a host port: its name and its stack label (None: not
+    a dockyard stack's)."""
+
+    container: str
+    stack: str | None
 
 
 class EngineUnreachable(OSError):
@@ -53,14 +66,16 @@ def _reason(error: BaseException, endpoint: DockerEndpoint) -> str:
 
 
 class DockerEngine:
-    """The program's own Engine API questions (version, swap accounting, container health) and the
-    removal of a failed one-shot container, through the docker SDK on the resolved endpoint: unix,
+    """The program's own Engine API questions (version, swap accounting, container health, state and
+    logs, published ports, free space of its root on this machine) and the stop or removal of a
+    failed container, through the docker SDK on the resolved endpoint: unix,
     tcp with or without TLS, ssh (through the `ssh` client, as the docker CLI and the provider do)."""
 
     def __init__(self, endpoint: DockerEndpoint | str):
         self.endpoint = endpoint if isinstance(endpoint, DockerEndpoint) else given_endpoint(endpoint)
         self.host = self.endpoint.host
         self._api = None
+        self._info: dict[str, Any] | None = None
 
     def _client(self):
         import docker  # the SDK is needed only where an engine is asked
@@ -114,7 +129,10 @@ class DockerEngine:
         return self._ask(lambda api: api.version(api_version=False))
 
     def info(self) -> dict[str, Any]:
-        return self._ask(lambda api: api.info())
+        """The engine's /info, asked once (swap accounting, its name, its root directory)."""
+        if self._info is None:
+            self._info = self._ask(lambda api: api.info())
+        return self._info
 
     def swap_limit(self) -> bool:
         """Whether the kernel accounts swap: without it Docker stores MemorySwap -1 whatever is asked."""
@@ -125,6 +143,63 @@ class DockerEngine:
         state = self._ask(lambda api: api.inspect_container(container_id)).get("State") or {}
         health = state.get("Health") or {}
         return str(health.get("Status") or state.get("Status") or "unknown")
+
+    def state(self, container_id: str) -> dict[str, Any]:
+        """The container's `State` (Status, ExitCode, Restarting, Health…) and its `RestartCount`."""
+        inspected = self._ask(lambda api: api.inspect_container(container_id))
+        return {**(inspected.get("State") or {}), "RestartCount": inspected.get("RestartCount", 0)}
+
+    def log_tail(self, container_id: str, lines: int) -> str:
+        """The container's last `lines` lines of output (stdout and stderr), or "" when it has none."""
+        from docker.errors import NotFound
+
+        try:
+            raw = self._ask(lambda api: api.logs(container_id, stdout=True, stderr=True, tail=lines))
+        except NotFound:
+            return ""
+        return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+
+    def stop_container(self, name: str, grace_seconds: int = 10) -> None:
+        """Stop a container (its restart policy then leaves it stopped); one that is gone is fine."""
+        from docker.errors import NotFound
+
+        try:
+            self._ask(lambda api: api.stop(name, timeout=grace_seconds))
+        except NotFound:
+            pass
+
+    def published_ports(self) -> dict[int, PortHolder]:
+        """Host port -> the running container that publishes it (on any host address)."""
+        held: dict[int, PortHolder] = {}
+        for listed in self._ask(lambda api: api.containers()):
+            name = (listed.get("Names") or ["?"])[0].lstrip("/")
+            stack = (listed.get("Labels") or {}).get(STACK_LABEL)
+            for port in listed.get("Ports") or []:
+                if port.get("PublicPort") and port.get("Type", "tcp") == "tcp":
+                    held[int(port["PublicPort"])] = PortHolder(name, stack)
+        return held
+
+    def on_this_machine(self) -> bool:
+        """Whether the engine runs here, so that its published ports are this machine's and its
+        root directory is this machine's disk: a unix socket (or tcp on loopback) to an engine
+        whose name is this host's (Docker Desktop's VM has a name of its own)."""
+        parts = urlsplit(self.endpoint.host)
+        if parts.scheme == "ssh" or (parts.scheme == "tcp" and parts.hostname not in ("127.0.0.1", "localhost", "::1")):
+            return False
+        return str(self.info().get("Name", "")) == socket.gethostname()
+
+    def port_in_use(self, port: int) -> bool | None:
+        """Whether something listens on 127.0.0.1:`port` of the engine's machine (None: not known,
+        the engine runs elsewhere)."""
+        return loopback_port_in_use(port) if self.on_this_machine() else None
+
+    def root_dir(self) -> str:
+        return str(self.info().get("DockerRootDir") or "/var/lib/docker")
+
+    def free_bytes(self, path: str) -> int | None:
+        """Free bytes for unprivileged writes on the filesystem of `path` on the engine's machine
+        (None: not known, the engine runs elsewhere or the path is not there)."""
+        return free_bytes(path) if self.on_this_machine() else None
 
     def remove_container(self, name: str) -> None:
         """Remove a stopped container; one that is already gone is fine."""

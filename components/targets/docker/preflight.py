@@ -3,7 +3,9 @@ use (endpoint.py: the stack's docker:host/docker:context, DOCKER_HOST, DOCKER_CO
 current context, the default socket), said in the update's first lines and handed to both the
 program's own client and the explicit Docker provider. It must answer, with API 1.44 (Docker
 Engine 25) or newer: the provider sends health checks with `start_interval`, which older
-engines refuse after the network and volumes already exist. Checks return problems ([] when fine)."""
+engines refuse after the network and volumes already exist. Then what the engine's machine lacks
+for this stack: a published port something else holds, a nearly full disk (`docker_stack_problems`).
+Checks return problems ([] when fine)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,15 @@ from typing import Any
 
 import pulumi
 
+from components.plan.resolve import ResolvedStack
+from components.targets.docker.disk_space import disk_problems
 from components.targets.docker.endpoint import (
     DockerEndpoint,
     EngineSelectionError,
     resolve_endpoint,
 )
 from components.targets.docker.engine import DockerEngine
+from components.targets.docker.host_ports import port_problems, wanted_ports
 from components.targets.host import Host
 
 MIN_DOCKER_API = (1, 44)
@@ -52,6 +57,19 @@ def docker_engine_preflight(config: pulumi.Config, host: Host) -> tuple[Any, lis
     pulumi.log.info(endpoint.describe())
     engine = (host.connect or DockerEngine)(endpoint)
     return engine, docker_engine_problems(engine)
+
+
+def docker_stack_problems(engine: DockerEngine, stack: ResolvedStack, *, builds: bool, host: Host) -> list[str]:
+    """What the engine's machine lacks for this stack, said before anything is created: a host
+    port it publishes that something else holds (host_ports.py), too little free disk for the
+    build and the containers (disk_space.py). An engine that stops answering here is said as the
+    version check says it."""
+    try:
+        return port_problems(engine, stack.settings.stack, wanted_ports(stack)) + disk_problems(
+            engine, builds=builds, builder=stack.settings.images.builder or None, env=host.environ()
+        )
+    except OSError as error:
+        return [f"the Docker engine at {engine.host} stopped answering: {error}"]
 
 
 def docker_provider_args(endpoint: DockerEndpoint) -> dict[str, Any]:
