@@ -2,10 +2,11 @@
 
 import sys
 
-from bench import catalog, images, program, stack
+from bench import catalog, images, page_load, program, stack
 
 program.main()
 catalog.main([])
 status = images.main([])
 stack.main()
+status = page_load.main([]) or status
 sys.exit(status)

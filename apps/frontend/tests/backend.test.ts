@@ -12,6 +12,12 @@ describe("buildUrl", () => {
   ])("joins %s and %s", (base, path, expected) => {
     expect(buildUrl(new URL(base), path).href).toBe(expected);
   });
+
+  it("adds the query after a path prefix", () => {
+    expect(buildUrl(new URL("http://gw/todo-api/"), "/api/todos", { offset: 100, limit: 100 }).href).toBe(
+      "http://gw/todo-api/api/todos?offset=100&limit=100",
+    );
+  });
 });
 
 describe("backend client against a fake backend", () => {
@@ -35,7 +41,7 @@ describe("backend client against a fake backend", () => {
 
   it("lists, creates, updates and deletes", async () => {
     backend.seed("existing");
-    expect((await todosApi.list(config)).map((t) => t.title)).toEqual(["existing"]);
+    expect((await todosApi.list({}, config)).map((t) => t.title)).toEqual(["existing"]);
 
     const created = await todosApi.create({ title: "new" }, config);
     expect(created).toMatchObject({ id: 2, title: "new", completed: false });
@@ -51,6 +57,12 @@ describe("backend client against a fake backend", () => {
 
     await expect(todosApi.remove(2, config)).resolves.toBeUndefined();
     expect(backend.todos.map((t) => t.id)).toEqual([1]);
+  });
+
+  it("lists a page: offset and limit reach the backend", async () => {
+    for (let i = 1; i <= 5; i++) backend.seed(`todo ${i}`);
+    expect((await todosApi.list({ offset: 2, limit: 2 }, config)).map((t) => t.id)).toEqual([3, 4]);
+    expect(backend.requests.at(-1)?.url).toBe("/api/todos?offset=2&limit=2");
   });
 
   it("passes a backend 4xx through with its detail", async () => {
@@ -69,14 +81,14 @@ describe("backend client against a fake backend", () => {
 
   it("maps a backend 5xx to 502 without leaking its body", async () => {
     backend.fault = { status: 500, body: '{"detail":"psycopg: password authentication failed"}' };
-    const error = await failure(todosApi.list(config));
+    const error = await failure(todosApi.list({}, config));
     expect(error.status).toBe(502);
     expect(error.detail).toBe("backend error: upstream answered 500");
   });
 
   it("maps a non-JSON success body to 502", async () => {
     backend.fault = { status: 200, body: "<html>proxy page</html>" };
-    const error = await failure(todosApi.list(config));
+    const error = await failure(todosApi.list({}, config));
     expect(error.status).toBe(502);
     expect(error.detail).toMatch(/not valid JSON/);
   });
@@ -91,7 +103,7 @@ describe("backend client against a fake backend", () => {
   });
 
   it("maps an unreachable backend to 502", async () => {
-    const error = await failure(todosApi.list({ baseUrl: new URL(await closedPortUrl()), timeoutMs: 1000 }));
+    const error = await failure(todosApi.list({}, { baseUrl: new URL(await closedPortUrl()), timeoutMs: 1000 }));
     expect(error.status).toBe(502);
     expect(error.detail).toBe("backend unreachable");
   });

@@ -67,13 +67,19 @@ export class FakeBackend {
     const send = (status: number, payload?: unknown): void => {
       res.writeHead(status, { "content-type": "application/json" }).end(payload === undefined ? "" : JSON.stringify(payload));
     };
-    const match = url.match(/^\/api\/todos(?:\/(\d+))?$/);
+    const parsed = new URL(url, "http://backend.test");
+    const match = parsed.pathname.match(/^\/api\/todos(?:\/(\d+))?$/);
     if (!match) return send(404, { detail: "Not Found" });
     const id = match[1] ? Number(match[1]) : undefined;
     const todo = id === undefined ? undefined : this.todos.find((t) => t.id === id);
     if (id !== undefined && !todo) return send(404, { detail: `Todo ${id} not found` });
 
-    if (method === "GET" && id === undefined) return send(200, this.todos);
+    if (method === "GET" && id === undefined) {
+      // Paged as the real backend is: `limit` (default 100) from `offset`, in id order.
+      const offset = Number(parsed.searchParams.get("offset") ?? 0);
+      const limit = Number(parsed.searchParams.get("limit") ?? 100);
+      return send(200, this.todos.slice(offset, offset + limit));
+    }
     if (method === "POST" && id === undefined) return send(201, this.seed(JSON.parse(body).title));
     if (method === "PATCH" && todo) {
       Object.assign(todo, JSON.parse(body), { updated_at: new Date().toISOString() });

@@ -15,3 +15,9 @@ export interface TodoUpdate {
   title?: string;
   completed?: boolean;
 }
+
+/** How many todos there are in all, and how many of them are not completed. */
+export interface TodoCount {
+  total: number;
+  remaining: number;
+}

@@ -5,6 +5,9 @@
 import type { TodoCreate, TodoUpdate } from "./types";
 
 export const TITLE_MAX_LENGTH = 200;
+/** The backend's list bounds (apps/backend todo_api/api.py): at most 500 per page, offsets as ids. */
+export const MAX_PAGE_SIZE = 500;
+export const MAX_OFFSET = 2 ** 31 - 1;
 
 export class ValidationError extends Error {
   constructor(
@@ -80,6 +83,36 @@ export function parseUpdate(body: unknown): Result<TodoUpdate> {
   }
   if (Object.keys(update).length === 0) return fail("nothing to update; send title and/or completed");
   return { ok: true, value: update };
+}
+
+/** A page of the list: what GET /api/todos forwards to the backend (absent: the backend's default). */
+export interface PageQuery {
+  offset?: number;
+  limit?: number;
+}
+
+function parseBound(params: URLSearchParams, name: string, min: number, max: number): Result<number | undefined> {
+  const raw = params.get(name);
+  if (raw === null) return { ok: true, value: undefined };
+  if (!/^[0-9]{1,10}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    return fail(`${name} ${JSON.stringify(raw)} is invalid; expected a whole number from ${min} to ${max}`);
+  }
+  return { ok: true, value: Number(raw) };
+}
+
+/** The list's query: `offset` (0 to 2^31-1) and `limit` (1 to 500), as the backend allows; nothing else. */
+export function parsePageQuery(params: URLSearchParams): Result<PageQuery> {
+  const allowed = ["offset", "limit"];
+  const unknown = [...new Set(params.keys())].filter((key) => !allowed.includes(key));
+  if (unknown.length > 0) return fail(`unknown query parameter(s) ${unknown.join(", ")}; allowed: ${allowed.join(", ")}`);
+  const offset = parseBound(params, "offset", 0, MAX_OFFSET);
+  if (!offset.ok) return offset;
+  const limit = parseBound(params, "limit", 1, MAX_PAGE_SIZE);
+  if (!limit.ok) return limit;
+  const query: PageQuery = {};
+  if (offset.value !== undefined) query.offset = offset.value;
+  if (limit.value !== undefined) query.limit = limit.value;
+  return { ok: true, value: query };
 }
 
 /** Reads a JSON body, answering 415 for another content type and 400 for malformed JSON. */

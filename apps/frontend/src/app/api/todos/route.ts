@@ -1,14 +1,16 @@
-/** Browser-facing proxy for the todo collection: GET lists, POST creates. */
+/** Browser-facing proxy for the todo collection: GET lists a page (?offset=&limit=), POST creates. */
 import { todosApi } from "@/lib/backend";
 import { json, toErrorResponse } from "@/lib/responses";
-import { parseCreate, readJsonBody } from "@/lib/validation";
+import { parseCreate, parsePageQuery, readJsonBody } from "@/lib/validation";
 
 // BACKEND_URL is read per request: never prerender or cache these responses.
 export const dynamic = "force-dynamic";
 
-export async function GET(): Promise<Response> {
+export async function GET(request: Request): Promise<Response> {
   try {
-    return json(await todosApi.list());
+    const page = parsePageQuery(new URL(request.url).searchParams);
+    if (!page.ok) throw page.error;
+    return json(await todosApi.list(page.value));
   } catch (error) {
     return toErrorResponse(error);
   }
