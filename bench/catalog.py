@@ -43,7 +43,7 @@ def generated_service(index: int, peers: list[str]) -> dict:
         "image": "example/app:1.0.0",
         "port": 8080,
         "env": env,
-        "health": {"command": ["app", "check"], "livenessPath": "/livez", "readinessPath": "/readyz"},
+        "health": {"client": ["app", "check"], "readiness": {"path": "/readyz"}, "liveness": {"path": "/livez"}},
         "resources": {"memory": "64Mi", "cpu": "100m"},
         "talksTo": peers,
     }

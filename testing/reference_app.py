@@ -22,8 +22,8 @@ PORTS = {"postgres": 5432, "redis": 6379, "backend": 8000, "frontend": 3000}
 SECRETS = {"postgres-password": "generated", "database-url": "template, or config databaseUrl"}
 # What the apps' runtime images are run with outside the program (bench/images.py, which runs
 # under plain python3 without the program's dependencies): each built service's
-# health.readinessPath, livenessPath and writablePaths in catalog.yaml.
-READINESS_PATHS = {"backend": "/readyz", "frontend": "/api/health"}
+# health.readiness.path, liveness.path and writablePaths in catalog.yaml.
+READINESS_PATHS = {"backend": "/readyz", "frontend": "/"}
 LIVENESS_PATHS = {"backend": "/livez", "frontend": "/api/health"}  # answer with no datastore up
 WRITABLE_PATHS = {"backend": ("/tmp",), "frontend": ("/tmp", "/app/.next/cache")}
 # The services the engine tier's HTTP and SQL checks drive, by their role in the app.

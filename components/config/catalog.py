@@ -39,10 +39,19 @@ from components.config.catalog_fields import (
 )
 from components.config.fields import CamelModel
 from components.config.templates import placeholders, secret_names
+from components.core.quantities import memory_bytes
 
 CATALOG_FILE = "catalog.yaml"
 DEFAULT_USER = "1000:1000"
 
+
+# Writable paths kept in RAM on both targets (a Kubernetes emptyDir of medium Memory, a Docker
+# tmpfs): scratch space, counted against the memory limit. The others are disk-backed on
+# Kubernetes and count against the container's ephemeral storage.
+MEMORY_BACKED_PATHS = ("/tmp",)
+# What a container writes besides its disk-backed writable paths: its logs, which the kubelet
+# rotates at 10Mi x 5 files by default, and what little its read-only root's layer holds.
+LOG_ALLOWANCE_BYTES = 128 * 2**20
 
 # Named opt-outs: each weakens one default of principle 3 and carries its reason.
 OPT_OUT_READ_ONLY_ROOT = "read-only-root"
@@ -74,26 +83,74 @@ class Build(CatalogModel):
     source_mount: ContainerPath = Field("/app/src", description="where the dev stage expects sourceDir")
 
 
-class Health(CatalogModel):
-    """How to tell the service is alive and ready: `command` is the exec-form check (Docker,
-    and Kubernetes without paths), using a binary that exists in the image; HTTP services
-    give paths for the Kubernetes probes."""
+class Check(CatalogModel):
+    """One check, exactly one of: an HTTP GET of `path` on the service's port (200-399 passes),
+    or `command` run in the container (exit 0 passes), with a binary that exists in the image."""
 
-    command: tuple[Argument, ...] = Field(min_length=1)
-    liveness_path: UrlPath | None = None
-    readiness_path: UrlPath | None = None
-    # Docker health-check timing, tuned per service from measured start times (bench/stack.py):
-    # poll every startInterval while starting, every interval once healthy.
+    path: UrlPath | None = Field(None, description="HTTP GET on the service's port (Kubernetes httpGet probe)")
+    command: tuple[Argument, ...] | None = Field(
+        None, min_length=1, description="exec form, run in the container (Docker health check, Kubernetes exec probe)"
+    )
+
+
+class Health(CatalogModel):
+    """How to tell the service is alive and ready, each declared once and rendered by both targets:
+    `readiness` (it can serve: the Docker health check that gates what starts after it, the
+    Kubernetes readiness probe that gates its Service's endpoints) and `liveness` (its own process
+    only, never a dependency: the Kubernetes liveness and startup probes, which restart it).
+    A check by `path` runs in the container as `client` + [path] where no prober sends HTTP (Docker)."""
+
+    readiness: Check = Field(description="it can serve: Docker's health check, Kubernetes' readiness probe")
+    liveness: Check | None = Field(
+        None,
+        description="its own process only (a dependency's outage must not restart it): Kubernetes' liveness and "
+        "startup probes; unset: no liveness probe (the kubelet restarts it only when it exits)",
+    )
+    client: tuple[Argument, ...] | None = Field(
+        None,
+        min_length=1,
+        description="the image's HTTP client in exec form: a check by path runs as client + [path] in the "
+        "container (Docker's health check)",
+    )
+    # Health-check timing, tuned per service from measured start times (bench/stack.py). Docker
+    # polls every startInterval while starting, every interval once healthy; Kubernetes derives
+    # its probes' timeouts and the startup probe's budget from the same values (targets/kubernetes/pod.py).
     interval: Duration = "10s"
     timeout: Duration = "5s"
     retries: bounded_whole(ge=1) = 5
     start_period: Duration = "30s"
     start_interval: Duration = "2s"
 
+    @property
+    def command(self) -> tuple[str, ...]:
+        """The container's own health check in exec form (Docker, compose): the readiness check."""
+        return container_command(self, self.readiness)
+
+    @property
+    def liveness_path(self) -> str | None:
+        return self.liveness.path if self.liveness else None
+
+    @property
+    def readiness_path(self) -> str | None:
+        return self.readiness.path
+
+
+def container_command(health: Health, check: Check) -> tuple[str, ...]:
+    """`check` run inside the container: its command, or the image's HTTP client with its path
+    (the catalog's rules make sure a check by path has a client)."""
+    if check.command is not None:
+        return check.command
+    return (*(health.client or ()), check.path or "")
+
 
 class Resources(CatalogModel):
     memory: MemoryQuantity = Field(description="limit; the Kubernetes request is half")
     cpu: CpuQuantity = Field(description="limit; the Kubernetes request is half")
+    ephemeral_storage: MemoryQuantity | None = Field(
+        None,
+        description="Kubernetes ephemeral-storage limit (its logs, writable layer and disk-backed writablePaths); "
+        "the request is half; unset: the disk-backed writablePaths' total + 128Mi for logs",
+    )
 
 
 class State(CatalogModel):
@@ -140,11 +197,15 @@ class ServiceSpec(CatalogModel):
     build: Build | None = Field(None, description="or built from this repo")
     image_of: str | None = Field(None, description="or the image another (built) service builds, e.g. a worker")
     port: Port | None = None
-    command: tuple[Argument, ...] | None = None
+    command: tuple[Argument, ...] | None = None  # replaces the image's CMD, keeps its ENTRYPOINT (Kubernetes: args)
     env: dict[Annotated[str, Field(pattern=_ENV_NAME)], EnvValue] = Field(default_factory=dict)
     health: Health | None = None
     state: State | None = None
     writable_paths: tuple[ContainerPath, ...] = ("/tmp",)
+    writable_size: MemoryQuantity = Field(
+        "64Mi",
+        description="the size of each writablePaths mount: its emptyDir's sizeLimit (Kubernetes), its tmpfs size (Docker)",
+    )
     talks_to: tuple[str, ...] = Field((), description="network edges: start order, NetworkPolicy ingress/egress")
     starts_after: tuple[str, ...] = Field((), description="one-shot services that must succeed first")
     one_shot: StrictBool = False
@@ -163,6 +224,19 @@ class ServiceSpec(CatalogModel):
     @property
     def metrics_port(self) -> int | None:
         return (self.metrics.port or self.port) if self.metrics else None
+
+    @property
+    def disk_backed_paths(self) -> tuple[str, ...]:
+        return tuple(path for path in self.writable_paths if path not in MEMORY_BACKED_PATHS)
+
+    @property
+    def ephemeral_storage(self) -> str:
+        """The container's ephemeral-storage limit: the catalog's, else room for every disk-backed
+        writable path at its size and for the logs."""
+        if self.resources.ephemeral_storage is not None:
+            return self.resources.ephemeral_storage
+        total = len(self.disk_backed_paths) * memory_bytes(self.writable_size) + LOG_ALLOWANCE_BYTES
+        return f"{total // 2**20}Mi" if total % 2**20 == 0 else str(total)
 
     @property
     def depends_on(self) -> tuple[str, ...]:

@@ -70,9 +70,19 @@ def _loc(parts: Iterable[Any]) -> str:
     return ".".join(str(part) for part in parts if part != "[key]")
 
 
+# health's keys before liveness and readiness were declared apart (issue 37): what to write now.
+RETIRED_HEALTH_KEYS = {
+    "command": "health.command is now readiness: {command: [...]} (and a liveness check of the process alone)",
+    "livenessPath": "write liveness: {path: ...}",
+    "readinessPath": "write readiness: {path: ...} and client: the image's HTTP client Docker runs it with",
+}
+
+
 def _unknown_key(item: dict) -> str:
     """An unknown key in words; a field's snake_case name gets its camelCase spelling."""
     written = str(item["loc"][-1])
+    if len(item["loc"]) >= 2 and item["loc"][-2] == "health" and written in RETIRED_HEALTH_KEYS:
+        return f"unknown key: {RETIRED_HEALTH_KEYS[written]}"
     camel = to_camel(written)
     if camel != written and camel in _ALIASES:
         return f"unknown key: write {camel} (keys are camelCase, as in catalog.schema.json)"

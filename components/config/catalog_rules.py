@@ -71,11 +71,68 @@ def _shape_problems(catalog: Catalog, unparsed: frozenset[str]) -> list[Problem]
             problems.append(Problem(f"{key}.oneShot", True, "a one-shot service is neither public nor stateful"))
         if spec.public and spec.port is None:
             problems.append(Problem(f"{key}.public", True, "a public service needs a port"))
-        if spec.health and (spec.health.liveness_path or spec.health.readiness_path) and spec.port is None:
-            problems.append(Problem(f"{key}.health", OMITTED, "HTTP probe paths need a port"))
+        if spec.health is not None:
+            problems += _health_problems(spec, f"{key}.health")
         if spec.state and memory_bytes(spec.state.size) < 2**20:
             problems.append(Problem(f"{key}.state.size", spec.state.size, "must be at least 1Mi, e.g. 1Gi"))
+        problems += _storage_problems(spec, key)
     return problems
+
+
+def _health_problems(spec: ServiceSpec, key: str) -> list[Problem]:
+    """Each check is a path or a command; a path needs a port, and the readiness check's path a
+    client that Docker runs it with; liveness is not readiness (a dependency's outage would
+    restart the service)."""
+    health, problems = spec.health, []
+    checks = {"readiness": health.readiness, "liveness": health.liveness}
+    for name, check in checks.items():
+        if check is None:
+            continue
+        if (check.path is None) == (check.command is None):
+            problems.append(
+                Problem(f"{key}.{name}", OMITTED, "needs exactly one of path (an HTTP GET) or command (exec form)")
+            )
+        elif check.path is not None and spec.port is None:
+            problems.append(Problem(f"{key}.{name}.path", check.path, "an HTTP check needs the service's port"))
+    if health.readiness.path is not None and health.client is None:
+        problems.append(
+            Problem(
+                f"{key}.client",
+                OMITTED,
+                "is required with readiness.path: Docker's health check runs the image's HTTP client with the "
+                "path, e.g. client: [python, -m, app.healthcheck]",
+            )
+        )
+    if health.liveness is not None and health.liveness == health.readiness:
+        problems.append(
+            Problem(
+                f"{key}.liveness",
+                OMITTED,
+                "is the same check as readiness: liveness checks the service's own process only (a failing "
+                "liveness restarts it, so a dependency's outage would restart healthy pods); readiness checks it "
+                "can serve. Give liveness a check of the process alone, or leave it out",
+            )
+        )
+    return problems
+
+
+def _storage_problems(spec: ServiceSpec, key: str) -> list[Problem]:
+    """An ephemeral-storage limit that the disk-backed writable paths alone can fill: the kubelet
+    would evict the pod before any emptyDir reached its own sizeLimit."""
+    limit = spec.resources.ephemeral_storage
+    if limit is None or not spec.disk_backed_paths:
+        return []
+    needed = len(spec.disk_backed_paths) * memory_bytes(spec.writable_size)
+    if memory_bytes(limit) > needed:
+        return []
+    return [
+        Problem(
+            f"{key}.resources.ephemeralStorage",
+            limit,
+            f"must exceed what the disk-backed writablePaths may hold ({len(spec.disk_backed_paths)} x writableSize "
+            f"{spec.writable_size}), with room for the logs: the pod would be evicted before a path filled up",
+        )
+    ]
 
 
 def _edge_problem(catalog: Catalog, spec: ServiceSpec, field_name: str, target: str) -> str | None:

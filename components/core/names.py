@@ -20,6 +20,7 @@ DNS_POLICY = "allow-dns"
 # Where rendered manifests (GitOps) expect each service's secret env: a Secret created in the
 # cluster from a secret store, never written into the rendered files.
 EXTERNAL_SECRET_SUFFIX = "-secrets"
+HEADLESS_SUFFIX = "-headless"
 # (kind, name) -> what it is: the objects the program creates for the namespace itself.
 PROGRAM_OBJECTS = {
     ("NetworkPolicy", DEFAULT_DENY_POLICY): "the program's own default-deny NetworkPolicy",
@@ -37,6 +38,12 @@ def external_secret_name(service: str) -> str:
     return f"{service}{EXTERNAL_SECRET_SUFFIX}"
 
 
+def headless_service_name(service: str) -> str:
+    """A StatefulSet's governing Service (clusterIP None: its pods' stable DNS names); clients
+    keep the ClusterIP Service named after the service."""
+    return f"{service}{HEADLESS_SUFFIX}"
+
+
 def kubernetes_object_names(service: str) -> list[tuple[str, str]]:
     """(kind, name) of every namespaced object the program may create for a service (each
     only when the service needs it). Names with a content hash (the env ConfigMap
@@ -46,6 +53,7 @@ def kubernetes_object_names(service: str) -> list[tuple[str, str]]:
     return [
         ("ServiceAccount", service),
         ("Service", service),
+        ("Service", headless_service_name(service)),
         ("Deployment", service),
         ("StatefulSet", service),
         ("HorizontalPodAutoscaler", service),

@@ -3,7 +3,7 @@
 Both renderers of a Docker engine's stack read it: `DockerEnvironment` (targets/docker) turns it
 into provider resources, the compose file (targets/compose) into a compose service. It holds
 everything about the container except values that are Outputs (image, secrets): user, read-only
-root and its writable tmpfs, limits, the catalog's health check and timing, published ports,
+root and its writable tmpfs (sized by the catalog's writableSize), limits, the catalog's health check and timing, published ports,
 data volume, command, labels (each named opt-out among them), and the monitoring service's
 generated config.
 """
@@ -20,10 +20,10 @@ from components.config.catalog import OPT_OUT_READ_ONLY_ROOT, Health, ServiceSpe
 from components.config.settings import Settings
 from components.core.durations import duration_nanos, go_duration
 from components.core.labels import CONFIG_DIGEST_LABEL, ONE_SHOT_LABEL, OPT_OUT_PREFIX, SERVICE_LABEL, STACK_LABEL
-from components.core.quantities import memory_mb, provider_cpus
+from components.core.quantities import memory_bytes, memory_mb, provider_cpus
 from components.plan.resolve import Service
 
-TMPFS_OPTIONS = "rw,noexec,nosuid,size=64m"
+TMPFS_FLAGS = "rw,noexec,nosuid"
 STOP_GRACE_SECONDS = 30
 LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
 HOT_RELOAD_REASON = "dev.hotReload: the dev server writes build caches next to the bind-mounted source"
@@ -134,7 +134,7 @@ def container_plan(service: Service, settings: Settings, project_dir: Path) -> C
         name=f"{prefix}-{spec.name}",
         user=spec.user,
         read_only=OPT_OUT_READ_ONLY_ROOT not in opt_outs,
-        tmpfs={path: TMPFS_OPTIONS for path in spec.writable_paths},
+        tmpfs=dict.fromkeys(spec.writable_paths, tmpfs_options(spec.writable_size)),
         memory_mb=memory_mb(spec.resources.memory),
         cpus=provider_cpus(spec.resources.cpu),
         health_test=("CMD", *spec.health.command) if spec.health else None,
@@ -149,6 +149,15 @@ def container_plan(service: Service, settings: Settings, project_dir: Path) -> C
         depends_on=service.depends_on,
         config=config,
     )
+
+
+def tmpfs_options(size: str) -> str:
+    """A writable path's tmpfs: the catalog's writableSize, as Kubernetes sizes its emptyDir. In
+    MiB when whole (`size=64m`, as before sizes were declared: an unchanged size reads back
+    unchanged and replaces no container), else in bytes."""
+    size_bytes = memory_bytes(size)
+    written = f"{size_bytes // 2**20}m" if size_bytes % 2**20 == 0 else str(size_bytes)
+    return f"{TMPFS_FLAGS},size={written}"
 
 
 def _health_timing(health: Health) -> dict[str, str | int]:

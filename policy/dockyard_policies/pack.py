@@ -107,9 +107,16 @@ RULES: tuple[Rule, ...] = (
         _plain(containers.resource_violations),
     ),
     Rule(
+        "k8s-ephemeral-storage",
+        "Every container requests and limits ephemeral-storage and every emptyDir has a sizeLimit, so a "
+        "runaway temp or log file gets its own pod evicted instead of filling the node and evicting its neighbours.",
+        _plain(containers.ephemeral_storage_violations),
+    ),
+    Rule(
         "k8s-health-probes",
         "Long-running containers have liveness and readiness probes so Kubernetes restarts hung "
-        "processes and routes traffic only to ready pods.",
+        "processes and routes traffic only to ready pods; liveness is not the readiness check, so a "
+        "dependency's outage does not restart healthy pods.",
         _plain(containers.probe_violations),
     ),
     Rule(
@@ -157,6 +164,13 @@ RULES: tuple[Rule, ...] = (
         "no rules) and enforces the restricted Pod Security Admission level, so only declared traffic "
         "flows and the cluster itself rejects unsafe pods.",
         _stack(cluster.namespace_isolation_violations),
+        stack=True,
+    ),
+    Rule(
+        "k8s-statefulset-headless-service",
+        "Every StatefulSet's serviceName names a headless Service (clusterIP None) in its namespace: the "
+        "governing Service gives each pod its stable DNS name.",
+        _stack(cluster.headless_governing_service_violations),
         stack=True,
     ),
     Rule(

@@ -30,8 +30,8 @@ def container(name: str = "backend", **overrides: Any) -> dict[str, Any]:
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "resources": {
-            "requests": {"cpu": "100m", "memory": "128Mi"},
-            "limits": {"cpu": "500m", "memory": "256Mi"},
+            "requests": {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
+            "limits": {"cpu": "500m", "memory": "256Mi", "ephemeral-storage": "128Mi"},
         },
         "livenessProbe": {"httpGet": {"path": "/livez", "port": 8000}},
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": 8000}},
@@ -52,7 +52,7 @@ def pod_spec(**overrides: Any) -> dict[str, Any]:
             container("wait-for-db", livenessProbe=None, readinessProbe=None),
         ],
         "volumes": [
-            {"name": "tmp", "emptyDir": {}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
             {"name": "db-secret", "secret": {"secretName": "db"}},
         ],
     }

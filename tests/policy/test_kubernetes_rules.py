@@ -44,6 +44,7 @@ RESOURCE_RULES = [
     pod_security.pod_security_violations,
     containers.read_only_root_violations,
     containers.resource_violations,
+    containers.ephemeral_storage_violations,
     containers.probe_violations,
     containers.env_secret_violations,
 ]
@@ -256,6 +257,37 @@ def test_probes_required_on_long_running_containers() -> None:
     assert containers.probe_violations(k8s.STATEFUL_SET, props) == [
         'container "backend": must define livenessProbe and readinessProbe'
     ]
+
+
+def test_liveness_must_not_be_the_readiness_check() -> None:
+    props = _broken(lambda p: _c(p).update(livenessProbe={**_c(p)["readinessProbe"], "periodSeconds": 10}))
+    assert containers.probe_violations(DEPLOY, props) == [
+        'container "backend": livenessProbe must not be the readinessProbe\'s check '
+        "(liveness checks the process alone; readiness that it can serve)"
+    ]
+    # Another handler of the same kind, or another kind, is a different check.
+    props = _broken(lambda p: _c(p).update(livenessProbe={"exec": {"command": ["check", "--alive"]}}))
+    assert containers.probe_violations(DEPLOY, props) == []
+
+
+@pytest.mark.parametrize(
+    "mutate,expected",
+    [
+        (
+            lambda p: _c(p)["resources"]["limits"].pop("ephemeral-storage"),
+            'container "backend": resources must set limits.ephemeral-storage',
+        ),
+        (
+            lambda p: _pod(p)["initContainers"][0]["resources"]["requests"].pop("ephemeral-storage"),
+            'initContainer "wait-for-db": resources must set requests.ephemeral-storage',
+        ),
+        (lambda p: _pod(p)["volumes"][0]["emptyDir"].pop("sizeLimit"), 'volume "tmp": emptyDir must set sizeLimit'),
+    ],
+)
+def test_ephemeral_storage_and_empty_dir_sizes_are_required(
+    mutate: Callable[[dict[str, Any]], None], expected: str
+) -> None:
+    assert containers.ephemeral_storage_violations(DEPLOY, _broken(mutate)) == [expected]
 
 
 def test_probes_not_required_for_jobs_cronjobs_init_containers_or_completing_pods() -> None:

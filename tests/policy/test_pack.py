@@ -51,9 +51,12 @@ def broken_stack() -> list[Resource]:
     c["securityContext"]["readOnlyRootFilesystem"] = False
     ns = fx.namespace()
     ns["metadata"]["labels"] = {}
+    stateful = fx.deployment("postgres", replicas=1)
+    stateful["spec"]["serviceName"] = "postgres"  # names no headless Service
     return [
         Resource(k8s.NAMESPACE, "ns", ns),
         Resource(k8s.DEPLOYMENT, "backend", dep),
+        Resource(k8s.STATEFUL_SET, "postgres", stateful),
         Resource(
             k8s.SERVICE,
             "svc",
@@ -95,7 +98,7 @@ STACK_CONFIG = {
 def test_pack_builds_one_mandatory_policy_per_rule_with_a_reason() -> None:
     policies = build_policies()
     assert [p.name for p in policies] == [r.name for r in RULES]
-    assert len({p.name for p in policies}) == len(policies) == 22
+    assert len({p.name for p in policies}) == len(policies) == 24
     for policy in policies:
         assert policy.enforcement_level == EnforcementLevel.MANDATORY, policy.name
         assert len(policy.description) > 60, f"{policy.name}: the description must say why"
@@ -104,6 +107,7 @@ def test_pack_builds_one_mandatory_policy_per_rule_with_a_reason() -> None:
     assert stack_names == {
         "k8s-service-account-token",
         "k8s-namespace-isolation",
+        "k8s-statefulset-headless-service",
         "k8s-pod-disruption-budget",
     }
 

@@ -68,7 +68,7 @@ def _analyze(stub: analyzer_pb2_grpc.AnalyzerStub, type_: str, name: str, props:
 def test_analyzer_describes_the_pack(analyzer: analyzer_pb2_grpc.AnalyzerStub) -> None:
     info = analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=20)
     assert info.name == "dockyard"
-    assert len(info.policies) == 22
+    assert len(info.policies) == 24
     assert {p.enforcementLevel for p in info.policies} == {analyzer_pb2.MANDATORY}
     schemas = {
         p.name: json_format.MessageToDict(p.configSchema.properties) for p in info.policies if p.configSchema.properties

@@ -163,3 +163,22 @@ def test_pdb_match_expressions() -> None:
     assert cluster.pod_disruption_budget_violations(resources) == []
     budget["spec"]["selector"]["matchExpressions"][0]["operator"] = "NotIn"
     assert len(cluster.pod_disruption_budget_violations(resources)) == 1
+
+
+def test_a_stateful_set_must_be_governed_by_a_headless_service() -> None:
+    stateful = fx.deployment("postgres", replicas=1)
+    stateful["spec"]["serviceName"] = "postgres-headless"
+    headless = {"metadata": {"name": "postgres-headless", "namespace": "dockyard"}, "spec": {"clusterIP": "None"}}
+    client = {"metadata": {"name": "postgres", "namespace": "dockyard"}, "spec": {"type": "ClusterIP"}}
+    ok = [R(k8s.STATEFUL_SET, "pg", stateful), R(k8s.SERVICE, "h", headless), R(k8s.SERVICE, "c", client)]
+    assert cluster.headless_governing_service_violations(ok) == []
+    stateful["spec"]["serviceName"] = "postgres"  # the ClusterIP Service
+    assert cluster.headless_governing_service_violations(ok) == [
+        Finding(
+            "StatefulSet \"postgres\": serviceName 'postgres' must name a headless Service (clusterIP: None) in its namespace",
+            "urn:pg",
+        )
+    ]
+    headless["metadata"]["namespace"] = "other"
+    stateful["spec"]["serviceName"] = "postgres-headless"
+    assert len(cluster.headless_governing_service_violations(ok)) == 1  # another namespace's does not govern it

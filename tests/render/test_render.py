@@ -71,7 +71,8 @@ def expected_kinds(resolved: ResolvedStack) -> Counter:
     """The objects a stack renders, counted from what it resolves (the catalog under its settings):
     per service a ServiceAccount, a NetworkPolicy, and a Job (one-shot), a StatefulSet (state) or a
     Deployment (with an autoscaler and a disruption budget when replicated); a Service when it
-    listens; its env as a ConfigMap and its secret env as a Secret. Per stack: the namespace, the
+    listens (and a headless one governing a StatefulSet); its env as a ConfigMap and its secret
+    env as a Secret. Per stack: the namespace, the
     default-deny and DNS NetworkPolicies, the Ingress."""
     services = list(resolved.services.values())
     deployments = [s for s in services if not s.spec.one_shot and s.spec.state is None]
@@ -85,7 +86,9 @@ def expected_kinds(resolved: ResolvedStack) -> Counter:
         "Deployment": len(deployments),
         "HorizontalPodAutoscaler": sum(s.replicas > 1 for s in deployments),
         "PodDisruptionBudget": sum(s.replicas > 1 for s in deployments),
-        "Service": sum(s.spec.port is not None and not s.spec.one_shot for s in services),
+        # Each listening service's ClusterIP Service, and each StatefulSet's headless governing one.
+        "Service": sum(s.spec.port is not None and not s.spec.one_shot for s in services)
+        + sum(s.spec.state is not None for s in services),
         "ConfigMap": sum(bool(s.plain_env) for s in services),
         "Secret": sum(bool(s.secret_env) for s in services),
     })
@@ -203,3 +206,31 @@ def test_every_skip_is_still_needed(rendered):
         if (entry["check"], stack) not in seen
     ]
     assert stale == [], f"checkov-skips.yaml lists checks that no longer fail: {stale}"
+
+
+def test_rendered_objects_answer_the_platform_review(rendered):
+    """Issue 37's four classes on the files the provider writes: StatefulSets governed by a
+    headless Service, liveness apart from readiness, ephemeral storage and sized emptyDirs,
+    replicated Deployments spread over nodes (hard) and zones (soft)."""
+    spread_checked = 0
+    for stack, paths in rendered.items():
+        documents = _documents(paths)
+        headless = {d["metadata"]["name"] for d in documents if d["kind"] == "Service" and d["spec"].get("clusterIP") == "None"}
+        for document in documents:
+            if document["kind"] not in ("Deployment", "StatefulSet", "Job"):
+                continue
+            name, pod = document["metadata"]["name"], document["spec"]["template"]["spec"]
+            if document["kind"] == "StatefulSet":
+                assert document["spec"]["serviceName"] in headless, (stack, name)
+            for container in pod["containers"]:
+                for kind in ("requests", "limits"):
+                    assert container["resources"][kind].get("ephemeral-storage"), (stack, name, kind)
+                if "livenessProbe" in container:
+                    handler = {k: v for k, v in container["livenessProbe"].items() if k in ("httpGet", "exec")}
+                    assert handler != {k: v for k, v in container["readinessProbe"].items() if k in ("httpGet", "exec")}
+            assert all(v["emptyDir"].get("sizeLimit") for v in pod.get("volumes", []) if "emptyDir" in v), (stack, name)
+            if document["kind"] == "Deployment" and "replicas" not in document["spec"]:  # an HPA scales it: >= 2
+                rules = {c["topologyKey"]: c["whenUnsatisfiable"] for c in pod["topologySpreadConstraints"]}
+                assert rules == {"kubernetes.io/hostname": "DoNotSchedule", "topology.kubernetes.io/zone": "ScheduleAnyway"}
+                spread_checked += 1
+    assert spread_checked  # staging and prod replicate their public services

@@ -89,7 +89,7 @@ def upstream_service(**fields) -> dict:
     return {
         "image": "example/app:1.0.0",
         "port": 8080,
-        "health": {"command": ["app", "check"]},
+        "health": {"readiness": {"command": ["app", "check"]}},
         "resources": {"memory": "64Mi", "cpu": "100m"},
         **fields,
     }

@@ -224,8 +224,8 @@ def test_an_opt_out_without_a_reason_is_refused(tmp_path, reason):
 @pytest.mark.parametrize("path", ["healthz", "/a b"])
 def test_a_probe_path_that_is_not_a_url_path_is_refused(tmp_path, path):
     name = service(port=True)
-    raw = edited(lambda raw: raw["services"][name].setdefault("health", {"command": ["x"]}).update(livenessPath=path))
-    assert problems_at(refusal(tmp_path, raw), f"services.{name}.health.livenessPath")
+    raw = edited(lambda raw: raw["services"][name].setdefault("health", {"readiness": {"command": ["x"]}}).update(liveness={"path": path}))
+    assert problems_at(refusal(tmp_path, raw), f"services.{name}.health.liveness.path")
 
 
 @pytest.mark.parametrize("path", ["/", "/data/", "/a//b", "/a/../b", "/a:b", "data"])

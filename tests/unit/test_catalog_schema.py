@@ -28,7 +28,8 @@ MODELS = {model.__name__: model for model in catalog_models()}
 MINIMAL: dict[str, dict[str, Any]] = {
     "ServiceSpec": {"image": "example/app:1.0.0", "resources": {"memory": "64Mi", "cpu": "100m"}},
     "Build": {"context": "apps/x", "baseImage": "python:3.13-slim"},
-    "Health": {"command": ["check"]},
+    "Health": {"readiness": {"command": ["check"]}},
+    "Check": {},
     "Resources": {"memory": "64Mi", "cpu": "100m"},
     "State": {"path": "/data"},
     "SecretSpec": {},
@@ -53,15 +54,19 @@ GRAMMAR: dict[tuple[str, str], list[Any]] = {
     ("State", "path"): ["/data", "/data/", "data", "/"],
     ("State", "size"): ["1Gi", "512Mi", "1.5G", 2**30, "1 Gi", "lots", "1Ki", 1024, "-1Gi", 1.5],
     ("Resources", "memory"): ["64Mi", "1G", 67108864, MEMORY_FLOOR_BYTES, MEMORY_FLOOR_BYTES - 1, "5Mi", "64MB", 64.5],
+    ("Resources", "ephemeralStorage"): ["256Mi", "1Gi", 2**28, "5Mi", "lots"],
+    ("ServiceSpec", "writableSize"): ["64Mi", "1Gi", 2**26, "5Mi", "64MB"],
     ("Resources", "cpu"): ["250m", "0.5", "2", 1, 0.25, 0.0001, "0", "0m", 0, -1, "0.0001", "1.5m", "half"],
     ("Health", "interval"): ["15s", "250ms", "1m30s", "1.5s", "0s", "15", "15 s", "-1s", "1d", "µs"],
-    ("Health", "livenessPath"): ["/livez", "/a/b?x=1", "livez", "/a b", ""],
-    ("Health", "readinessPath"): ["/readyz", "readyz"],
+    ("Check", "path"): ["/livez", "/a/b?x=1", "/", "livez", "/a b", ""],
+    ("Check", "command"): [["a"], [], ["a\x00"], ["x" * (MAX_TEXT + 1)]],
+    ("Health", "client"): [["node", "/app/healthcheck.js"], [], ["a\x00"]],
+    ("Health", "readiness"): [{"path": "/readyz"}, {"command": ["a"]}, {"path": "readyz"}, {"other": 1}],
+    ("Health", "liveness"): [{"path": "/livez"}, {"command": []}],
     ("Health", "timeout"): ["5s", "5"],
     ("Health", "startPeriod"): ["30s", "30"],
     ("Health", "startInterval"): ["250ms", "250"],
     ("Health", "retries"): [1, 3, 3.0, 0, "3"],
-    ("Health", "command"): [["a"], [], ["a\x00"], ["x" * (MAX_TEXT + 1)]],
     ("ServiceSpec", "port"): [1, 8000, 8000.0, 65535, 0, 65536, 80.5, "80"],
     ("ServiceSpec", "user"): ["1000", "1000:1000", "999:999", str(MAX_ID), f"1:{MAX_ID}", "0", "0:0", "1000:0",
                               str(MAX_ID + 1), "01000", "root", "1000:", "1999999999"],
@@ -85,6 +90,8 @@ GRAMMAR: dict[tuple[str, str], list[Any]] = {
 LOADER_ONLY: dict[tuple[str, str, str], str] = {
     ("State", "size", "'1Ki'"): "a pattern cannot compare a quantity with the 6Mi floor",
     ("Resources", "memory", "'5Mi'"): "a pattern cannot compare a quantity with the 6Mi floor",
+    ("Resources", "ephemeralStorage", "'5Mi'"): "a pattern cannot compare a quantity with the 6Mi floor",
+    ("ServiceSpec", "writableSize", "'5Mi'"): "a pattern cannot compare a quantity with the 6Mi floor",
 }
 
 

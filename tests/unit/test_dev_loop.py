@@ -313,7 +313,7 @@ def test_a_service_added_to_a_trial_catalog_is_scraped_with_no_other_edit(tmp_pa
     raw["services"]["exporter"] = {
         "image": "example/exporter:1.0.0",
         "port": 9100,
-        "health": {"command": ["exporter", "--check"]},
+        "health": {"readiness": {"command": ["exporter", "--check"]}},
         "resources": {"memory": "64Mi", "cpu": "100m"},
         "metrics": {"path": "/probe/metrics"},
     }

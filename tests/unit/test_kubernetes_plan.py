@@ -151,7 +151,7 @@ def test_each_writable_path_is_an_empty_dir_with_a_size_limit(name):
     assert [m["name"] for m in mounts] == [v["name"] for v in volumes]
     assert len({v["name"] for v in volumes}) == len(volumes)
     for path, volume in zip(spec.writable_paths, volumes, strict=True):
-        expected = {"sizeLimit": "64Mi", **({"medium": "Memory"} if path == "/tmp" else {})}
+        expected = {"sizeLimit": spec.writable_size, **({"medium": "Memory"} if path == "/tmp" else {})}
         assert volume["emptyDir"] == expected, path
 
 
@@ -197,21 +197,24 @@ def test_service_accounts_do_not_mount_tokens(staging, name):
 # --- probes, lifecycle, resources ----------------------------------------------------------
 
 @pytest.mark.parametrize("name", LONG_RUNNING)
-def test_probes_use_the_catalog_health_paths_else_its_exec_check(name):
+def test_probes_are_the_catalog_readiness_and_liveness_checks(name):
     health = SPECS[name].health
     probes = kpod.probes(SPECS[name])
+    port = "http" if health.liveness_path or health.readiness_path else "tcp"
+
+    def handler(check) -> dict:
+        if check.path is not None:
+            return {"httpGet": {"path": check.path, "port": port}}
+        return {"exec": {"command": list(check.command)}}
+
+    assert {key: probes["readinessProbe"][key] for key in handler(health.readiness)} == handler(health.readiness)
+    if health.liveness is None:
+        assert set(probes) == {"readinessProbe"}
+        return
     assert set(probes) == {"startupProbe", "readinessProbe", "livenessProbe"}
-    port = "http" if health.liveness_path else "tcp"
-
-    def handler(path: str | None) -> dict:
-        return {"httpGet": {"path": path, "port": port}} if path else {"exec": {"command": list(health.command)}}
-
-    live, ready = handler(health.liveness_path), handler(health.readiness_path or health.liveness_path)
-    assert {key: probes["readinessProbe"][key] for key in ready} == ready
+    live = handler(health.liveness)
     assert {key: probes["livenessProbe"][key] for key in live} == live
     assert {key: probes["startupProbe"][key] for key in live} == live
-    startup = probes["startupProbe"]
-    assert startup["failureThreshold"] * startup["periodSeconds"] >= 60
 
 
 @pytest.mark.parametrize("name", ONE_SHOT)
@@ -233,9 +236,10 @@ def test_pre_stop_sleeps_and_the_grace_period_covers_it_and_the_app(every, name)
 def test_resources_request_half_of_the_catalog_limits(every, name):
     container = the_container(workload_manifest(every.services[name], every.settings))
     limits = SPECS[name].resources
+    storage = SPECS[name].ephemeral_storage
     assert container["resources"] == {
-        "requests": {"cpu": half_cpu(limits.cpu), "memory": half_memory(limits.memory)},
-        "limits": {"cpu": limits.cpu, "memory": limits.memory},
+        "requests": {"cpu": half_cpu(limits.cpu), "memory": half_memory(limits.memory), "ephemeral-storage": half_memory(storage)},
+        "limits": {"cpu": limits.cpu, "memory": limits.memory, "ephemeral-storage": storage},
     }
 
 
@@ -243,7 +247,8 @@ def test_resource_overrides_of_the_stack_reach_the_container():
     name = NAMES[0]
     stack = resolve(CATALOG, settings_for("staging", {"services": {name: {"enabled": True, "memory": "1Gi", "cpu": "2"}}}))
     container = the_container(workload_manifest(stack.services[name], stack.settings))
-    assert container["resources"] == {"requests": {"cpu": "1000m", "memory": "512Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}}
+    assert container["resources"]["requests"] | {"ephemeral-storage": None} == {"cpu": "1000m", "memory": "512Mi", "ephemeral-storage": None}
+    assert container["resources"]["limits"] | {"ephemeral-storage": None} == {"cpu": "2", "memory": "1Gi", "ephemeral-storage": None}
 
 
 @pytest.mark.parametrize("name", DEPLOYED)
@@ -374,7 +379,7 @@ def test_several_replicas_get_hpa_pdb_and_spread(prod):
 def test_services_are_cluster_ip_on_the_catalog_port(staging, name):
     spec = SPECS[name]
     manifest = kobj.service_manifest(spec, staging)
-    port_name = "http" if spec.health and spec.health.liveness_path else "tcp"
+    port_name = "http" if spec.health and (spec.health.liveness_path or spec.health.readiness_path) else "tcp"
     assert manifest["spec"]["type"] == "ClusterIP"
     assert manifest["spec"]["ports"] == [{"name": port_name, "port": spec.port, "targetPort": port_name, "protocol": "TCP"}]
     assert manifest["spec"]["selector"] == {NAME_LABEL: name, PART_OF_LABEL: "dockyard"}

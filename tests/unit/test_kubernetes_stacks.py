@@ -67,7 +67,13 @@ def workloads(run: ProgramRun) -> dict[str, object]:
 
 
 def services(run: ProgramRun) -> dict[str, object]:
-    return {r.inputs["metadata"]["name"]: r for r in run.of_type(SERVICE)}
+    """The Services clients use (a virtual IP), by name; not the StatefulSets' headless ones."""
+    return {r.inputs["metadata"]["name"]: r for r in run.of_type(SERVICE) if r.inputs["spec"].get("clusterIP") != "None"}
+
+
+def headless_services(run: ProgramRun) -> dict[str, object]:
+    """The StatefulSets' governing Services, by the service they belong to."""
+    return {r.inputs["metadata"]["labels"][NAME]: r for r in run.of_type(SERVICE) if r.inputs["spec"].get("clusterIP") == "None"}
 
 
 def container_of(resource) -> dict:
@@ -314,20 +320,26 @@ def test_long_running_containers_have_all_probes_and_limits(run):
     for name, resource in workloads(run).items():
         container = container_of(resource)
         resources = container["resources"]
-        assert set(resources["limits"]) == set(resources["requests"]) == {"cpu", "memory"}, name
+        assert set(resources["limits"]) == set(resources["requests"]) == {"cpu", "memory", "ephemeral-storage"}, name
+        assert resources["limits"]["ephemeral-storage"] == SPECS[name].ephemeral_storage, name
         if resource.type == JOB:
             assert "livenessProbe" not in container
+            continue
+        health = SPECS[name].health
+        if health.liveness is None:  # readiness only: the kubelet restarts it when it exits
+            assert not {"startupProbe", "livenessProbe"} & set(container) and "readinessProbe" in container, name
             continue
         assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(container), name
         assert container["lifecycle"]["preStop"]["sleep"]["seconds"] > 0
         assert resource.inputs["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= 30
-        health = SPECS[name].health
-        for probe, path in (("readinessProbe", health.readiness_path or health.liveness_path),
-                            ("livenessProbe", health.liveness_path)):
-            if path:
-                assert container[probe]["httpGet"]["path"] == path, (name, probe)
+        for probe, check in (("readinessProbe", health.readiness), ("livenessProbe", health.liveness)):
+            if check.path:
+                assert container[probe]["httpGet"]["path"] == check.path, (name, probe)
             else:
-                assert container[probe]["exec"]["command"] == list(health.command), (name, probe)
+                assert container[probe]["exec"]["command"] == list(check.command), (name, probe)
+        # Liveness is never readiness (issue 37): a dependency's outage must not restart the pod.
+        handler = {key: value for key, value in container["livenessProbe"].items() if key in ("httpGet", "exec")}
+        assert handler != {key: value for key, value in container["readinessProbe"].items() if key in ("httpGet", "exec")}, name
 
 
 # --- images -------------------------------------------------------------------------------

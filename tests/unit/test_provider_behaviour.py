@@ -312,8 +312,8 @@ def test_services_follow_their_workloads_and_workloads_have_long_timeouts():
         w.inputs["metadata"]["name"]: w
         for w in run.of_type("kubernetes:apps/v1:Deployment") + run.of_type("kubernetes:apps/v1:StatefulSet")
     }
-    for service in run.of_type("kubernetes:core/v1:Service"):
-        name = service.inputs["metadata"]["name"]
+    for service in run.of_type("kubernetes:core/v1:Service"):  # a StatefulSet's headless one too
+        name = service.inputs["metadata"]["labels"]["app.kubernetes.io/name"]
         assert workloads[name].urn in service.dependencies, name
     for workload in [*workloads.values(), *run.of_type("kubernetes:batch/v1:Job")]:
         assert workload.custom_timeouts == {"create": "20m", "update": "20m"}

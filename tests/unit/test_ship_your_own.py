@@ -33,14 +33,17 @@ MEMCACHED = {
     "image": "memcached:1.6.39-bookworm@sha256:" + "5e" * 32,
     "port": 11211,
     "command": ["memcached", "--memory-limit=64"],
-    "health": {"command": ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/11211"], "startInterval": "250ms"},
+    "health": {
+        "readiness": {"command": ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/11211"]},
+        "startInterval": "250ms",
+    },
     "resources": {"memory": "128Mi", "cpu": "250m"},
 }
 WORKER = {
     "imageOf": "backend",
     "command": ["python", "-m", "todo_api.worker"],
     "env": {"DATABASE_URL": "{secret:database-url}", "LOG_LEVEL": "info"},
-    "health": {"command": ["python", "-c", "import todo_api"]},
+    "health": {"readiness": {"command": ["python", "-c", "import todo_api"]}},
     "resources": {"memory": "256Mi", "cpu": "250m"},
     "talksTo": ["postgres"],
     "startsAfter": ["migrations"],

@@ -4,7 +4,8 @@ The objects are computed as plain API dicts by pod.py (the pod),
 objects.py (workloads, Services, env, autoscaling, Ingress) and network.py
 (NetworkPolicies); this component only turns them into resources through an explicit
 provider, parents them and orders them (migrations Job before the backend rollout, each
-Service after its workload, dependants after the Services they talk to).
+Service after its workload, dependants after the Services they talk to). A StatefulSet also
+gets its headless governing Service.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from components.targets.kubernetes.objects import (
     content_name,
     deployment_manifest,
     has_autoscaler,
+    headless_service_manifest,
     hpa_manifest,
     ingress_manifest,
     is_stateful,
@@ -256,5 +258,8 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         ready = workload
         if spec.port and spec.long_running:
             ready = self._create(f"{prefix}-service", service_manifest(spec, settings), [*base, workload])
+        if is_stateful(spec):
+            # After the workload too: the provider's Service await then finds its endpoints at once.
+            self._create(f"{prefix}-headless", headless_service_manifest(spec, settings), [*base, workload])
         self._create(f"{prefix}-netpol", network_policy_manifest(service, settings), base)
         self.ready[service.name] = ready

@@ -13,7 +13,7 @@ from typing import Any
 from components.config.catalog import ServiceSpec
 from components.config.settings import Settings
 from components.core.labels import PART_OF, PART_OF_LABEL, STACK_LABEL
-from components.core.names import STATE_VOLUME
+from components.core.names import STATE_VOLUME, headless_service_name
 from components.plan.resolve import Service
 from components.targets.kubernetes.pod import (
     WorkloadInputs,
@@ -33,6 +33,8 @@ JOB_DEADLINE_SECONDS = 600
 # The finished Job is kept a day for its logs. Its name follows the image, so a
 # `pulumi refresh` after the TTL recreates it (and reruns idempotent migrations) at worst.
 JOB_TTL_SECONDS = 86400
+# Old ReplicaSets / controller revisions kept for `kubectl rollout undo` (the default is 10).
+REVISION_HISTORY_LIMIT = 5
 
 
 def is_stateful(spec: ServiceSpec) -> bool:
@@ -91,7 +93,7 @@ def deployment_manifest(
     body: dict[str, Any] = {
         "selector": {"matchLabels": selector_labels(spec.name)},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-        "revisionHistoryLimit": 5,
+        "revisionHistoryLimit": REVISION_HISTORY_LIMIT,
         "template": pod_template(service, settings, inputs, promoted_from),
     }
     # With an HPA the autoscaler owns spec.replicas; setting it here too would make every
@@ -119,8 +121,12 @@ def stateful_set_manifest(service: Service, settings: Settings, inputs: Workload
         "kind": "StatefulSet",
         "metadata": metadata(spec.name, spec.name, settings, workload_annotations(spec, None)),
         "spec": {
-            "serviceName": spec.name,
+            # The governing Service must be headless: it gives each pod its stable DNS name
+            # (<service>-0.<service>-headless). An existing StatefulSet is replaced once when this
+            # changes (serviceName is immutable); its claims are retained, so its data stays.
+            "serviceName": headless_service_name(spec.name),
             "replicas": service.replicas,
+            "revisionHistoryLimit": REVISION_HISTORY_LIMIT,
             "selector": {"matchLabels": selector_labels(spec.name)},
             "updateStrategy": {"type": "RollingUpdate"},
             "podManagementPolicy": "OrderedReady",
@@ -154,7 +160,12 @@ def job_manifest(
     }
 
 
+def _service_ports(spec: ServiceSpec) -> list[dict]:
+    return [{"name": http_port_name(spec), "port": spec.port, "targetPort": http_port_name(spec), "protocol": "TCP"}]
+
+
 def service_manifest(spec: ServiceSpec, settings: Settings) -> dict:
+    """The Service clients use: a stable virtual IP named after the service (`{host:<service>}`)."""
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -162,10 +173,21 @@ def service_manifest(spec: ServiceSpec, settings: Settings) -> dict:
         "spec": {
             "type": "ClusterIP",
             "selector": selector_labels(spec.name),
-            "ports": [
-                {"name": http_port_name(spec), "port": spec.port, "targetPort": http_port_name(spec), "protocol": "TCP"}
-            ],
+            "ports": _service_ports(spec),
         },
+    }
+
+
+def headless_service_manifest(spec: ServiceSpec, settings: Settings) -> dict:
+    """A StatefulSet's governing Service: no virtual IP, a DNS record per ready pod."""
+    body: dict[str, Any] = {"clusterIP": "None", "selector": selector_labels(spec.name)}
+    if spec.port:
+        body["ports"] = _service_ports(spec)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(headless_service_name(spec.name), spec.name, settings),
+        "spec": body,
     }
 
 

@@ -4,11 +4,13 @@ volumes and spread. Plain Kubernetes API dicts (camelCase), computed from a reso
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from components.config.catalog import OPT_OUT_READ_ONLY_ROOT, ServiceSpec
+from components.config.catalog import MEMORY_BACKED_PATHS, OPT_OUT_READ_ONLY_ROOT, Check, Health, ServiceSpec
 from components.config.settings import Settings, StackKind
+from components.core.durations import duration_nanos
 from components.core.labels import (
     IMAGE_REVISION_ANNOTATION,
     NAME_LABEL,
@@ -33,8 +35,12 @@ from components.core.quantities import half_cpu, half_memory
 from components.plan.resolve import Service
 
 SECRET_FILE_MODE = 0o440  # owner root, group fsGroup: readable by the pod's group only
-TMP_SIZE_LIMIT = "64Mi"  # as the Docker target's tmpfs size
-MEMORY_BACKED_PATHS = ("/tmp",)  # scratch space: RAM-backed, counted against the memory limit
+# Probe cadence once started (Kubernetes' own: how soon a failing pod leaves its Service's
+# endpoints, 3 x 5 s, and how soon a hung one is restarted, 3 x 10 s); each probe's timeout
+# and the startup budget come from the catalog's health timing.
+READINESS_PERIOD_SECONDS = 5
+LIVENESS_PERIOD_SECONDS = 10
+PROBE_FAILURES = 3
 
 PRE_STOP_SLEEP_SECONDS = 5  # lets endpoints and the ingress stop sending traffic first
 APP_GRACEFUL_SECONDS = 20  # what the apps take to drain (uvicorn --timeout-graceful-shutdown)
@@ -55,7 +61,8 @@ def object_labels(service: str, settings: Settings) -> dict[str, str]:
 
 
 def http_port_name(spec: ServiceSpec) -> str:
-    return "http" if spec.health and spec.health.liveness_path else "tcp"
+    """`http` where a probe GETs a path on the port, else `tcp`."""
+    return "http" if spec.health and (spec.health.liveness_path or spec.health.readiness_path) else "tcp"
 
 
 @dataclass(frozen=True)
@@ -78,33 +85,78 @@ def image_pull_policy(service: Service, settings: Settings) -> str:
     return "Always"
 
 
-def _probe_handler(spec: ServiceSpec, path: str | None) -> dict:
-    if path is not None:
-        return {"httpGet": {"path": path, "port": http_port_name(spec)}}
-    return {"exec": {"command": list(spec.health.command)}}
+def _probe_handler(spec: ServiceSpec, check: Check) -> dict:
+    if check.path is not None:
+        return {"httpGet": {"path": check.path, "port": http_port_name(spec)}}
+    return {"exec": {"command": list(check.command)}}
+
+
+def _whole_seconds(duration: str) -> int:
+    """A catalog duration in the whole seconds a probe takes (at least 1, Kubernetes' minimum)."""
+    return max(1, math.ceil(duration_nanos(duration) / 10**9))
+
+
+def startup_budget_seconds(health: Health) -> int:
+    """How long the service may take to start: Docker's patience before it calls the container
+    unhealthy (startPeriod, then `retries` failed checks `interval` apart), so both targets give a
+    slow start the same time."""
+    nanos = duration_nanos(health.start_period) + health.retries * duration_nanos(health.interval)
+    return math.ceil(nanos / 10**9)
 
 
 def probes(spec: ServiceSpec) -> dict:
-    """startup (gives slow starts 2 minutes), readiness and liveness.
-
-    HTTP services use their catalog paths; databases the exec check from the catalog."""
+    """The catalog's checks as probes: readiness (it can serve: gates the Service's endpoints),
+    liveness (the process alone: restarts it) and a startup probe on the liveness check that
+    holds both off while the service starts, polled every startInterval (at least 1 s) for the
+    startup budget. Without a liveness check, readiness only: the kubelet restarts the container
+    when it exits."""
     if spec.health is None or spec.one_shot:
         return {}
-    live = _probe_handler(spec, spec.health.liveness_path)
-    ready = _probe_handler(spec, spec.health.readiness_path or spec.health.liveness_path)
-    return {
-        "startupProbe": {**live, "periodSeconds": 2, "failureThreshold": 60, "timeoutSeconds": 3},
-        "readinessProbe": {**ready, "periodSeconds": 5, "failureThreshold": 3, "timeoutSeconds": 3},
-        "livenessProbe": {**live, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
+    health = spec.health
+    timeout = _whole_seconds(health.timeout)
+    result = {
+        "readinessProbe": {
+            **_probe_handler(spec, health.readiness),
+            "periodSeconds": READINESS_PERIOD_SECONDS,
+            "failureThreshold": PROBE_FAILURES,
+            "timeoutSeconds": timeout,
+        },
     }
+    if health.liveness is None:
+        return result
+    live = _probe_handler(spec, health.liveness)
+    poll = _whole_seconds(health.start_interval)
+    result["startupProbe"] = {
+        **live,
+        "periodSeconds": poll,
+        "failureThreshold": math.ceil(startup_budget_seconds(health) / poll),
+        "timeoutSeconds": timeout,
+    }
+    result["livenessProbe"] = {
+        **live,
+        "periodSeconds": LIVENESS_PERIOD_SECONDS,
+        "failureThreshold": PROBE_FAILURES,
+        "timeoutSeconds": timeout,
+    }
+    return result
 
 
 def resources(spec: ServiceSpec) -> dict:
     # Requests are half the limits: the scheduler reserves a typical load, the limit
     # caps a burst. Memory over the request is the first to be reclaimed under pressure.
+    # Ephemeral storage (logs, the disk-backed writable paths) likewise: a runaway file gets this
+    # pod evicted at its limit instead of filling the node and getting its neighbours evicted.
     return {
-        "requests": {"cpu": half_cpu(spec.resources.cpu), "memory": half_memory(spec.resources.memory)},
-        "limits": {"cpu": spec.resources.cpu, "memory": spec.resources.memory},
+        "requests": {
+            "cpu": half_cpu(spec.resources.cpu),
+            "memory": half_memory(spec.resources.memory),
+            "ephemeral-storage": half_memory(spec.ephemeral_storage),
+        },
+        "limits": {
+            "cpu": spec.resources.cpu,
+            "memory": spec.resources.memory,
+            "ephemeral-storage": spec.ephemeral_storage,
+        },
     }
 
 
@@ -133,11 +185,12 @@ def pod_security_context(spec: ServiceSpec) -> dict:
 
 
 def writable_volumes(spec: ServiceSpec) -> tuple[list[dict], list[dict]]:
-    """(volumes, mounts): an emptyDir per writable path; the root filesystem is read-only."""
+    """(volumes, mounts): an emptyDir per writable path, of the catalog's writableSize (the Docker
+    target's tmpfs size); the root filesystem is read-only. Past its sizeLimit the pod is evicted."""
     volumes, mounts = [], []
     for path in spec.writable_paths:
         name = writable_volume_name(path)
-        empty_dir = {"sizeLimit": TMP_SIZE_LIMIT}
+        empty_dir = {"sizeLimit": spec.writable_size}
         if path in MEMORY_BACKED_PATHS:
             empty_dir["medium"] = "Memory"
         volumes.append({"name": name, "emptyDir": empty_dir})
@@ -174,7 +227,10 @@ def container(service: Service, inputs: WorkloadInputs) -> dict:
         **_lifecycle(spec),
     }
     if spec.command:
-        result["command"] = list(spec.command)
+        # The catalog's command replaces the image's CMD and keeps its ENTRYPOINT, as Docker's
+        # does: that is `args` here (`command` would also replace the entrypoint, and the images'
+        # entrypoints do work: redis's turns protected mode off for its in-cluster clients).
+        result["args"] = list(spec.command)
     if spec.port:
         result["ports"] = [{"name": http_port_name(spec), "containerPort": spec.port, "protocol": "TCP"}]
     env = env_entries(service)
@@ -194,19 +250,26 @@ def pod_volumes(service: Service, inputs: WorkloadInputs) -> list[dict]:
     return volumes
 
 
+NODE_TOPOLOGY = "kubernetes.io/hostname"
+ZONE_TOPOLOGY = "topology.kubernetes.io/zone"
+
+
 def topology_spread(service: str, replicas: int) -> list[dict]:
-    """Spread replicas over nodes and zones; best effort, so a small cluster still schedules."""
+    """Replicas spread over nodes, a hard rule (no two on one node while another node has none),
+    and over zones, best effort (a cluster whose nodes carry no zone label still schedules).
+    Tainted nodes the pods cannot run on (a control plane) are not counted as empty nodes."""
     if replicas <= 1:
         return []
     return [
         {
             "maxSkew": 1,
             "topologyKey": key,
-            "whenUnsatisfiable": "ScheduleAnyway",
+            "whenUnsatisfiable": when,
             "labelSelector": {"matchLabels": selector_labels(service)},
             "matchLabelKeys": ["pod-template-hash"],  # count only the current rollout's pods
+            "nodeTaintsPolicy": "Honor",
         }
-        for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
+        for key, when in ((NODE_TOPOLOGY, "DoNotSchedule"), (ZONE_TOPOLOGY, "ScheduleAnyway"))
     ]
 
 

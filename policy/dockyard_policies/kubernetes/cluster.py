@@ -15,6 +15,7 @@ from .workloads import (
     REPLICATED_TYPES,
     SERVICE,
     SERVICE_ACCOUNT,
+    STATEFUL_SET,
     pod_of,
 )
 
@@ -167,6 +168,30 @@ def pod_disruption_budget_violations(
             out.append(
                 Finding(
                     f'{kind} "{r.name}" has {replicas} replicas but no PodDisruptionBudget selects its pods',
+                    r.urn,
+                )
+            )
+    return out
+
+
+def headless_governing_service_violations(resources: Sequence[StackResource]) -> list[Finding]:
+    """Each StatefulSet's serviceName names a headless Service (clusterIP None) of its namespace:
+    the governing Service gives its pods their stable DNS names."""
+    headless = {
+        (_namespace_of(r.props), _object_name(r))
+        for r in resources
+        if r.type == SERVICE and dig(r.props, "spec", "clusterIP") == "None"
+    }
+    out = []
+    for r in resources:
+        if r.type != STATEFUL_SET:
+            continue
+        governing = dig(r.props, "spec", "serviceName")
+        if not governing or (_namespace_of(r.props), governing) not in headless:
+            out.append(
+                Finding(
+                    f'StatefulSet "{_object_name(r)}": serviceName {governing!r} must name a headless Service '
+                    "(clusterIP: None) in its namespace",
                     r.urn,
                 )
             )

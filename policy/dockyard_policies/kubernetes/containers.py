@@ -1,5 +1,6 @@
 """What every container of a workload must declare: a read-only root (or a named opt-out),
-CPU and memory requests and limits, probes when long-running, a pinned image, no literal secrets."""
+CPU and memory requests and limits, ephemeral storage and sized emptyDirs, probes when
+long-running (liveness apart from readiness), a pinned image, no literal secrets."""
 
 from __future__ import annotations
 
@@ -52,8 +53,39 @@ def resource_violations(resource_type: str, props: Mapping[str, Any]) -> list[st
     return out
 
 
+def ephemeral_storage_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """ephemeral-storage requested and limited on every container and init container, and a
+    sizeLimit on every emptyDir: a runaway file gets its own pod evicted, not the node filled."""
+    pod = pod_of(resource_type, props)
+    if pod is None:
+        return []
+    out = []
+    for c in containers_of(pod.spec, ephemeral=False):
+        resources = as_map(c.spec.get("resources"))
+        missing = [
+            f"{kind}.ephemeral-storage"
+            for kind in ("requests", "limits")
+            if as_map(resources.get(kind)).get("ephemeral-storage") in (None, "")
+        ]
+        if missing:
+            out.append(f"{c.label}: resources must set {', '.join(missing)}")
+    for volume in as_list(pod.spec.get("volumes")):
+        volume = as_map(volume)
+        if "emptyDir" in volume and as_map(volume.get("emptyDir")).get("sizeLimit") in (None, ""):
+            out.append(f'volume "{volume.get("name") or "?"}": emptyDir must set sizeLimit')
+    return out
+
+
+_PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
+
+
+def _handler(probe: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: probe[key] for key in _PROBE_HANDLERS if key in probe}
+
+
 def probe_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    """Liveness and readiness probes on long-running containers (not Jobs, not init containers)."""
+    """Liveness and readiness probes on long-running containers (not Jobs, not init containers),
+    and not the same check: a liveness probe that fails when a dependency does restarts healthy pods."""
     pod = pod_of(resource_type, props)
     if pod is None or resource_type not in LONG_RUNNING_TYPES:
         return []
@@ -64,6 +96,11 @@ def probe_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
         missing = [p for p in ("livenessProbe", "readinessProbe") if not as_map(c.spec.get(p))]
         if missing:
             out.append(f"{c.label}: must define {' and '.join(missing)}")
+        elif _handler(as_map(c.spec["livenessProbe"])) == _handler(as_map(c.spec["readinessProbe"])):
+            out.append(
+                f"{c.label}: livenessProbe must not be the readinessProbe's check "
+                "(liveness checks the process alone; readiness that it can serve)"
+            )
     return out
 
 
