@@ -131,6 +131,7 @@ if settings.runs_kubernetes:
         pulumi.export("promotedFrom", promoted.promoted_from)
 
 pulumi.export("stackKind", settings.kind.value)
+pulumi.export("revision", revision.commit)  # the release running now: what a failed deploy redeploys
 pulumi.export("imageRefs", {name: image.ref for name, image in built.items()})
 if decisions.exports_digests:
     # Only pushed images are exported for promotion: a loaded image exists on one machine.

@@ -2,11 +2,12 @@
 
 import sys
 
-from bench import catalog, images, page_load, program, stack
+from bench import catalog, images, node, page_load, program, stack
 
 program.main()
 catalog.main([])
 status = images.main([])
 stack.main()
 status = page_load.main([]) or status
+status = node.main() or status
 sys.exit(status)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -54,6 +55,37 @@ def push_bases(repository: str) -> tuple[dict[str, str], dict[str, str]]:
     return pushed["baseImages"], pushed["runtimeBaseImages"]
 
 
+def push_service_images(repository: str, kind: str) -> dict[str, str]:
+    """The air-gapped counterparts of the upstream images a stack file runs (postgres, redis),
+    pushed under `<registry>/<repository>/` and pinned by digest as the stack files pin theirs:
+    service -> `repository:tag@sha256:…` (the node pulls them; no public registry is reachable)."""
+    _, runs = air_gapped.wanted_images(PROJECT_DIR, checked_in_config(kind))
+    enabled = {
+        service: ref
+        for service, ref in runs.items()
+        if ((checked_in_config(kind).get("dockyard:services") or {}).get(service) or {}).get("enabled", True)
+    }
+    local = {service: air_gapped.counterpart(ref, air_gapped.SERVICE_IMAGES) for service, ref in enabled.items()}
+    pushed = air_gapped.push(local.values(), repository)
+    pinned = {}
+    for service, image in local.items():
+        remote = pushed[image]
+        path, tag = remote.split("/", 1)[1].rsplit(":", 1)
+        status, digest = registry_call("HEAD", path, tag)
+        if status != 200 or not digest:
+            raise RuntimeError(f"{remote} was pushed but the registry does not serve it ({status})")
+        pinned[service] = f"{remote}@{digest}"
+    return pinned
+
+
+def with_service_images(config: dict, images: dict[str, str]) -> dict:
+    """`config` with `services.<name>.image` set to `images` (other service settings kept)."""
+    services = {name: dict(value or {}) for name, value in (config.get("dockyard:services") or {}).items()}
+    for service, ref in images.items():
+        services.setdefault(service, {})["image"] = ref
+    return {**config, "dockyard:services": services}
+
+
 def delete_manifest(repository: str, reference: str) -> None:
     """Remove a tag's manifest (and so the tag) we pushed; blobs stay until the registry's GC."""
     status, digest = registry_call("HEAD", repository, reference)
@@ -85,10 +117,10 @@ def checked_in_config(kind: str) -> dict:
     return yaml.safe_load((PROJECT_DIR / f"Pulumi.{kind}.yaml").read_text())["config"]
 
 
-def staging_config(stack: str, bases: tuple[dict[str, str], dict[str, str]]) -> dict:
-    """Pulumi.staging.yaml with the loopback registry, the remote builder, the pushed bases,
-    a tag and a namespace of the run's own."""
-    config = checked_in_config("staging")
+def staging_config(stack: str, bases: tuple[dict[str, str], dict[str, str]], services: dict[str, str]) -> dict:
+    """Pulumi.staging.yaml with the loopback registry, the remote builder, the pushed bases and
+    datastore images, a tag and a namespace of the run's own."""
+    config = with_service_images(checked_in_config("staging"), services)
     images = dict(config["dockyard:images"])
     images.update(
         registry=f"{REGISTRY}/{stack}",
@@ -102,13 +134,18 @@ def staging_config(stack: str, bases: tuple[dict[str, str], dict[str, str]]) -> 
     return {**config, "dockyard:images": images, "dockyard:kubernetes": in_namespace(config, stack)}
 
 
-def prod_config(stack: str, source_stack: str) -> dict:
-    """Pulumi.prod.yaml promoting from `source_stack` (a stack of this project and backend)."""
-    config = checked_in_config("prod")
+def prod_config(stack: str, source_stack: str, services: dict[str, str] | None = None,
+                database_cidr: str | None = None) -> dict:
+    """Pulumi.prod.yaml promoting from `source_stack` (a stack of this project and backend),
+    with the pushed datastore images and the external database's address range when given."""
+    config = with_service_images(checked_in_config("prod"), services or {})
+    kubernetes = in_namespace(config, stack)
+    if database_cidr:
+        kubernetes["externalDatabaseCidr"] = database_cidr
     return {
         **config,
         "dockyard:promotion": {"fromStack": f"organization/dockyard/{source_stack}"},
-        "dockyard:kubernetes": in_namespace(config, stack),
+        "dockyard:kubernetes": kubernetes,
     }
 
 
@@ -143,3 +180,47 @@ def set_secret(project: Project, key: str, value: str) -> None:
     done = project.pulumi("config", "set", "--secret", key, value, "--non-interactive", timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"pulumi config set --secret {key}: {done.output[-1500:]}")
+
+
+class ExternalDatabase:
+    """Prod's "managed" PostgreSQL: a container of the air-gapped postgres image on the Docker
+    engine, published on the host's end of the node's link only (what pods reach the host at),
+    named after the stack and removed by `remove`."""
+
+    USER, PASSWORD, DATABASE = "todo", "trial", "todo"
+
+    def __init__(self, stack: str, host_address: str):
+        self.name = f"{stack}-external-db"
+        self.host = host_address
+        self.port = 0
+
+    def start(self) -> str:
+        """Start it and wait until it takes connections; returns prod's databaseUrl."""
+        image = air_gapped.SERVICE_IMAGES["postgres"]
+        done = _run(
+            ["docker", "run", "-d", "--name", self.name, "-p", f"{self.host}::5432",
+             "-e", f"POSTGRES_USER={self.USER}", "-e", f"POSTGRES_PASSWORD={self.PASSWORD}",
+             "-e", f"POSTGRES_DB={self.DATABASE}", image],
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"docker run {self.name}: {done.stderr[-1500:]}")
+        port = _run(["docker", "port", self.name, "5432/tcp"], timeout=30).stdout.split()[0]
+        self.port = int(port.rsplit(":", 1)[1])
+        for _ in range(120):
+            ready = _run(["docker", "exec", self.name, "pg_isready", "-U", self.USER, "-d", self.DATABASE], timeout=30)
+            if ready.returncode == 0:
+                break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError(f"{self.name} did not take connections within 60 s")
+        return f"postgresql+psycopg://{self.USER}:{self.PASSWORD}@{self.host}:{self.port}/{self.DATABASE}"
+
+    def query(self, sql: str) -> str:
+        done = _run(["docker", "exec", self.name, "psql", "-U", self.USER, "-d", self.DATABASE, "-tAc", sql], timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"psql in {self.name}: {done.stderr[-1500:]}")
+        return done.stdout.strip()
+
+    def remove(self) -> None:
+        _run(["docker", "rm", "-f", "-v", self.name], timeout=120)

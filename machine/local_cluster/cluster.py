@@ -1,6 +1,7 @@
-"""The local Kubernetes control plane (machine/local_cluster/cluster.sh) from Python, for the real tier's
-fixtures: etcd, kube-apiserver, controller-manager, scheduler and a kwok node on loopback,
-with one kubeconfig whose contexts are the ones the stacks name.
+"""The local Kubernetes cluster (machine/local_cluster/cluster.sh) from Python, for the real tier's
+fixtures: etcd, kube-apiserver, controller-manager, scheduler and one real node (kubelet on
+containerd, in a network namespace of its own), with one kubeconfig whose contexts are the
+ones the stacks name.
 
     from machine.local_cluster import cluster
     kubeconfig = cluster.start()          # idempotent; waits for /readyz and the node
@@ -28,10 +29,10 @@ class ClusterError(RuntimeError):
 
 
 def _run(
-    command: str, env: Mapping[str, str] | None, timeout: float, check: bool = True
+    command: str, env: Mapping[str, str] | None, timeout: float, check: bool = True, args: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess:
     done = subprocess.run(
-        ["bash", str(SCRIPT), command],
+        ["bash", str(SCRIPT), command, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -46,8 +47,9 @@ def _run(
 
 
 def start(env: Mapping[str, str] | None = None, timeout: float = 900) -> Path:
-    """Start what is not running (building the tools first if they are missing: 10-17 minutes
-    cold) and wait until the API server is ready and the node is Ready. Returns the kubeconfig."""
+    """Start what is not running (building the tools first if they are missing: 25-35 minutes
+    cold) and wait until the API server is ready, the node is Ready and CoreDNS serves.
+    Returns the kubeconfig."""
     _run("start", env, timeout)
     return kubeconfig_path(env)
 
@@ -65,6 +67,17 @@ def purge(env: Mapping[str, str] | None = None, timeout: float = 120) -> None:
 def running(env: Mapping[str, str] | None = None) -> bool:
     """Every process is up and the API server answers /readyz."""
     return _run("status", env, timeout=60, check=False).returncode == 0
+
+
+def host_address(env: Mapping[str, str] | None = None) -> str:
+    """The host's address on the node's link: what pods reach the host at (a service a test runs
+    for the pods, like prod's external database, listens there)."""
+    return _run("address", env, timeout=30).stdout.strip()
+
+
+def load(images: list[str], env: Mapping[str, str] | None = None, timeout: float = 600) -> None:
+    """Copy images from the Docker engine into the node (what `minikube image load` does)."""
+    _run("load", env, timeout, args=tuple(images))
 
 
 def kubeconfig_path(env: Mapping[str, str] | None = None) -> Path:

@@ -1,38 +1,54 @@
 #!/usr/bin/env bash
-# A local Kubernetes control plane on loopback only, for staging and prod (and dev's Minikube
-# path) to be applied to a real API server: etcd, kube-apiserver, kube-controller-manager and
-# kube-scheduler v1.37.2, and kwok for one fake node whose pods go Running (Job pods
-# Completed). Built by machine/local_cluster/cluster-tools.sh.
+# A local Kubernetes cluster for staging and prod (and dev's Minikube path): etcd,
+# kube-apiserver, kube-controller-manager and kube-scheduler v1.37.2, and one real node whose
+# pods run: kubelet and kube-proxy v1.37.2 on containerd 1.7 (a second instance of the one
+# Docker's packages bring, CRI on), runc and Debian's CNI plugins, with CoreDNS and
+# metrics-server as its add-ons. Built by machine/local_cluster/cluster-tools.sh.
+#
+# The node lives in a network namespace of its own (`dockyard-node`), joined to the host by a
+# veth pair (host 10.250.0.1, node 10.250.0.2): kubelet, the CNI plugins and kube-proxy write
+# iptables rules, and there they never touch the host's (Docker's). The API server listens on
+# the host's end of that pair only; the host reaches Service and pod addresses through routes
+# to the node. Nothing listens on, or is sent to, any other address.
 #
 # Usage: machine/local_cluster/cluster.sh start        start what is not running; wait for /readyz and the node
 #        machine/local_cluster/cluster.sh stop         stop everything (clients first, then apiserver, then etcd)
 #        machine/local_cluster/cluster.sh status       each process, and /readyz; exit 1 unless all is up
 #        machine/local_cluster/cluster.sh kubeconfig   print the kubeconfig's path (for KUBECONFIG)
-#        machine/local_cluster/cluster.sh purge        stop, then delete the state (certificates, etcd data)
+#        machine/local_cluster/cluster.sh address      print the host's address on the node's link (what pods
+#                                                   reach the host at: the API server, the registry forwarder)
+#        machine/local_cluster/cluster.sh load IMAGE... copy images from the Docker engine into the node
+#                                                   (what `minikube image load` does)
+#        machine/local_cluster/cluster.sh sync-images PREFIX  load each image the engine tags under PREFIX
+#                                                   as it appears, until stopped (Minikube's docker-env)
+#        machine/local_cluster/cluster.sh purge        stop, then delete the state (certificates, etcd data,
+#                                                   the node's images and volumes)
 # Env:   DOCKYARD_CLUSTER_DIR         state, logs, pid files, kubeconfig (default
 #                                     /var/lib/dockyard/cluster as root, else ~/.local/state/dockyard/cluster)
-#        DOCKYARD_CLUSTER_API_PORT    kube-apiserver's port on 127.0.0.1 (26443)
+#        DOCKYARD_CLUSTER_API_PORT    kube-apiserver's port on 10.250.0.1, the host's end of the node's link (26443)
 #        DOCKYARD_CLUSTER_ETCD_PORT   etcd's client port on 127.0.0.1 (22379; its peer port is the next one)
 #        DOCKYARD_CLUSTER_CONTEXTS    the kubeconfig's contexts besides dockyard-local (default: every
 #                                     kubernetes.context the Pulumi.<stack>.yaml files name)
 #        DOCKYARD_TOOLS               where machine/local_cluster/cluster-tools.sh caches its builds
 #
 # What stands in for a cloud:
-# - Storage: the default StorageClass `standard` uses the controller-manager's built-in hostPath
-#   provisioner (--enable-hostpath-provisioner, meant for single-node test clusters): each
-#   claim binds at once to a new PersistentVolume, an empty directory under /tmp/hostpath_pv/
-#   (the path is fixed in Kubernetes), removed when the claim is deleted (reclaim Delete).
+# - Storage: the default StorageClass `standard` is served by a watch loop
+#   (`volume-provisioner`, machine/local_cluster/node.sh): each claim binds at once to a `local`
+#   PersistentVolume, a directory under the state's node/volumes/, deleted with its claim.
 # - Ingress: no proxy runs. A watch loop (`ingress-status`, below) plays the ingress
 #   controller's status half: every Ingress of the IngressClass `nginx` (the default class) and
 #   every LoadBalancer Service gets `status.loadBalancer.ingress: [{ip: 127.0.0.1}]`, which is
 #   what the Kubernetes provider's await waits for.
-# - Nodes: kwok manages only nodes annotated kwok.x-k8s.io/node=fake; one such node is created.
+# - Images: the node pulls from the loopback registry (127.0.0.1:5000, plain http) under the
+#   same names: a forwarder on 10.250.0.1:5000 and containerd's hosts.toml bridge the namespace.
+#   Node images (pause, CoreDNS, metrics-server) are imported from machine/local_cluster/node_images.py.
+# - DNS: CoreDNS answers for cluster.local only (no upstream resolver is reachable from pods).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SELF="$HERE/cluster.sh"
 # The ingress-status loop is this script run again, told its cluster's state directory.
-if [[ ${1:-} == _ingress-status ]]; then DOCKYARD_CLUSTER_DIR=${2%/}; fi
+if [[ ${1:-} == _ingress-status || ${1:-} == _volume-provisioner ]]; then DOCKYARD_CLUSTER_DIR=${2%/}; fi
 if [[ $(id -u) -eq 0 ]]; then default_dir=/var/lib/dockyard/cluster; else default_dir="${XDG_STATE_HOME:-$HOME/.local/state}/dockyard/cluster"; fi
 STATE="${DOCKYARD_CLUSTER_DIR:-$default_dir}"
 API_PORT="${DOCKYARD_CLUSTER_API_PORT:-26443}"
@@ -41,12 +57,19 @@ ETCD_PEER_PORT=$((ETCD_PORT + 1))
 PKI="$STATE/pki" LOGS="$STATE/logs" RUN="$STATE/run" CONFS="$STATE/kubeconfigs"
 KUBECONFIG_OUT="$STATE/kubeconfig"  # the one file tests point KUBECONFIG at
 CLUSTER_NAME=dockyard-local
-NODE_NAME=kwok-node-0
+NODE_NAME=dockyard-node
 INGRESS_CLASS=nginx  # the class every stack renders (kubernetes.ingress.className)
-SERVICE_CIDR=10.96.0.0/16 POD_CIDR=10.244.0.0/16  # apart from each other and from kwok's default
+SERVICE_CIDR=10.96.0.0/16 POD_CIDR=10.244.0.0/16
+# The state's layout; a state directory made by an older layout (the kwok node's certificates,
+# the hostPath StorageClass)
+# is purged at start: it is a test cluster's, and its objects would name a node that is gone.
+STATE_LAYOUT=real-node-2
 # The order `stop` goes in: clients before the apiserver (open watches delay its shutdown),
-# the apiserver before etcd. `start` goes the other way.
-COMPONENTS=(ingress-status kwok kube-scheduler kube-controller-manager kube-apiserver etcd)
+# the node's processes before its network, the apiserver before etcd. `start` goes the other way.
+COMPONENTS=(ingress-status volume-provisioner kube-proxy kubelet containerd registry-forwarder kube-scheduler kube-controller-manager kube-apiserver etcd)
+# The node: its network, containerd, kubelet, kube-proxy, add-ons, image loading.
+# shellcheck source=machine/local_cluster/node.sh
+source "$HERE/node.sh"
 
 say() { echo "machine/local_cluster/cluster.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -59,7 +82,7 @@ tools() {
     # it builds them when missing, 10-17 minutes cold: CI builds them beforehand).
     BIN=$("$HERE/cluster-tools.sh")
     local b
-    for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; do
+    for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy pause coredns metrics-server; do
         [[ -x "$BIN/$b" ]] || die "$BIN/$b is missing (machine/local_cluster/cluster-tools.sh did not build it)"
     done
 }
@@ -113,8 +136,8 @@ halt() {  # halt NAME GRACE
     say "stopped $name ($(elapsed "$started")s)"
 }
 
-# Something answers on 127.0.0.1:PORT (bash's own connect: no tool needed).
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Something answers on ADDRESS:PORT (bash's own connect: no tool needed).
+port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 # --- certificates and kubeconfigs ------------------------------------------------------------
 
@@ -137,16 +160,32 @@ make_pki() {
         -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign'
     # The apiserver's first service IP is the in-cluster `kubernetes` Service's.
     leaf apiserver "/CN=kube-apiserver" \
-        'extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local'
+        "extendedKeyUsage=serverAuth\nsubjectAltName=IP:$HOST_IP,IP:127.0.0.1,IP:${SERVICE_CIDR%.0/16}.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
     # etcd takes only clients with a certificate of this CA (it holds every Secret).
     leaf etcd-server "/CN=etcd" 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost'
     leaf apiserver-etcd-client "/CN=kube-apiserver-etcd-client" 'extendedKeyUsage=clientAuth'
     leaf admin "/O=system:masters/CN=$CLUSTER_NAME-admin" 'extendedKeyUsage=clientAuth'
     leaf controller-manager "/CN=system:kube-controller-manager" 'extendedKeyUsage=clientAuth'
     leaf scheduler "/CN=system:kube-scheduler" 'extendedKeyUsage=clientAuth'
-    # kwok writes node and pod status as kubelets would, for a node that has no kubelet
-    # credential: it gets admin rights, as kwokctl gives it.
-    leaf kwok "/O=system:masters/CN=kwok" 'extendedKeyUsage=clientAuth'
+    # The node: kubelet's client identity (the Node authorizer and NodeRestriction know it by
+    # this name), its serving certificate (the apiserver and metrics-server check it against
+    # the CA), kube-proxy (bound to system:node-proxier by default), and the apiserver's own
+    # client identity towards kubelets (logs, exec, port-forward).
+    leaf kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME" 'extendedKeyUsage=clientAuth'
+    leaf kubelet "/CN=$NODE_NAME" "extendedKeyUsage=serverAuth\nsubjectAltName=IP:$NODE_IP,DNS:$NODE_NAME"
+    leaf kube-proxy "/CN=system:kube-proxy" 'extendedKeyUsage=clientAuth'
+    leaf apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" 'extendedKeyUsage=clientAuth'
+    # The aggregation layer (metrics.k8s.io): a CA of its own, so no ordinary client
+    # certificate can pass as the front proxy.
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/front-proxy-ca.key" 2>/dev/null
+    openssl req -x509 -new -key "$dir/front-proxy-ca.key" -subj "/CN=$CLUSTER_NAME-front-proxy-ca" -days 3650 -sha256 \
+        -out "$dir/front-proxy-ca.crt" -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign'
+    key front-proxy-client
+    openssl req -new -key "$dir/front-proxy-client.key" -subj "/CN=front-proxy-client" -out "$dir/front-proxy-client.csr"
+    openssl x509 -req -in "$dir/front-proxy-client.csr" -CA "$dir/front-proxy-ca.crt" -CAkey "$dir/front-proxy-ca.key" \
+        -CAcreateserial -CAserial "$dir/front-proxy-ca.srl" -days 3650 -sha256 -out "$dir/front-proxy-client.crt" \
+        -extfile <(printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n') 2>/dev/null
+    rm -f "$dir/front-proxy-client.csr"
     # Service-account tokens: signed by the apiserver, verified by it, used by the
     # controller-manager's token controller.
     key sa
@@ -157,7 +196,7 @@ ensure_pki() {
     [[ -f "$PKI/complete" ]] && return 0
     rm -rf "$PKI.partial"
     make_pki "$PKI.partial"
-    touch "$PKI.partial/complete"
+    echo "$STATE_LAYOUT" >"$PKI.partial/complete"
     rm -rf "$PKI"; mv "$PKI.partial" "$PKI"
     say "certificates made in $PKI"
 }
@@ -168,7 +207,7 @@ write_kubeconfig() {  # write_kubeconfig FILE CERT CONTEXT...
     local file=$1 cert=$2 context; shift 2
     rm -f "$file.partial"
     local k=("$BIN/kubectl" --kubeconfig "$file.partial")
-    "${k[@]}" config set-cluster "$CLUSTER_NAME" --server "https://127.0.0.1:$API_PORT" \
+    "${k[@]}" config set-cluster "$CLUSTER_NAME" --server "https://$HOST_IP:$API_PORT" \
         --certificate-authority "$PKI/ca.crt" --embed-certs >/dev/null
     "${k[@]}" config set-credentials "$cert" --client-certificate "$PKI/$cert.crt" \
         --client-key "$PKI/$cert.key" --embed-certs >/dev/null
@@ -193,7 +232,8 @@ write_kubeconfigs() {
     write_kubeconfig "$CONFS/admin.conf" admin "$CLUSTER_NAME"
     write_kubeconfig "$CONFS/controller-manager.conf" controller-manager "$CLUSTER_NAME"
     write_kubeconfig "$CONFS/scheduler.conf" scheduler "$CLUSTER_NAME"
-    write_kubeconfig "$CONFS/kwok.conf" kwok "$CLUSTER_NAME"
+    write_kubeconfig "$CONFS/kubelet.conf" kubelet-client "$CLUSTER_NAME"
+    write_kubeconfig "$CONFS/kube-proxy.conf" kube-proxy "$CLUSTER_NAME"
     local contexts
     mapfile -t contexts < <(stack_contexts | grep -v "^$CLUSTER_NAME\$" | grep . | sort -u)
     write_kubeconfig "$KUBECONFIG_OUT" admin "$CLUSTER_NAME" "${contexts[@]}"
@@ -211,21 +251,31 @@ start_etcd() {
 }
 
 start_apiserver() {
-    # --endpoint-reconciler-type=none: the default reconciler refuses 127.0.0.1 as the
-    #   `kubernetes` Service's endpoint.
+    # --bind-address: the host's end of the node's link, the one address both the host and the
+    #   node (and pods, through the `kubernetes` Service) reach; nothing else.
+    # --kubelet-*: the apiserver's client certificate towards kubelet (logs, exec) and the CA
+    #   kubelet's serving certificate is checked against.
+    # --requestheader-*, --proxy-client-*, --enable-aggregator-routing: the aggregation layer
+    #   metrics-server's API (metrics.k8s.io) is served through; the apiserver dials its pod.
     # --allow-privileged: privileged pods are refused by PodSecurity where a namespace asks
     #   for it (what the stacks rely on), not everywhere by this flag.
     # --shutdown-delay-duration=0: no load balancer to drain. --shutdown-watch-termination-
-    #   grace-period=2s: on SIGTERM open watches (the controllers', kwok's, a test's) get 2 s to
+    #   grace-period=2s: on SIGTERM open watches (the controllers', kubelet's, a test's) get 2 s to
     #   drain; without it the apiserver waits 60 s (its request timeout) for them (measured:
     #   61.6 s with its clients connected, 2.6 s with this flag, 1.3 s with the clients stopped first).
     launch kube-apiserver "$BIN/kube-apiserver" \
-        --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
-        --endpoint-reconciler-type=none \
+        --bind-address="$HOST_IP" --advertise-address="$HOST_IP" --secure-port="$API_PORT" \
         --etcd-servers="https://127.0.0.1:$ETCD_PORT" --etcd-cafile="$PKI/ca.crt" \
         --etcd-certfile="$PKI/apiserver-etcd-client.crt" --etcd-keyfile="$PKI/apiserver-etcd-client.key" \
         --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
         --client-ca-file="$PKI/ca.crt" \
+        --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+        --kubelet-certificate-authority="$PKI/ca.crt" --kubelet-preferred-address-types=InternalIP \
+        --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
+        --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+        --requestheader-extra-headers-prefix=X-Remote-Extra- \
+        --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key" \
+        --enable-aggregator-routing=true \
         --service-account-issuer=https://kubernetes.default.svc.cluster.local \
         --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
         --service-cluster-ip-range="$SERVICE_CIDR" \
@@ -245,7 +295,8 @@ start_controller_manager() {
         --kubeconfig="$CONFS/controller-manager.conf" --secure-port=0 --leader-elect=false \
         --use-service-account-credentials=true \
         --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
-        --enable-hostpath-provisioner=true \
+        --allocate-node-cidrs=true --cluster-cidr="$POD_CIDR" --node-cidr-mask-size=24 \
+        --service-cluster-ip-range="$SERVICE_CIDR" \
         --flex-volume-plugin-dir="$STATE/flexvolume" \
         --profiling=false
 }
@@ -255,20 +306,12 @@ start_scheduler() {
         --kubeconfig="$CONFS/scheduler.conf" --secure-port=0 --leader-elect=false --profiling=false
 }
 
-start_kwok() {
-    # HOME: kwok reads ~/.kwok/kwok.yaml when there is one; this cluster takes none.
-    # --node-lease-duration-seconds: the flag's default (0) means no node Lease and a status
-    #   heartbeat every 10-20 minutes, so the node lifecycle controller finds the node NotReady
-    #   every 50 s (pods go unready, Deployments unavailable). 40 s is what kwokctl runs: a
-    #   Lease renewed every 10 s and a status heartbeat every 20-45 s.
-    launch kwok env HOME="$STATE/kwok-home" "$BIN/kwok" --kubeconfig="$CONFS/kwok.conf" \
-        --node-lease-duration-seconds=40 \
-        --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
-        --cidr="$POD_CIDR" --node-ip=127.0.0.1
-}
-
 start_ingress_status() {
     launch ingress-status bash "$SELF" _ingress-status "$STATE/"
+}
+
+start_volume_provisioner() {
+    launch volume-provisioner bash "$SELF" _volume-provisioner "$STATE/"
 }
 
 # The status half of an ingress controller: watch Ingresses (and LoadBalancer Services) and give
@@ -297,28 +340,16 @@ ingress_status() {
     done
 }
 
-# The cluster's own objects: the fake node, the default StorageClass, the IngressClass.
+# The cluster's own objects: the default StorageClass, the IngressClass, the node's add-ons.
 bootstrap_objects() {
     kubectl apply --server-side --field-manager=dockyard-cluster -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Node
-metadata:
-  name: $NODE_NAME
-  annotations:
-    kwok.x-k8s.io/node: fake
-  labels:
-    kubernetes.io/hostname: $NODE_NAME
-    kubernetes.io/os: linux
-    kubernetes.io/arch: amd64
-    type: kwok
----
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
-  name: standard
+  name: $STORAGE_CLASS
   annotations:
     storageclass.kubernetes.io/is-default-class: "true"
-provisioner: kubernetes.io/host-path
+provisioner: $VOLUME_PROVISIONER
 reclaimPolicy: Delete
 volumeBindingMode: Immediate
 ---
@@ -331,10 +362,7 @@ metadata:
 spec:
   controller: dockyard.dev/loopback-ingress-status
 EOF
-    # Room for staging, prod and dev's pods at once (kwok keeps what the node reports).
-    kubectl patch node "$NODE_NAME" --subresource=status --type=merge -p '{"status":{
-        "capacity":{"cpu":"32","memory":"128Gi","pods":"250","ephemeral-storage":"200Gi"},
-        "allocatable":{"cpu":"32","memory":"128Gi","pods":"250","ephemeral-storage":"200Gi"}}}' >/dev/null
+    node_addons
 }
 
 # --- commands --------------------------------------------------------------------------------
@@ -352,53 +380,78 @@ node_ready() {
     [[ $(kubectl get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == True ]]
 }
 
+# A state directory from an older layout (the kwok era) is thrown away: see STATE_LAYOUT.
+purge_old_state() {
+    [[ -f "$PKI/complete" ]] || return 0
+    [[ $(cat "$PKI/complete") == "$STATE_LAYOUT" ]] && return 0
+    say "$STATE was made by an older cluster.sh (layout $(cat "$PKI/complete"), this one makes $STATE_LAYOUT): purging it"
+    cmd_stop
+    rm -rf "$STATE"
+    mkdir -p "$STATE" "$LOGS" "$RUN"
+}
+
 cmd_start() {
     local started name port
     started=$(date +%s.%N)
     tools
+    node_requirements
     mkdir -p "$STATE" "$LOGS" "$RUN"
     chmod 700 "$STATE"  # keys, and etcd's data holds every Secret
+    purge_old_state
     # A running cluster keeps the ports it started with (the kubeconfig names them).
     if pid_of kube-apiserver >/dev/null || pid_of etcd >/dev/null; then
         [[ $(cat "$RUN/ports" 2>/dev/null) == "$API_PORT $ETCD_PORT" ]] \
             || die "the cluster in $STATE runs on ports $(cat "$RUN/ports" 2>/dev/null), not $API_PORT $ETCD_PORT: stop it first"
     fi
-    for port in "etcd $ETCD_PORT" "etcd $ETCD_PEER_PORT" "kube-apiserver $API_PORT"; do
+    for port in "etcd $ETCD_PORT" "etcd $ETCD_PEER_PORT"; do
         name=${port% *}; port=${port#* }
-        if ! pid_of "$name" >/dev/null && port_in_use "$port"; then
-            die "port $port on 127.0.0.1 is taken by another program: choose others with DOCKYARD_CLUSTER_API_PORT / DOCKYARD_CLUSTER_ETCD_PORT"
+        if ! pid_of "$name" >/dev/null && port_in_use 127.0.0.1 "$port"; then
+            die "port $port on 127.0.0.1 is taken by another program: choose another with DOCKYARD_CLUSTER_ETCD_PORT"
         fi
     done
     echo "$API_PORT $ETCD_PORT" >"$RUN/ports"
+    node_network_up
+    if ! pid_of kube-apiserver >/dev/null && port_in_use "$HOST_IP" "$API_PORT"; then
+        die "port $API_PORT on $HOST_IP is taken by another program: choose another with DOCKYARD_CLUSTER_API_PORT"
+    fi
     ensure_pki
     write_kubeconfigs
+    write_node_configs
     start_etcd
     start_apiserver
+    start_registry_forwarder
+    start_containerd
+    import_node_images
     wait_for 120 "kube-apiserver /readyz" apiserver_ready
-    say "kube-apiserver ready in $(elapsed "$started")s (https://127.0.0.1:$API_PORT)"
+    say "kube-apiserver ready in $(elapsed "$started")s (https://$HOST_IP:$API_PORT)"
     start_controller_manager
     start_scheduler
-    start_kwok
+    start_kubelet
+    start_kube_proxy
     start_ingress_status
+    start_volume_provisioner
     bootstrap_objects
-    wait_for 60 "node $NODE_NAME Ready" node_ready
+    wait_for 120 "node $NODE_NAME Ready" node_ready
+    say "node $NODE_NAME Ready in $(elapsed "$started")s"
     # The controller-manager is working once namespaces get their default ServiceAccount.
     wait_for 60 "the default ServiceAccount" kubectl get serviceaccount default --namespace default
+    wait_for 180 "CoreDNS answering on $DNS_IP" dns_answers
     say "cluster ready in $(elapsed "$started")s: KUBECONFIG=$KUBECONFIG_OUT (contexts: $(kubectl --kubeconfig "$KUBECONFIG_OUT" config get-contexts -o name | tr '\n' ' '))"
 }
 
 cmd_stop() {
-    local started name
+    local started
     started=$(date +%s.%N)
-    for name in "${COMPONENTS[@]}"; do
-        case $name in
-            # The apiserver exits a second or two after SIGTERM (see its flags); SIGKILL after
-            # 10 s bounds it all the same (it keeps no state: etcd does).
-            kube-apiserver) halt "$name" 10 ;;
-            etcd) halt "$name" 10 ;;
-            *) halt "$name" 5 ;;
-        esac
-    done
+    halt ingress-status 5
+    halt volume-provisioner 5
+    node_stop
+    halt kube-scheduler 5
+    halt kube-controller-manager 5
+    # On SIGTERM the apiserver drains its watches (2 s, see its flags) and then waits 10 s for
+    # the deletion of its own identity lease, through itself, no longer listening: SIGKILL
+    # after 4 s (it keeps no state: etcd does; the lease expires on its own).
+    halt kube-apiserver 4
+    halt etcd 10
     say "stopped in $(elapsed "$started")s"
 }
 
@@ -409,7 +462,8 @@ cmd_status() {
     done
     BIN=$("$HERE/cluster-tools.sh" --print)
     if [[ -x "$BIN/kubectl" && -f "$CONFS/admin.conf" ]] && apiserver_ready >/dev/null 2>&1; then
-        echo "readyz: ok (https://127.0.0.1:$API_PORT)"
+        echo "readyz: ok (https://$HOST_IP:$API_PORT)"
+        if node_ready >/dev/null 2>&1; then echo "node $NODE_NAME: Ready"; else echo "node $NODE_NAME: not Ready"; ok=1; fi
     else
         echo "readyz: not ready"; ok=1
     fi
@@ -427,8 +481,12 @@ main() {
     local command=${1:-}
     case $command in
         _ingress-status) BIN=$("$HERE/cluster-tools.sh" --print); ingress_status; return ;;
+        _volume-provisioner) BIN=$("$HERE/cluster-tools.sh" --print); provision_volumes; return ;;
         kubeconfig) echo "$KUBECONFIG_OUT"; return ;;
+        address) echo "$HOST_IP"; return ;;
         status) cmd_status; return ;;
+        load) shift; BIN=$("$HERE/cluster-tools.sh" --print); load_images "$@"; return ;;
+        sync-images) sync_images "${2:-}"; return ;;
     esac
     mkdir -p "$STATE"
     # One start/stop at a time (parallel test runners share the cluster).
@@ -438,7 +496,7 @@ main() {
         start) cmd_start ;;
         stop) cmd_stop ;;
         purge) cmd_purge ;;
-        *) echo "usage: machine/local_cluster/cluster.sh start|stop|status|kubeconfig|purge" >&2; exit 2 ;;
+        *) echo "usage: machine/local_cluster/cluster.sh start|stop|status|kubeconfig|address|load IMAGE...|sync-images PREFIX|purge" >&2; exit 2 ;;
     esac
 }
 

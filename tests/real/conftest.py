@@ -94,11 +94,16 @@ def kubectl(cluster):
     binary = Path(tools.splitlines()[-1]) / "kubectl"
 
     def run(*args: str, check: bool = True, timeout: float = 120) -> str:
-        done = _run([str(binary), "--kubeconfig", str(cluster), *args], timeout=timeout)
+        done = completed(*args, timeout=timeout)
         if check:
             assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr[-2000:]}"
         return done.stdout if done.returncode == 0 else ""
 
+    def completed(*args: str, timeout: float = 120, input: str | None = None) -> subprocess.CompletedProcess:
+        """The whole result (exit code, stdout, stderr), for a refusal the test expects."""
+        return _run([str(binary), "--kubeconfig", str(cluster), *args], timeout=timeout, input=input)
+
+    run.completed = completed
     return run
 
 

@@ -279,6 +279,16 @@ def test_workloads_keep_a_bounded_revision_history_and_mount_no_api_token(run):
             assert pod_spec(workload)["automountServiceAccountToken"] is False, name
 
 
+def test_a_rollout_that_stops_progressing_fails_within_the_deadline_not_the_timeout(run):
+    """A broken release fails `up` once the cluster gives up on it (ProgressDeadlineExceeded), in
+    minutes, while the 20-minute customTimeouts still cover image pulls and the chain before it."""
+    deployments = by_service(run, DEPLOYMENT)
+    assert deployments, run.stack
+    for name, deployment in deployments.items():
+        assert deployment.inputs["spec"]["progressDeadlineSeconds"] == kobj.PROGRESS_DEADLINE_SECONDS, name
+    assert 75 < kobj.PROGRESS_DEADLINE_SECONDS < 20 * 60
+
+
 # --- the catalog's command is the image's CMD: Kubernetes' args, the entrypoint kept ---------------
 
 

@@ -98,7 +98,7 @@ PROGRAM_FILES = sorted(
     for folder in ("components", "policy", "scripts", "machine", "testing", "tests", "bench")
     for p in (PROJECT_DIR / folder).rglob("*")
     if p.is_file()
-    and not {"venv", "__pycache__", "node_modules"} & set(p.relative_to(PROJECT_DIR).parts)
+    and not {"venv", "__pycache__", "node_modules", ".mypy_cache", ".ruff_cache"} & set(p.relative_to(PROJECT_DIR).parts)
     and p.parent != PROJECT_DIR / "bench" / "results"
 )
 

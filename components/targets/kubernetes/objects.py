@@ -35,6 +35,11 @@ JOB_DEADLINE_SECONDS = 600
 JOB_TTL_SECONDS = 86400
 # Old ReplicaSets / controller revisions kept for `kubectl rollout undo` (the default is 10).
 REVISION_HISTORY_LIMIT = 5
+# A rollout that makes no progress for this long is failed by the cluster (condition Progressing,
+# reason ProgressDeadlineExceeded), and the provider's await fails `pulumi up` on it at once,
+# naming the Deployment, instead of waiting out the 20-minute timeout. Long enough for an image
+# pull and the slowest start-up probe budget (75 s); the old pods serve meanwhile (maxUnavailable 0).
+PROGRESS_DEADLINE_SECONDS = 180
 
 
 def is_stateful(spec: ServiceSpec) -> bool:
@@ -93,6 +98,7 @@ def deployment_manifest(
     body: dict[str, Any] = {
         "selector": {"matchLabels": selector_labels(spec.name)},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "progressDeadlineSeconds": PROGRESS_DEADLINE_SECONDS,
         "revisionHistoryLimit": REVISION_HISTORY_LIMIT,
         "template": pod_template(service, settings, inputs, promoted_from),
     }
