@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import shlex
+import socket
 import subprocess
 import sys
 import time
@@ -171,7 +172,46 @@ def machine_config(pulumi: Pulumi) -> list[str]:
     return ["--config-file", str(overlay.relative_to(PROJECT_DIR))] if overlay else []
 
 
+def stale_locks(stack_name: str) -> list[Path]:
+    """Lock files of a local file backend left by a `pulumi` process of this machine that is gone
+    (killed: SIGKILL, a closed terminal). Each holds {"pid", "hostname", …}. A live process's lock,
+    or another machine's, is not stale: that command may still be running."""
+    backend = os.environ.get("PULUMI_BACKEND_URL", "")
+    if not backend.startswith("file://"):
+        return []  # a service backend's lease expires by itself
+    root = Path(backend.removeprefix("file://").split("?", 1)[0]) / ".pulumi" / "locks"
+    stale = []
+    for lock in sorted(root.glob(f"organization/*/{stack_name}/*.json")):
+        try:
+            holder = json.loads(lock.read_text())
+            pid, host = int(holder["pid"]), str(holder["hostname"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if host == socket.gethostname() and not Path(f"/proc/{pid}").exists():
+            stale.append(lock)
+    return stale
+
+
+def recover_interrupted(pulumi: Pulumi) -> None:
+    """What an interrupted `up` leaves, handled with the CLI's own commands before the next one:
+    the lock of a killed `pulumi` (`pulumi cancel`), and pending creates (`pulumi refresh
+    --clear-pending-creates`): resources whose creation was under way when the CLI died, which
+    plain `pulumi up` only warns about, every time. An object such a create did make is removed by
+    the program when it is created again (components/targets/docker/leftovers.py); a volume is
+    simply found again by its name."""
+    if stale_locks(pulumi.stack):
+        say("the stack's lock was left by a `pulumi` process that is gone (interrupted); removing it")
+        pulumi.run("cancel", "--yes")
+    deployment = json.loads(pulumi.run("stack", "export", capture=True) or "{}").get("deployment") or {}
+    pending = [op for op in deployment.get("pending_operations") or [] if op.get("type") == "creating"]
+    if pending:
+        names = ", ".join(sorted(op["resource"]["urn"].rsplit("::", 1)[-1] for op in pending))
+        say(f"an interrupted `up` left {len(pending)} pending create(s) ({names}); clearing them")
+        pulumi.run("refresh", "--yes", "--skip-preview", "--clear-pending-creates", *machine_config(pulumi))
+
+
 def up(pulumi: Pulumi, args: argparse.Namespace) -> None:
+    recover_interrupted(pulumi)
     # --refresh: read what runs first, as `compose up` looks: a container stopped or removed outside
     # Pulumi, or a one-shot that failed, is created again. --skip-preview: `make up` is `--yes`.
     refresh = ["--refresh"] if args.refresh else []
@@ -198,11 +238,24 @@ def down(pulumi: Pulumi, args: argparse.Namespace) -> None:
 
 
 def refresh(pulumi: Pulumi, args: argparse.Namespace) -> None:
+    recover_interrupted(pulumi)
     pulumi.run("refresh", "--yes", "--skip-preview")
 
 
+CONTAINER_TYPE = "docker:index/container:Container"
+RUNNING_OUTPUTS = ("urls", "debug")  # addresses of containers: stale once `down` removed them
+
+
 def outputs(pulumi: Pulumi, args: argparse.Namespace) -> None:
-    print(json.dumps(stack_outputs(pulumi), indent=2))
+    """The stack's outputs; the containers' addresses only while the state holds containers (a
+    targeted `destroy`, as `make down` runs, leaves the last `up`'s outputs in place)."""
+    found = stack_outputs(pulumi)
+    if any(key in found for key in RUNNING_OUTPUTS):
+        resources = json.loads(pulumi.run("stack", "export", capture=True) or "{}").get("deployment", {})
+        if not any(r.get("type") == CONTAINER_TYPE for r in resources.get("resources") or []):
+            found = {key: value for key, value in found.items() if key not in RUNNING_OUTPUTS}
+            say(f"stack '{pulumi.stack}' runs no containers now (after `make down`): `make up` starts them")
+    print(json.dumps(found, indent=2))
 
 
 def env(tools: tooling.Tools) -> None:

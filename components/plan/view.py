@@ -76,14 +76,30 @@ def secrets_in_use(catalog: Catalog, enabled: AbstractSet[str]) -> tuple[str, ..
     secrets it uses (not a template replaced from config), dependencies first."""
     order: dict[str, None] = {}  # insertion-ordered set: membership is O(1)
 
-    def need(name: str) -> None:
-        if name in order or name not in catalog.secrets:
-            return
+    def uses(name: str) -> list[str]:
         declared = catalog.secrets[name]
         if declared.template and not from_config(declared, enabled):
-            for used in secret_names(declared.template):
-                need(used)
-        order[name] = None
+            return [used for used in secret_names(declared.template) if used in catalog.secrets]
+        return []
+
+    def need(name: str) -> None:
+        # Depth-first, dependencies first, with an explicit stack: a chain of templates as long
+        # as the catalog allows must not meet Python's recursion limit. Cycles are refused by
+        # the catalog's rules before this runs; `entered` keeps a cycle from looping anyway.
+        entered: set[str] = set()
+        pending = [(name, False)]
+        while pending:
+            current, expanded = pending.pop()
+            if current in order or current not in catalog.secrets:
+                continue
+            if expanded:
+                order[current] = None
+                continue
+            if current in entered:
+                continue
+            entered.add(current)
+            pending.append((current, True))
+            pending.extend((used, False) for used in reversed(uses(current)))
 
     for spec in catalog.services:
         if spec.name in enabled:

@@ -210,6 +210,35 @@ class DockerEngine:
         except NotFound:
             pass
 
+    def remove_leftover(self, kind: str, name: str, stack: str, grace_seconds: int) -> bool:
+        """Remove the container or network `name` when it carries `stack`'s label (a container is
+        stopped first, with its grace period); True when something was removed. Anything else of
+        that name, or nothing, is left as it is."""
+        from docker.errors import NotFound
+
+        from components.core.labels import STACK_LABEL
+
+        inspect = {
+            "container": lambda api: api.inspect_container(name),
+            "network": lambda api: api.inspect_network(name),
+        }
+        try:
+            found = self._ask(inspect[kind])
+        except NotFound:
+            return False
+        labels = (found.get("Config") or {}).get("Labels") if kind == "container" else found.get("Labels")
+        if (labels or {}).get(STACK_LABEL) != stack:
+            return False
+        try:
+            if kind == "container":
+                self._ask(lambda api: api.stop(name, timeout=grace_seconds))
+                self._ask(lambda api: api.remove_container(name, force=True))
+            else:
+                self._ask(lambda api: api.remove_network(name))
+        except NotFound:
+            pass
+        return True
+
     def close(self) -> None:
         if self._api is not None:
             self._api.close()

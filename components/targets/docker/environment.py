@@ -33,6 +33,7 @@ from components.targets.docker.container_inputs import (
 from components.targets.docker.dev_loop import config_writer, debug_address, generated_config_volume
 from components.targets.docker.engine import DockerEngine
 from components.targets.docker.health_gates import announce_wait, require_success, wait_healthy
+from components.targets.docker.leftovers import leftover_hooks
 
 LOOPBACK = "127.0.0.1"  # where published ports (and debuggers) listen on the host
 # Inputs the provider updates in state only (no Docker API call): a change must replace.
@@ -66,12 +67,15 @@ class DockerEnvironment(pulumi.ComponentResource):
         settings = stack.settings
         prefix = resource_prefix(settings)
         child = pulumi.ResourceOptions(parent=self)
+        # An interrupted `up` may have left the network or a container on the engine, unknown to
+        # the state: removed just before it is created again (leftovers.py).
+        leftovers = leftover_hooks(engine, settings.stack, STOP_GRACE_SECONDS)
         self.network = docker.Network(
             f"{name}-network",
             name=f"{prefix}-net",
             driver="bridge",
             labels=[docker.NetworkLabelArgs(label=STACK_LABEL, value=settings.stack)],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, hooks=leftovers),
         )
         self.containers: dict[str, docker.Container] = {}
         # service -> its container, resolved only once it is healthy (or, for a one-shot,
@@ -130,6 +134,7 @@ class DockerEnvironment(pulumi.ComponentResource):
                     depends_on=[ready[d] for d in plan.depends_on] + volumes,
                     delete_before_replace=True,  # fixed container names cannot exist twice
                     replace_on_changes=REPLACE_ON_CHANGES,
+                    hooks=leftovers,
                 ),
             )
             announce_wait(service, plan, container)

@@ -4,6 +4,9 @@
 #   POSTGRES_DB (= user), POSTGRES_INITDB_ARGS, POSTGRES_HOST_AUTH_METHOD (scram-sha-256),
 #   any of them as <NAME>_FILE; PGDATA initialised on first start when empty;
 #   /docker-entrypoint-initdb.d/*.sql and *.sh run once after init.
+# Unlike upstream, POSTGRES_PASSWORD is applied on *every* start (apply_password), not only when an
+# empty volume is initialised: a volume kept while the stack's generated password was replaced
+# (`pulumi destroy`, then `pulumi up`) opens with the password the container is given.
 # It ends in `exec postgres`, so postgres is PID 1 and gets the stop signal itself.
 set -eu
 
@@ -75,6 +78,27 @@ SQL
     note "initialisation complete"
 }
 
+# The password the container is given becomes the user's, on an initialised PGDATA, before the
+# server listens on TCP: a server on the Unix socket only (local connections are trusted) runs
+# ALTER ROLE and stops; then `exec postgres` opens TCP with that password in place. The password
+# reaches psql through its environment (\getenv), never argv or a file.
+apply_password() {
+    auth="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}"
+    if [ -z "$POSTGRES_PASSWORD" ] || [ "$auth" = trust ]; then
+        return 0
+    fi
+    pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w -t 300 start >/dev/null \
+        || die "cannot start postgres on its socket to apply POSTGRES_PASSWORD (see the lines above)"
+    PGPASSWORD_TO_SET="$POSTGRES_PASSWORD" psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet \
+        --username "$POSTGRES_USER" --no-password --dbname postgres --set user="$POSTGRES_USER" <<'SQL' \
+        || { pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null; die "could not apply POSTGRES_PASSWORD to '$POSTGRES_USER'"; }
+\getenv password PGPASSWORD_TO_SET
+ALTER ROLE :"user" WITH PASSWORD :'password';
+SQL
+    pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+    note "applied POSTGRES_PASSWORD to '$POSTGRES_USER'"
+}
+
 # Upstream: a first argument that is a flag means "postgres with these flags".
 case "${1:-}" in -*) set -- postgres "$@" ;; esac
 
@@ -86,6 +110,8 @@ if [ "${1:-}" = postgres ]; then
     file_env POSTGRES_INITDB_ARGS
     if [ ! -s "$PGDATA/PG_VERSION" ]; then
         init_pgdata
+    else
+        apply_password
     fi
     # The password is not needed any more: keep it out of the server's environment.
     unset POSTGRES_PASSWORD
