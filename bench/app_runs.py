@@ -26,6 +26,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from testing import dockerlib as dl
 from testing import reference_app
@@ -66,7 +67,7 @@ def seconds_to_answer(started: Started, port: int, path: str, bound: float) -> f
     while time.monotonic() - started.monotonic < bound:
         try:
             host_port = host_port or dl.host_port(started.container, port)
-            with urllib.request.urlopen(f"http://127.0.0.1:{host_port}{path}", timeout=2) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{host_port}{path}", timeout=2) as r:  # nosec B310 -- http:// URL to a loopback port this benchmark published
                 if r.status == 200:
                     return time.monotonic() - started.monotonic
         except (dl.DockerError, urllib.error.URLError, OSError):
@@ -100,7 +101,7 @@ def epoch_ns(stamp: str) -> int:
     return seconds * 10**9 + int((m["fraction"] or "0")[:9].ljust(9, "0"))
 
 
-def idle_memory(container: str) -> dict:
+def idle_memory(container: str) -> dict[str, Any]:
     """`docker stats` usage (cgroup, page cache excluded), the RSS of the container's processes
     (not counting a health check that happens to run at that moment), and what the main process's
     RSS is made of: anonymous memory (heaps) and file-backed pages (binary, shared libraries)."""
@@ -110,7 +111,7 @@ def idle_memory(container: str) -> dict:
     return row | rss_composition(info["State"]["Pid"])
 
 
-def rss_mib(container: str, info: dict | None = None) -> float:
+def rss_mib(container: str, info: dict[str, Any] | None = None) -> float:
     """The RSS of the container's processes but a health check running at that moment."""
     info = info or dl.inspect(container)
     probe = " ".join((info["Config"].get("Healthcheck") or {}).get("Test", [])[1:])
@@ -118,7 +119,7 @@ def rss_mib(container: str, info: dict | None = None) -> float:
     return round(sum(int(rss) for _pid, rss, args in top if not (probe and args.strip() == probe)) / 1024, 1)
 
 
-def rss_composition(pid: int) -> dict:
+def rss_composition(pid: int) -> dict[str, Any]:
     """RssAnon and RssFile of a process (MiB), read from the host's /proc; {} where it cannot be."""
     try:
         status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
@@ -138,12 +139,12 @@ def _mib(text: str) -> float:
 def request_ms(url: str) -> float:
     """Milliseconds for one GET (a new connection) and its whole body; raises unless 2xx."""
     start = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT_S) as response:
+    with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT_S) as response:  # nosec B310 -- http:// URL to a loopback port this benchmark published
         response.read()
     return (time.perf_counter() - start) * 1000
 
 
-def request_latency(container: str, port: int, path: str) -> dict:
+def request_latency(container: str, port: int, path: str) -> dict[str, Any]:
     """The first request to `path` since the app started, 1 warm-up, then REQUESTS in a row."""
     url = f"http://127.0.0.1:{dl.host_port(container, port)}{path}"
     first = request_ms(url)
@@ -163,12 +164,12 @@ def _stop(container: str) -> None:
     dl.docker("rm", "-f", "-v", container, check=False)
 
 
-def run_alone(app: str, tag: str) -> dict:
+def run_alone(app: str, tag: str) -> dict[str, Any]:
     """One `docker run` of the image on its own; the container is removed after."""
     started = start(tag, dl.unique(f"bench-{app}-alone"),
                     [*dl.hardened_args(UID, tmpfs=TMPFS[app]), "-p", f"127.0.0.1::{PORTS[app]}"])  # fmt: skip
     try:
-        row: dict = {"ready_s": seconds_to_answer(started, PORTS[app], ALONE_PATH[app], ALONE_BOUND_S)}
+        row: dict[str, Any] = {"ready_s": seconds_to_answer(started, PORTS[app], ALONE_PATH[app], ALONE_BOUND_S)}
         row["healthy_s"], status = seconds_to_healthy(started, ALONE_BOUND_S)
         if row["ready_s"] is None or row["healthy_s"] is None:
             report(f"{app} alone", ALONE_PATH[app], row["ready_s"], status, started.container)
@@ -180,7 +181,7 @@ def run_alone(app: str, tag: str) -> dict:
         _stop(started.container)
 
 
-def alone_runs(app: str, tag: str, runs: int) -> dict:
+def alone_runs(app: str, tag: str, runs: int) -> dict[str, Any]:
     """`runs` alone runs, with the min and max of ready, healthy and idle RSS over them."""
     rows = [run_alone(app, tag) for _ in range(runs)]
     rss = [(row.get("idle_memory") or {}).get("rss_mib") for row in rows]
@@ -188,7 +189,7 @@ def alone_runs(app: str, tag: str, runs: int) -> dict:
             "healthy_s": spread([row["healthy_s"] for row in rows]), "idle_rss_mib": spread(rss)}  # fmt: skip
 
 
-def spread(values: list[float | None]) -> dict | None:
+def spread(values: list[float | None]) -> dict[str, Any] | None:
     known = [v for v in values if v is not None]
     return {"min": min(known), "max": max(known)} if known else None
 
@@ -197,7 +198,7 @@ def start_datastores(network: str) -> list[str]:
     pg = dl.run_container(
         "dockyard/postgres:17-trixie",
         name=dl.unique("bench-postgres"),
-        run_args=[*dl.hardened_args("999:999", tmpfs=("/tmp", "/var/run/postgresql")),
+        run_args=[*dl.hardened_args("999:999", tmpfs=("/tmp", "/var/run/postgresql")),  # nosec B108 -- /tmp inside the container, a tmpfs of its own (hardened_args)
                   "--network", network, "--network-alias", "postgres",
                   "-e", "POSTGRES_USER=todo", "-e", "POSTGRES_PASSWORD=bench", "-e", "POSTGRES_DB=todo"],
     )  # fmt: skip
@@ -228,14 +229,14 @@ def app_env(app: str, tag: str, network: str) -> list[str]:
     return env
 
 
-def run_app(app: str, tag: str, network: str) -> dict:
+def run_app(app: str, tag: str, network: str) -> dict[str, Any]:
     """The app with the datastores; it stays up (the backend, as `backend`, for the frontend)."""
     env = app_env(app, tag, network)
     started = start(tag, dl.unique(f"bench-{app}"),
                     [*dl.hardened_args(UID, tmpfs=TMPFS[app]), "--network", network,
                      "--network-alias", app, "-p", f"127.0.0.1::{PORTS[app]}", *env])  # fmt: skip
     c = started.container
-    row: dict = {"start_to_ready_s": seconds_to_answer(started, PORTS[app], READY_PATH[app], HEALTH_BOUND_S)}
+    row: dict[str, Any] = {"start_to_ready_s": seconds_to_answer(started, PORTS[app], READY_PATH[app], HEALTH_BOUND_S)}
     row["start_to_healthy_s"], status = seconds_to_healthy(started, HEALTH_BOUND_S)
     if row["start_to_ready_s"] is None or row["start_to_healthy_s"] is None:
         report(app, READY_PATH[app], row["start_to_ready_s"], status, c)
@@ -251,7 +252,7 @@ def run_app(app: str, tag: str, network: str) -> dict:
     return row
 
 
-def failures(row: dict) -> list[str]:
+def failures(row: dict[str, Any]) -> list[str]:
     """What did not work in an app's runs (each was reported with its logs as it happened)."""
     found = [f"{what} with the datastores" for key, what in (("start_to_ready_s", "never ready"),
              ("start_to_healthy_s", "never healthy")) if row.get(key) is None]  # fmt: skip

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -31,7 +32,7 @@ SIZES = (100, 1_000, 10_000)
 GOAL_SECONDS, GOAL_MB = 10.0, 500.0
 
 
-def generated_service(index: int, peers: list[str]) -> dict:
+def generated_service(index: int, peers: list[str]) -> dict[str, Any]:
     """One valid service that talks to `peers` and names them in its env."""
     env = {"LOG_LEVEL": "info", "INDEX": str(index)}
     for peer in peers:
@@ -49,7 +50,7 @@ def generated_service(index: int, peers: list[str]) -> dict:
     }
 
 
-def catalog_of(size: int) -> dict:
+def catalog_of(size: int) -> dict[str, Any]:
     """The project's catalog grown to `size` services."""
     raw = yaml.safe_load((PROJECT_DIR / "catalog.yaml").read_text(encoding="utf-8"))
     names: list[str] = []
@@ -61,7 +62,8 @@ def catalog_of(size: int) -> dict:
         if index % 10 == 0:
             raw["secrets"][f"token-{index}"] = {"owner": name, "generate": {"length": 32}}
         names.append(name)
-    return raw
+    catalog: dict[str, Any] = raw
+    return catalog
 
 
 def _cpu_seconds() -> float:
@@ -69,7 +71,7 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure_in_this_process(path: Path) -> dict:
+def measure_in_this_process(path: Path) -> dict[str, Any]:
     """Times of each phase and this process's peak RSS (run in a fresh process per size)."""
     sys.path.insert(0, str(PROJECT_DIR))
     from components.config.catalog_file import load_catalog
@@ -89,7 +91,9 @@ def measure_in_this_process(path: Path) -> dict:
     stack = resolve_view(view)
     resolved = time.perf_counter()
     # Every service is resolved but the monitoring one, which waits for dev.monitoring (off in dev).
-    assert set(stack.services) == {spec.name for spec in catalog.services if spec.monitoring is None}
+    expected = {spec.name for spec in catalog.services if spec.monitoring is None}
+    if set(stack.services) != expected:  # a wrong result must not be timed (and python -O keeps this check)
+        raise RuntimeError(f"resolved {sorted(set(stack.services) ^ expected)} differently from the catalog")
     return {
         "services": len(catalog.services),
         "load_seconds": round(loaded - start, 3),
@@ -102,12 +106,12 @@ def measure_in_this_process(path: Path) -> dict:
     }
 
 
-def measure(size: int, timeout: float) -> dict:
+def measure(size: int, timeout: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "catalog.yaml"
         path.write_text(yaml.safe_dump(catalog_of(size), sort_keys=False), encoding="utf-8")
         try:
-            done = subprocess.run(
+            done = subprocess.run(  # nosec B603 -- argv list, no shell: this interpreter running this benchmark's own child
                 [sys.executable, "-m", "bench.catalog", "--measure", str(path)],
                 cwd=PROJECT_DIR,
                 capture_output=True,
@@ -117,10 +121,11 @@ def measure(size: int, timeout: float) -> dict:
             )
         except subprocess.TimeoutExpired:
             return {"services": size, "timed_out_after_seconds": timeout}
-        return json.loads(done.stdout.splitlines()[-1])
+        measured: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+        return measured
 
 
-def print_table(title: str, rows: list[dict]) -> None:
+def print_table(title: str, rows: list[dict[str, Any]]) -> None:
     print(title)
     print(f"{'services':>9}{'load s':>9}{'validate s':>12}{'resolve s':>11}{'total s':>9}{'cpu s':>9}{'peak MB':>9}")
     for row in rows:
@@ -133,7 +138,7 @@ def print_table(title: str, rows: list[dict]) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--measure"]:
         print(json.dumps(measure_in_this_process(Path(args[1]))))

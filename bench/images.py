@@ -50,6 +50,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
@@ -97,24 +98,24 @@ def registry_size(tag: str) -> float | None:
             headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json,"
                                "application/vnd.oci.image.manifest.v1+json"},
         )  # fmt: skip
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:  # nosec B310 -- http:// URL of the loopback registry (REGISTRY)
             manifest = json.load(response)
     except (dl.DockerError, urllib.error.URLError, OSError) as e:
         print(f"registry size of {tag}: {e}", file=sys.stderr)
         return None
     finally:
         dl.docker("rmi", remote, check=False)
-    return manifest["config"]["size"] + sum(layer["size"] for layer in manifest["layers"])
+    return float(manifest["config"]["size"] + sum(layer["size"] for layer in manifest["layers"]))
 
 
 def bench_app(app: str, network: str, workdir: Path, apps_dir: Path, runtime_base: str, alone_runs: int,
-              revision: str | None) -> dict:  # fmt: skip
+              revision: str | None) -> dict[str, Any]:  # fmt: skip
     context = workdir / app
     shutil.copytree(apps_dir / app, context, ignore=COPY_IGNORE)
     # Per revision, so bench/latency_ab.py can run a revision's image beside the working tree's.
     tag = f"dockyard-bench/{app}:runtime" + (f"-{revision}" if revision else "")
     base = BASES[app]
-    row: dict = {"app": app, "base": base, "runtime_base": runtime_base}
+    row: dict[str, Any] = {"app": app, "base": base, "runtime_base": runtime_base}
     row["cold_build_s"] = timed_build(context, tag, base, runtime_base, no_cache=True)
     row["no_change_build_s"] = timed_build(context, tag, base, runtime_base)
     rel, comment = CHANGED_FILE[app]
@@ -134,10 +135,10 @@ def bench_app(app: str, network: str, workdir: Path, apps_dir: Path, runtime_bas
 
 def engine_description() -> str:
     version = dl.docker("version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})").strip()
-    return f"Docker {version}, {platform.machine()}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores"
+    return f"Docker {version}, {platform.machine()}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores"  # nosec B603 B607 -- argv list, no shell; docker from PATH
 
 
-def with_earlier_rows(path: Path, rows: list[dict]) -> list[dict]:
+def with_earlier_rows(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """`rows`, plus the rows in `path` (an earlier run) of the apps `rows` does not have."""
     if not path.is_file():
         return rows
@@ -148,7 +149,7 @@ def with_earlier_rows(path: Path, rows: list[dict]) -> list[dict]:
 
 def short_revision(rev: str) -> str:
     """The abbreviated commit hash of REV (tags and results files are named by it)."""
-    git = subprocess.run(["git", "-C", str(PROJECT_DIR), "rev-parse", "--short", "--verify", f"{rev}^{{commit}}"],
+    git = subprocess.run(["git", "-C", str(PROJECT_DIR), "rev-parse", "--short", "--verify", f"{rev}^{{commit}}"],  # nosec B603 B607 -- argv list, no shell; git from PATH
                          capture_output=True, text=True)  # fmt: skip
     if git.returncode != 0:
         raise SystemExit(f"images.py: {rev!r} is not a commit of this repository: {git.stderr.strip()}")
@@ -157,14 +158,14 @@ def short_revision(rev: str) -> str:
 
 def checkout(rev: str, dest: Path) -> Path:
     """apps/ as at git revision REV (for --baseline and --at)."""
-    archive = subprocess.run(["git", "-C", str(PROJECT_DIR), "archive", rev, "apps"], capture_output=True, check=True)
-    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    archive = subprocess.run(["git", "-C", str(PROJECT_DIR), "archive", rev, "apps"], capture_output=True, check=True)  # nosec B603 B607 -- argv list, no shell; git from PATH
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)  # nosec B603 B607 -- argv list, no shell; tar from PATH
     return dest / "apps"
 
 
 def base_images_warm_seconds() -> float:
     start = time.monotonic()
-    subprocess.run(["bash", str(PROJECT_DIR / "machine" / "base_images" / "bases.sh")], check=True, capture_output=True)
+    subprocess.run(["bash", str(PROJECT_DIR / "machine" / "base_images" / "bases.sh")], check=True, capture_output=True)  # nosec B603 B607 -- argv list, no shell; docker from PATH
     return time.monotonic() - start
 
 
@@ -185,7 +186,7 @@ COLUMNS = [("cold_build_s", "cold build s", "{:.1f}"), ("no_change_build_s", "no
 BUSY_LOAD = 1.0  # 1-minute load average above which the machine is not idle
 
 
-def _cell(row: dict | None, key: str, fmt: str) -> str:
+def _cell(row: dict[str, Any] | None, key: str, fmt: str) -> str:
     value = row
     for part in key.split("."):
         value = value.get(part) if isinstance(value, dict) else None
@@ -194,7 +195,7 @@ def _cell(row: dict | None, key: str, fmt: str) -> str:
     return fmt.format(**value) if isinstance(value, dict) else fmt.format(value)
 
 
-def print_table(rows: list[dict], baseline: dict | None) -> None:
+def print_table(rows: list[dict[str, Any]], baseline: dict[str, Any] | None) -> None:
     before = {r["app"]: r for r in (baseline or {}).get("apps", [])}
     print(f"{'':<22}" + "".join(f"{row['app']:>24}" for row in rows))
     header = "".join(f"{'before':>12}{'after':>12}" for _ in rows)
@@ -217,7 +218,7 @@ def load_average() -> list[float]:
     return [round(load, 2) for load in os.getloadavg()]
 
 
-def describe_load(load: dict) -> str:
+def describe_load(load: dict[str, Any]) -> str:
     """`load` as recorded: {"start": [1, 5, 15 min], "end": [...]}."""
     start, end = (" ".join(f"{x:.2f}" for x in load[when]) for when in ("start", "end"))
     return f"load average (1, 5, 15 min) {start} at start, {end} at end"

@@ -19,6 +19,7 @@ import argparse
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
@@ -46,14 +47,14 @@ def order(rounds: int) -> list[int]:
     return [i if r % 2 == 0 else 1 - i for r in range(rounds) for i in (0, 1)]
 
 
-def figure(row: dict, path: tuple[str, ...]) -> float | None:
+def figure(row: dict[str, Any], path: tuple[str, ...]) -> float | None:
     value: object = row
     for key in path:
         value = value.get(key) if isinstance(value, dict) else None
     return value if isinstance(value, int | float) else None
 
 
-def one_round(app: str, image: str, network: str) -> dict:
+def one_round(app: str, image: str, network: str) -> dict[str, Any]:
     """One run of `image` with the datastores, removed afterwards (the next one takes its alias)."""
     before = set(dl.docker("ps", "-aq", "--filter", f"label={dl.TEST_LABEL}={dl.SESSION}").split())
     try:
@@ -64,7 +65,7 @@ def one_round(app: str, image: str, network: str) -> dict:
             dl.docker("rm", "-f", "-v", *sorted(after - before), check=False)
 
 
-def summary(rows: list[dict]) -> dict:
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Per figure: the median over the rounds and its range; None where no round measured it."""
     out = {}
     for title, path in FIGURES.items():
@@ -73,7 +74,7 @@ def summary(rows: list[dict]) -> dict:
     return out
 
 
-def print_table(images: list[str], summaries: list[dict], rounds: int) -> None:
+def print_table(images: list[str], summaries: list[dict[str, Any]], rounds: int) -> None:
     print(f"{'':<24}" + "".join(f"{name:>34}" for name in images))
     for title in FIGURES:
         cells = []
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if warning := load_warning(load["start"]):
         print(warning, file=sys.stderr)
     network = dl.unique("bench-ab-net")
-    rows: list[list[dict]] = [[], []]
+    rows: list[list[dict[str, Any]]] = [[], []]
     try:
         dl.docker("network", "create", *dl.label_args(), network)
         if args.app == "backend":

@@ -28,11 +28,14 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.record import write_results
 from testing.browser import VIEWPORT, BrowserUnavailable, TodoApi, chromium, chromium_path, chromium_version
 from testing.reference_app import API, WEB
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 RESULTS = Path(__file__).resolve().parent / "results" / "page_load.json"
 RUNS = 5
@@ -73,14 +76,14 @@ class BenchFailed(RuntimeError):
     """A run did not load the page as it must for its numbers to mean anything."""
 
 
-def cold_load(browser, url: str) -> dict[str, Any]:
+def cold_load(browser: Browser, url: str) -> dict[str, Any]:
     context = browser.new_context(viewport=VIEWPORT)
     try:
         context.add_init_script(READY_OBSERVER)
         page = context.new_page()
         page.goto(url, wait_until="load", timeout=60_000)
         page.wait_for_function("() => window.__dockyardReady !== null", timeout=60_000)
-        sample = page.evaluate(COLLECT)
+        sample: dict[str, Any] = page.evaluate(COLLECT)
     finally:
         context.close()
     if not sample["scripts"]:

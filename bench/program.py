@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.record import write_results
 from testing.harness import PROJECT_DIR, outside_inputs, run_program
@@ -16,7 +17,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "program.json"
 RUNS = 5
 
 
-def measure(stack: str) -> dict:
+def measure(stack: str) -> dict[str, Any]:
     seconds = []
     resources = 0
     for _ in range(RUNS):
@@ -37,7 +38,7 @@ def stacks() -> list[str]:
     return [s for s in ("dev", "staging", "prod") if (PROJECT_DIR / f"Pulumi.{s}.yaml").exists()]
 
 
-def main() -> list[dict]:
+def main() -> list[dict[str, Any]]:
     rows = [measure(stack) for stack in stacks()]
     print(f"{'stack':<10}{'resources':>10}{'median s':>10}{'max s':>10}")
     for row in rows:

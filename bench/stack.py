@@ -67,8 +67,8 @@ class BenchFailed(RuntimeError):
     """A step did not do what it must for its time to mean anything."""
 
 
-def _run(args: list[str], timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
+def _run(args: list[str], timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)  # nosec B603 -- argv list, no shell: the benchmark's own docker/pulumi commands
 
 
 def succeeded(driven: Driven, what: str) -> float:
@@ -153,8 +153,9 @@ def livez_edit(project_dir: Path, marker: str) -> None:
 
 def livez_marker(url: str) -> str | None:
     try:
-        with urllib.request.urlopen(f"{url}/livez", timeout=10) as response:
-            return json.loads(response.read()).get("edit")
+        with urllib.request.urlopen(f"{url}/livez", timeout=10) as response:  # nosec B310 -- http:// URL to the stack's own loopback port (its outputs)
+            edit: str | None = json.loads(response.read()).get("edit")
+            return edit
     except (OSError, ValueError):
         return None
 
@@ -162,10 +163,10 @@ def livez_marker(url: str) -> str | None:
 # --- the Pulumi side ------------------------------------------------------------------------------
 
 
-def pulumi_steps(project: Project, findings: list[str]) -> dict[str, dict]:
+def pulumi_steps(project: Project, findings: list[str]) -> dict[str, dict[str, Any]]:
     """The Pulumi steps in order, each one driver run; what a step changed is kept beside its
     time (a no-change step that changes something is a defect, and its time means something else)."""
-    steps: dict[str, dict] = {}
+    steps: dict[str, dict[str, Any]] = {}
 
     def step(key: str, *args: str, command: str) -> Driven:
         driven = project.drive(*args, timeout=DRIVER_TIMEOUT)
@@ -195,7 +196,7 @@ def pulumi_steps(project: Project, findings: list[str]) -> dict[str, dict]:
     if backend_url and livez_marker(backend_url) != marker:
         findings.append("after the backend edit, the Pulumi stack's /livez does not serve the edit")
     step("down", "down", command="down")
-    steps["cli"] = cli_in_use(cold.output)
+    steps["cli"] = {"name": cli_in_use(cold.output)}
     return steps
 
 
@@ -229,7 +230,7 @@ class Compose:
     def up(self) -> Driven:
         return self.run("up", "--detach", "--wait", "--wait-timeout", str(HEALTH_WAIT_SECONDS))
 
-    def states(self) -> dict[str, dict]:
+    def states(self) -> dict[str, dict[str, Any]]:
         """service -> its container's state, health and exit code."""
         listed = self.run("ps", "--all", "--format", "json", timeout=120).output
         rows = [json.loads(line) for line in listed.splitlines() if line.startswith("{")]
@@ -258,7 +259,7 @@ def compose_stack_ready(compose: Compose, stack: ResolvedStack) -> list[str]:
     return problems
 
 
-def compose_steps(compose: Compose, stack: ResolvedStack) -> dict[str, dict]:
+def compose_steps(compose: Compose, stack: ResolvedStack) -> dict[str, dict[str, Any]]:
     steps = {"up_cold": {"seconds": succeeded(compose.up(), "compose up --wait (cold)")}}
     if problems := compose_stack_ready(compose, stack):
         raise BenchFailed(f"the compose stack is not what the catalog says after up --wait: {problems}")
@@ -292,7 +293,7 @@ ROWS = (
 )
 
 
-def table_rows(pulumi: Mapping[str, Any], compose: Mapping[str, Any]) -> list[dict]:
+def table_rows(pulumi: Mapping[str, Any], compose: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for label, p_key, c_key, note in ROWS:
         p = pulumi.get(p_key, {}).get("seconds")
@@ -311,7 +312,7 @@ def table_rows(pulumi: Mapping[str, Any], compose: Mapping[str, Any]) -> list[di
     return rows
 
 
-def goals(pulumi: Mapping[str, Any], compose: Mapping[str, Any]) -> dict[str, dict]:
+def goals(pulumi: Mapping[str, Any], compose: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     no_change, cold = pulumi["up_no_change"]["seconds"], pulumi["up_cold"]["seconds"]
     c_no_change, c_cold = compose["up_no_change"]["seconds"], compose["up_cold"]["seconds"]
     return {
@@ -325,7 +326,7 @@ def goals(pulumi: Mapping[str, Any], compose: Mapping[str, Any]) -> dict[str, di
     }
 
 
-def print_table(rows: list[dict], result: Mapping[str, Any]) -> None:
+def print_table(rows: list[dict[str, Any]], result: Mapping[str, Any]) -> None:
     def cell(value: Any) -> str:
         return "-" if value is None else f"{value}"
 
@@ -379,9 +380,9 @@ def run(tmp: Path) -> dict[str, Any]:
         compose_result["purge"] = {"seconds": succeeded(compose.run("down", "--volumes"), "compose down --volumes")}
     finally:
         cleanup(project, compose, purged)
-    result = {
+    result: dict[str, Any] = {
         "stack": project.stack,
-        "machine": machine(pulumi.pop("cli"), load_at_start),
+        "machine": machine(pulumi.pop("cli")["name"], load_at_start),
         "pulumi": pulumi,
         "compose": compose_result,
         "findings": findings,

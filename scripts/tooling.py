@@ -46,7 +46,7 @@ def plugin_versions() -> dict[str, str]:
 
 
 def tools_bin(project_dir: Path) -> Path:
-    printed = subprocess.run(
+    printed = subprocess.run(  # nosec B603 B607 -- argv list, no shell; bash runs this checkout's own script
         ["bash", str(project_dir / "machine/toolchain/pulumi-tools.sh"), "--print"], capture_output=True, text=True, check=True
     )
     return Path(printed.stdout.strip())
@@ -63,7 +63,7 @@ def build_tools(project_dir: Path, say: Callable[[str], None]) -> Path:
         "../shared/upstream (machine/toolchain/pulumi-tools.sh; about 30 minutes the first time on 2 cores, "
         "seconds afterwards)"
     )
-    built = subprocess.run(["bash", str(project_dir / "machine/toolchain/pulumi-tools.sh")], stdout=subprocess.PIPE, text=True)
+    built = subprocess.run(["bash", str(project_dir / "machine/toolchain/pulumi-tools.sh")], stdout=subprocess.PIPE, text=True)  # nosec B603 B607 -- argv list, no shell; bash runs this checkout's own script
     if built.returncode != 0:
         raise ToolingError("machine/toolchain/pulumi-tools.sh failed: see its messages above")
     return Path(built.stdout.strip().splitlines()[-1])
@@ -79,7 +79,7 @@ def _ours(project_dir: Path, say: Callable[[str], None]) -> Path:
 
 
 def _run(pulumi: Path, env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return subprocess.run(  # nosec B603 -- argv list, no shell; the CLI this module chose
         [str(pulumi), *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout
     )
 

@@ -22,14 +22,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, ViewportSize
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 AXE_PACKAGE = PROJECT_DIR / "testing" / "axe"  # package.json + package-lock.json: axe-core, pinned
 # Debian's package puts the browser here; DOCKYARD_CHROMIUM names another Chromium build.
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 # What a person's laptop window shows; also the size of the README's screenshot.
-VIEWPORT = {"width": 900, "height": 640}
+VIEWPORT: ViewportSize = {"width": 900, "height": 640}
 # axe's impact levels that fail the accessibility step (minor and moderate are reported only).
 BLOCKING_IMPACTS = ("serious", "critical")
 
@@ -50,14 +54,14 @@ def chromium_path() -> str:
 
 def chromium_version(path: str) -> str:
     """`chromium --version` ("Chromium 156.0.8078.129 built on Debian ...")."""
-    done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60)  # nosec B603 -- argv list, no shell: the chromium binary this module located
     if done.returncode != 0:
         raise BrowserUnavailable(f"{path} --version failed: {(done.stdout + done.stderr).strip()[-500:]}")
     return done.stdout.strip()
 
 
 @contextmanager
-def chromium() -> Iterator:
+def chromium() -> Iterator[Browser]:
     """A headless Playwright Browser on Debian's Chromium, closed afterwards."""
     try:
         from playwright.sync_api import sync_playwright
@@ -85,7 +89,7 @@ def install_axe(workdir: Path) -> str:
     workdir.mkdir(parents=True, exist_ok=True)
     for name in ("package.json", "package-lock.json", ".npmrc"):
         shutil.copy2(AXE_PACKAGE / name, workdir / name)
-    done = subprocess.run(
+    done = subprocess.run(  # nosec B603 B607 -- argv list, no shell; npm from PATH into a tmp dir
         ["npm", "ci", "--no-audit", "--no-fund"], cwd=workdir, capture_output=True, text=True, timeout=600
     )
     if done.returncode != 0:
@@ -104,7 +108,7 @@ class Violation:
         return f"{self.impact} {self.rule}: {self.help} at {', '.join(self.targets[:5])}"
 
 
-def axe_violations(page, axe_source: str) -> list[Violation]:
+def axe_violations(page: Page, axe_source: str) -> list[Violation]:
     """Every violation axe-core finds on the page as it is now (all of axe's default rules)."""
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.add_script_tag(content=axe_source)
@@ -120,10 +124,10 @@ def axe_violations(page, axe_source: str) -> list[Violation]:
     ]
 
 
-def focus_ring(page) -> dict:
+def focus_ring(page: Page) -> dict[str, Any]:
     """The focused element and whether a person sees where focus is: :focus-visible matches and
     its outline is drawn (style not none, at least 2 px wide)."""
-    return page.evaluate(
+    ring: dict[str, Any] = page.evaluate(
         """() => {
             const el = document.activeElement;
             const style = getComputedStyle(el);
@@ -137,6 +141,7 @@ def focus_ring(page) -> dict:
             };
         }"""
     )
+    return ring
 
 
 class TodoApi:
@@ -149,7 +154,7 @@ class TodoApi:
             raise ValueError(f"the todo API is reached only through loopback, not {base_url}")
         self._connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
 
-    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         payload = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if payload is not None else {}
         try:
@@ -162,15 +167,16 @@ class TodoApi:
         raw = response.read()
         return response.status, json.loads(raw) if raw else None
 
-    def create(self, title: str, completed: bool = False) -> dict:
+    def create(self, title: str, completed: bool = False) -> dict[str, Any]:
         status, todo = self.request("POST", "/api/todos", {"title": title, "completed": completed})
         if status != 201:
             raise AssertionError(f"POST /api/todos {title!r}: {status} {todo}")
-        return todo
+        created: dict[str, Any] = todo
+        return created
 
-    def all(self, page_size: int = 500) -> list[dict]:
+    def all(self, page_size: int = 500) -> list[dict[str, Any]]:
         """Every todo, page by page as the API serves them (in id order)."""
-        todos: list[dict] = []
+        todos: list[dict[str, Any]] = []
         while True:
             status, page = self.request("GET", f"/api/todos?offset={len(todos)}&limit={page_size}")
             if status != 200:

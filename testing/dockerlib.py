@@ -13,8 +13,10 @@ import tarfile
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DOCKER = shutil.which("docker") or "docker"  # any client >= 25 (machine/provision/docker-packages.sh)
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -29,7 +31,7 @@ class DockerError(RuntimeError):
 
 def docker(*args: str, check: bool = True, timeout: float = 600, input: str | None = None) -> str:
     """Run `docker ARGS`, return stdout; raise with the command and its stderr on failure."""
-    proc = subprocess.run(
+    proc = subprocess.run(  # nosec B603 -- argv list, no shell; docker found by shutil.which
         [DOCKER, *args],
         capture_output=True,
         text=True,
@@ -42,9 +44,9 @@ def docker(*args: str, check: bool = True, timeout: float = 600, input: str | No
     return proc.stdout
 
 
-def docker_proc(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def docker_proc(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run `docker ARGS` and hand back the process (for tests that expect a failure)."""
-    return subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=timeout)  # nosec B603 -- argv list, no shell; docker found by shutil.which
 
 
 def label_args() -> list[str]:
@@ -69,7 +71,7 @@ def cleanup_session(session: str = SESSION) -> None:
         docker("network", "rm", *nets, check=False)
 
 
-def hardened_args(uid: str, tmpfs: tuple[str, ...] = ("/tmp",), memory: str = "512m") -> list[str]:
+def hardened_args(uid: str, tmpfs: tuple[str, ...] = ("/tmp",), memory: str = "512m") -> list[str]:  # nosec B108 -- /tmp inside the container: a tmpfs mount, not the host's /tmp
     """The flags every runtime container must tolerate (conventions: runtime images)."""
     args = ["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             "--user", uid, "--memory", memory]  # fmt: skip
@@ -78,14 +80,15 @@ def hardened_args(uid: str, tmpfs: tuple[str, ...] = ("/tmp",), memory: str = "5
     return args
 
 
-def run_container(image: str, *args: str, name: str, run_args: list[str] = ()) -> str:
+def run_container(image: str, *args: str, name: str, run_args: Sequence[str] = ()) -> str:
     """Start a labelled container detached; returns its name."""
     docker("run", "-d", "--name", name, *label_args(), *run_args, image, *args)
     return name
 
 
-def inspect(obj: str) -> dict:
-    return json.loads(docker("inspect", obj))[0]
+def inspect(obj: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = json.loads(docker("inspect", obj))
+    return found[0]
 
 
 def host_port(container: str, port: int) -> int:
@@ -106,7 +109,7 @@ def wait_health(container: str, timeout: float = 120) -> str:
         state = inspect(container)["State"]
         if not state.get("Running"):
             return f"exited({state.get('ExitCode')})"
-        status = (state.get("Health") or {}).get("Status", "none")
+        status = str((state.get("Health") or {}).get("Status", "none"))
         if status in ("healthy", "unhealthy"):
             return status
         time.sleep(1)
@@ -119,12 +122,13 @@ def wait_exit(container: str, timeout: float = 120) -> int:
 
 
 def logs(container: str) -> str:
-    proc = subprocess.run([DOCKER, "logs", "--tail", "80", container], capture_output=True, text=True)
+    proc = subprocess.run([DOCKER, "logs", "--tail", "80", container], capture_output=True, text=True)  # nosec B603 -- argv list, no shell; docker found by shutil.which
     return proc.stdout + proc.stderr
 
 
-def image_config(ref: str) -> dict:
-    return inspect(ref)["Config"]
+def image_config(ref: str) -> dict[str, Any]:
+    config: dict[str, Any] = inspect(ref)["Config"]
+    return config
 
 
 def image_size(ref: str) -> int:
@@ -132,7 +136,8 @@ def image_size(ref: str) -> int:
 
 
 def image_layers(ref: str) -> list[str]:
-    return inspect(ref)["RootFS"]["Layers"]
+    layers: list[str] = inspect(ref)["RootFS"]["Layers"]
+    return layers
 
 
 def build_image(context: Path, tag: str, *, target: str, build_args: dict[str, str], timeout: float = 1200) -> str:
@@ -142,7 +147,7 @@ def build_image(context: Path, tag: str, *, target: str, build_args: dict[str, s
         cmd += ["--build-arg", f"{k}={v}"]
     if CA_BUNDLE.is_file():
         cmd += ["--secret", f"id=ca_bundle,src={CA_BUNDLE}"]
-    proc = subprocess.run(
+    proc = subprocess.run(  # nosec B603 -- argv list, no shell; docker found by shutil.which
         [DOCKER, *cmd, str(context)],
         capture_output=True,
         text=True,
@@ -170,7 +175,10 @@ def layer_files(ref: str) -> list[LayerFile]:
         tar_path = Path(tmp) / "image.tar"
         docker("save", "-o", str(tar_path), ref)
         with tarfile.open(tar_path) as outer:
-            manifest = json.load(outer.extractfile("manifest.json"))
+            manifest_file = outer.extractfile("manifest.json")
+            if manifest_file is None:
+                raise DockerError(f"`docker save {ref}` wrote no manifest.json")
+            manifest = json.load(manifest_file)
             for idx, layer_name in enumerate(manifest[0]["Layers"]):
                 member = outer.extractfile(layer_name)
                 with tarfile.open(fileobj=member, mode="r|*") as layer:

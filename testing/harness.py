@@ -29,6 +29,7 @@ import pulumi
 import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.stack import Stack
 
 from components.config.catalog import Catalog, ServiceSpec
 from components.config.catalog_file import catalog_path, load_catalog
@@ -174,14 +175,25 @@ def _content_digest(inputs: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
 
+# `new_resource_hook(args)`: (id, state) standing in for a provider, or None for the default mock.
+ResourceHook = Callable[[pulumi.runtime.MockResourceArgs], "tuple[str | None, dict[str, Any]] | None"]
+
+
+def _pulumi_test(fn: Callable[[], Any]) -> Callable[[], None]:
+    """pulumi.runtime.test with its type: the SDK's decorator has no annotations (mypy.ini lets
+    typed code call pulumi.runtime.mocks' untyped functions, untyped_calls_exclude)."""
+    wrapped: Callable[[], None] = pulumi.runtime.test(fn)
+    return wrapped
+
+
 class _Mocks(pulumi.runtime.Mocks):
     """Gives each resource a plausible id and state, like the providers would."""
 
-    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]], new_resource_hook: Callable | None):
+    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]], new_resource_hook: ResourceHook | None):
         self.stack_outputs = stack_outputs
         self.new_resource_hook = new_resource_hook
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if self.new_resource_hook is not None:
             result = self.new_resource_hook(args)
             if result is not None:
@@ -213,8 +225,8 @@ class _Mocks(pulumi.runtime.Mocks):
             state["outputs"] = dict(self.stack_outputs[name])
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
 
 
 class _RecordingMonitor(MockMonitor):
@@ -224,8 +236,8 @@ class _RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.registered: list[RegisteredResource] = []
 
-    def RegisterResource(self, request):
-        response = super().RegisterResource(request)  # (also gives this thread an event loop to deserialize on)
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+        response = MockMonitor.RegisterResource(self, request)  # (also gives this thread an event loop to deserialize on)
         if request.type != "pulumi:pulumi:Stack":
             raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
             timeouts = request.customTimeouts
@@ -258,7 +270,10 @@ async def _record_stack_outputs(into: dict[str, Any]) -> None:
     exports are read from that stack's `outputs` (`pulumi.runtime.stack.Stack.outputs`, an
     attribute of the SDK's internal Stack class, which `pulumi.export` fills) and serialized with
     the public `rpc.serialize_properties`."""
-    exports = pulumi.runtime.get_root_resource().outputs
+    root = pulumi.runtime.get_root_resource()
+    if not isinstance(root, Stack):
+        raise RuntimeError(f"the root resource under mocks is {root!r}, not the SDK's Stack: its exports cannot be read")
+    exports = root.outputs
     serialized = await rpc.serialize_properties(exports, {})
     into.update(unwrap_secrets(rpc.deserialize_properties(serialized, keep_unknowns=True)))
 
@@ -329,12 +344,12 @@ def run_program(
     preview: bool = False,
     base_config: bool = True,
     config_stack: str | None = None,
-    new_resource_hook: Callable | None = None,
+    new_resource_hook: ResourceHook | None = None,
     engine: Any = None,
     catalog: Path | None = None,
     docker_config: Mapping[str, Any] | None = None,
     docker_env: Mapping[str, str] | None = None,
-    connect: Callable | None = None,
+    connect: Callable[[DockerEndpoint], Any] | None = None,
 ) -> ProgramRun:
     """Run __main__.py for `stack` under mocks.
 
@@ -362,7 +377,7 @@ def run_program(
     monitor = _RecordingMonitor(mocks)
     outputs: dict[str, Any] = {}
 
-    @pulumi.runtime.test
+    @_pulumi_test
     def run() -> Any:
         # This runs in the test's own asyncio task, so its context is a copy of the caller's: the
         # stack set_mocks makes here and the config set here are this run's alone, as in a

@@ -25,7 +25,7 @@ SECRETS = {"postgres-password": "generated", "database-url": "template, or confi
 # health.readiness.path, liveness.path and writablePaths in catalog.yaml.
 READINESS_PATHS = {"backend": "/readyz", "frontend": "/"}
 LIVENESS_PATHS = {"backend": "/livez", "frontend": "/api/health"}  # answer with no datastore up
-WRITABLE_PATHS = {"backend": ("/tmp",), "frontend": ("/tmp", "/app/.next/cache")}
+WRITABLE_PATHS = {"backend": ("/tmp",), "frontend": ("/tmp", "/app/.next/cache")}  # nosec B108 -- paths inside the app containers (tmpfs mounts), not the host's /tmp
 # The services the engine tier's HTTP and SQL checks drive, by their role in the app.
 API = "backend"  # the todo API: /api/todos, /readyz (which follows CACHE)
 WEB = "frontend"  # the web app: /api/health, and /api/todos proxied to API

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from components.config.catalog_file import catalog_path, load_catalog
 from machine.base_images import air_gapped
 from machine.base_images.air_gapped import BUILDER, CA_BUNDLE, REGISTRY
 from testing.trial_stack import PROJECT_DIR, Project, copied_project, tag_of
@@ -29,6 +30,11 @@ MANIFEST_TYPES = ", ".join(
     )
 )
 DATABASE_URL = "postgresql+psycopg://todo:trial@db.example.invalid:5432/todo"  # prod's external database
+# The trial's node is this 2-core machine, not a cluster of nodes: staging, its cache twin, prod and
+# dev's Minikube path run on it side by side, so each service of a trial stack asks for a tenth of a
+# core (`services.<name>.cpu` is the limit; the request is half) instead of the stack files' sizes,
+# which schedule staging alone (1.6 of the 2 cores) and leave prod Pending ("Insufficient cpu").
+TRIAL_CPU = "200m"
 
 
 def _run(args: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
@@ -79,10 +85,13 @@ def push_service_images(repository: str, kind: str) -> dict[str, str]:
 
 
 def with_service_images(config: dict, images: dict[str, str]) -> dict:
-    """`config` with `services.<name>.image` set to `images` (other service settings kept)."""
+    """`config` with `services.<name>.image` set to `images` and every catalog service's CPU set
+    to TRIAL_CPU (other service settings kept)."""
     services = {name: dict(value or {}) for name, value in (config.get("dockyard:services") or {}).items()}
     for service, ref in images.items():
         services.setdefault(service, {})["image"] = ref
+    for spec in load_catalog(catalog_path(PROJECT_DIR)).services:
+        services.setdefault(spec.name, {})["cpu"] = TRIAL_CPU
     return {**config, "dockyard:services": services}
 
 

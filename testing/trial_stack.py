@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -26,13 +27,16 @@ from components.config.catalog_file import catalog_path, load_catalog
 from components.core.labels import STACK_LABEL
 from machine.base_images import air_gapped
 
+if TYPE_CHECKING:
+    import tooling  # scripts/tooling.py: imported from scripts/ at run time, as make up's driver does
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable  # the project's virtualenv, which runs the driver
 # The virtualenvs a copy shares with this checkout (Pulumi.yaml's and PulumiPolicy.yaml's
 # `virtualenv`): the language host runs the program and the policy pack with them.
 SHARED_VIRTUALENVS = (".venv", "policy/venv")
-def _run(args: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
+def _run(args: list[str], timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)  # nosec B603 -- argv list, no shell: the literal pulumi/make commands a test runs
 
 
 # Host ports for trial stacks are written into the config long before Docker binds them (after the
@@ -56,8 +60,9 @@ def free_port() -> int:
     if not candidates:  # an ephemeral range reaching below the floor: take the kernel's pick
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
-            return probe.getsockname()[1]
-    for port in random.sample(candidates, len(candidates)):
+            port: int = probe.getsockname()[1]
+            return port
+    for port in random.sample(candidates, len(candidates)):  # nosec B311 -- shuffles candidate ports, not a secret
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
@@ -112,7 +117,7 @@ def link_virtualenvs(copy: Path) -> None:
 
 
 @cache
-def cli_tools():
+def cli_tools() -> tooling.Tools:
     """The CLI and the environment `make up` runs it with (scripts/tooling.py), prepared once."""
     sys.path.insert(0, str(PROJECT_DIR / "scripts"))
     import tooling
@@ -120,7 +125,7 @@ def cli_tools():
     return tooling.prepare(PROJECT_DIR, say=lambda message: print(f"trial_stack: {message}", file=sys.stderr))
 
 
-def air_gapped_stack_config(stack: str) -> dict:
+def air_gapped_stack_config(stack: str) -> dict[str, Any]:
     """The checked-in dev settings (Pulumi.dev.yaml) with the air-gapped settings `make up` uses on
     a machine that cannot pull public images (machine/base_images/air_gapped.py), a tag unique to the run and
     free loopback ports: the program itself does not change."""
@@ -158,10 +163,11 @@ class Project:
     def prefix(self) -> str:
         return f"dockyard-{self.stack}"
 
-    def config(self) -> dict:
-        return yaml.safe_load((self.dir / f"Pulumi.{self.stack}.yaml").read_text())["config"]
+    def config(self) -> dict[str, Any]:
+        config: dict[str, Any] = yaml.safe_load((self.dir / f"Pulumi.{self.stack}.yaml").read_text())["config"]
+        return config
 
-    def write_config(self, config: dict) -> None:
+    def write_config(self, config: dict[str, Any]) -> None:
         """The stack file's config becomes `config`; its secrets (set with `pulumi config set
         --secret`) and their encryption salt stay."""
         path = self.dir / f"Pulumi.{self.stack}.yaml"
@@ -185,7 +191,8 @@ class Project:
     def last_changes(self) -> dict[str, int]:
         """The resource changes of the stack's latest update, refresh or destroy (`pulumi stack history`)."""
         driven = self.pulumi("stack", "history", "--json", "--page-size", "1")
-        assert driven.returncode == 0, driven.output[-3000:]
+        if driven.returncode != 0:  # not an assert: python -O must not skip it
+            raise AssertionError(driven.output[-3000:])
         history = json.loads(driven.stdout)
         return history[0].get("resourceChanges") or {}
 
@@ -199,10 +206,11 @@ class Project:
         )
         return Driven(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
 
-    def outputs(self) -> dict:
+    def outputs(self) -> dict[str, Any]:
         """The stack's outputs (`pulumi stack output --json`), secret ones left out."""
         driven = self.pulumi("stack", "output", "--json")
-        assert driven.returncode == 0, driven.output[-3000:]
+        if driven.returncode != 0:  # not an assert: python -O must not skip it
+            raise AssertionError(driven.output[-3000:])
         return {key: value for key, value in json.loads(driven.stdout).items() if value != "[secret]"}
 
 
@@ -220,7 +228,7 @@ def copied_project(tmp: Path, stack: str, share_virtualenvs: bool = True) -> Pro
     project.state.mkdir()
     project.env = {
         "PULUMI_BACKEND_URL": f"file://{project.state}",
-        "PULUMI_CONFIG_PASSPHRASE": "real-tier",
+        "PULUMI_CONFIG_PASSPHRASE": "real-tier",  # nosec B105 -- the passphrase of a throwaway local test backend, deleted with it
         "PULUMI_SKIP_UPDATE_CHECK": "true",
     }
     return project

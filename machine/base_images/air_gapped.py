@@ -67,7 +67,7 @@ def counterpart(ref: str, kinds: dict) -> str | tuple[str, str]:
 
 
 def _docker(*args: str, timeout: float = 900) -> str:
-    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)  # nosec B603 B607 -- argv list, no shell; docker from PATH as the user runs it
     if done.returncode != 0:
         raise AirGapError(f"docker {' '.join(args)}: {done.stderr.strip()[-1500:]}")
     return done.stdout
@@ -130,14 +130,14 @@ def wanted_images(project_dir: Path, config: dict) -> tuple[dict[str, str], dict
 
 def pullable(ref: str) -> bool:
     """Whether a registry serves `ref` (a manifest answers). Offline this fails at once."""
-    done = subprocess.run(
+    done = subprocess.run(  # nosec B603 B607 -- argv list, no shell; docker from PATH
         ["docker", "buildx", "imagetools", "inspect", "--raw", ref], capture_output=True, text=True, timeout=60
     )
     return done.returncode == 0
 
 
 def in_engine(ref: str) -> bool:
-    done = subprocess.run(["docker", "image", "inspect", ref], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["docker", "image", "inspect", ref], capture_output=True, text=True, timeout=60)  # nosec B603 B607 -- argv list, no shell; docker from PATH
     return done.returncode == 0
 
 
@@ -160,7 +160,7 @@ def can_build_here() -> str | None:
 
 
 def run_script(project_dir: Path, script: str) -> None:
-    done = subprocess.run(["bash", str(project_dir / script)], stdout=subprocess.DEVNULL)
+    done = subprocess.run(["bash", str(project_dir / script)], stdout=subprocess.DEVNULL)  # nosec B603 B607 -- argv list, no shell; bash runs this checkout's own script
     if done.returncode != 0:
         raise AirGapError(f"{script} failed (its messages are above)")
 

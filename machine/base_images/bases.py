@@ -45,7 +45,7 @@ IMAGES_DIR = BASES_DIR / "images"
 CACHE_DIR = Path(os.environ.get("DOCKYARD_ENGINE_CACHE", PROJECT_DIR / ".engine-cache"))
 DOCKER = shutil.which("docker") or "docker"  # any client >= 25 (machine/provision/docker-packages.sh)
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-READY_MARKER = Path("/tmp/dockyard-bases-ready")
+READY_MARKER = Path("/tmp/dockyard-bases-ready")  # nosec B108 -- a marker file only (no data); CI's fresh machine, root-owned /tmp
 RECIPE_LABEL = "dockyard.recipe"
 
 SUITE = "bookworm"
@@ -110,11 +110,11 @@ def run(cmd: list[str], *, log_file: Path | None = None, **kw) -> subprocess.Com
     """Run a command; on failure raise naming the command and the tail of its output."""
     env = {**os.environ, "DOCKER_BUILDKIT": "1", **kw.pop("env", {})}
     if log_file is None:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, **kw)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, **kw)  # nosec B603 -- argv list, no shell: this checkout's build scripts
         out = proc.stdout + proc.stderr
     else:
         with log_file.open("w") as fh:
-            proc = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, text=True, **kw)
+            proc = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, text=True, **kw)  # nosec B603 -- argv list, no shell: this checkout's build scripts
         out = log_file.read_text(errors="replace")
     if proc.returncode != 0:
         tail = "\n".join(out.splitlines()[-40:])
@@ -207,7 +207,7 @@ def recipe_hash(key: str) -> str:
 
 def image_recipe(ref: str) -> str | None:
     """The recipe label of a local image, or None when the image does not exist."""
-    proc = subprocess.run(
+    proc = subprocess.run(  # nosec B603 -- argv list, no shell; docker found by shutil.which
         [DOCKER, "image", "inspect", "--format", f'{{{{index .Config.Labels "{RECIPE_LABEL}"}}}}', ref],
         capture_output=True,
         text=True,

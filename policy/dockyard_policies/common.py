@@ -19,7 +19,7 @@ ONE_SHOT_LABEL = "dockyard.dev/one-shot"  # "true" on a run-to-completion contai
 # Substrings that make a variable/arg name look like it carries a credential.
 SECRET_NAME_MARKERS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "CREDENTIAL")
 # `<NAME>_FILE` holds a path to a mounted secret (the app contract), not the secret itself.
-SECRET_FILE_SUFFIX = "_FILE"
+SECRET_FILE_SUFFIX = "_FILE"  # nosec B105 -- the suffix of a variable name (<NAME>_FILE), not a password
 
 
 class Finding(NamedTuple):

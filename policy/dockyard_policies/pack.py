@@ -13,6 +13,7 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    Policy,
     PolicyConfigSchema,
     PolicyResource,
     ResourceValidationArgs,
@@ -36,8 +37,20 @@ from .kubernetes import cluster, containers, pod_security
 PACK_NAME = "dockyard"
 DEFAULT_ENFORCEMENT = EnforcementLevel.MANDATORY
 
-ResourceCheck = Callable[[str, Mapping[str, Any], Mapping[str, Any]], list[str]]
-StackCheck = Callable[[Sequence[StackResource], Mapping[str, Any]], list[Finding]]
+
+
+@dataclass(frozen=True)
+class ResourceCheck:
+    """A rule over one resource: (type, props, flag settings) -> violation messages."""
+
+    run: Callable[[str, Mapping[str, Any], Mapping[str, Any]], list[str]]
+
+
+@dataclass(frozen=True)
+class StackCheck:
+    """A rule over the whole stack: (resources, flag settings) -> findings (message, urn)."""
+
+    run: Callable[[Sequence[StackResource], Mapping[str, Any]], list[Finding]]
 
 
 @dataclass(frozen=True)
@@ -54,8 +67,12 @@ class Rule:
     name: str
     description: str
     check: ResourceCheck | StackCheck
-    stack: bool = False
     flags: tuple[Flag, ...] = field(default_factory=tuple)
+
+    @property
+    def stack(self) -> bool:
+        """A stack rule sees every resource at once (StackValidationPolicy)."""
+        return isinstance(self.check, StackCheck)
 
     def config_schema(self) -> PolicyConfigSchema | None:
         if not self.flags:
@@ -77,11 +94,11 @@ class Rule:
 
 
 def _plain(check: Callable[[str, Mapping[str, Any]], list[str]]) -> ResourceCheck:
-    return lambda resource_type, props, _settings: check(resource_type, props)
+    return ResourceCheck(lambda resource_type, props, _settings: check(resource_type, props))
 
 
 def _stack(check: Callable[[Sequence[StackResource]], list[Finding]]) -> StackCheck:
-    return lambda resources, _settings: check(resources)
+    return StackCheck(lambda resources, _settings: check(resources))
 
 
 RULES: tuple[Rule, ...] = (
@@ -123,7 +140,7 @@ RULES: tuple[Rule, ...] = (
         "k8s-image-pinning",
         "Images are pinned (a version tag, never latest; a sha256 digest where requireDigests) so every "
         "environment runs exactly the bytes that were tested.",
-        lambda t, p, s: containers.image_violations(t, p, s["requireDigests"]),
+        ResourceCheck(lambda t, p, s: containers.image_violations(t, p, s["requireDigests"])),
         flags=(
             Flag(
                 "requireDigests",
@@ -142,7 +159,7 @@ RULES: tuple[Rule, ...] = (
         "k8s-no-load-balancer",
         "Services are not exposed through a cloud LoadBalancer (traffic enters through the Ingress) "
         "unless the stack sets allowLoadBalancer.",
-        lambda t, p, s: cluster.load_balancer_violations(t, p, s["allowLoadBalancer"]),
+        ResourceCheck(lambda t, p, s: cluster.load_balancer_violations(t, p, s["allowLoadBalancer"])),
         flags=(
             Flag(
                 "allowLoadBalancer",
@@ -156,7 +173,6 @@ RULES: tuple[Rule, ...] = (
         "Pods do not mount a Kubernetes API token they do not need (automountServiceAccountToken false "
         "on the pod spec or its ServiceAccount), so a compromised pod cannot talk to the API server.",
         _stack(cluster.service_account_token_violations),
-        stack=True,
     ),
     Rule(
         "k8s-namespace-isolation",
@@ -164,21 +180,18 @@ RULES: tuple[Rule, ...] = (
         "no rules) and enforces the restricted Pod Security Admission level, so only declared traffic "
         "flows and the cluster itself rejects unsafe pods.",
         _stack(cluster.namespace_isolation_violations),
-        stack=True,
     ),
     Rule(
         "k8s-statefulset-headless-service",
         "Every StatefulSet's serviceName names a headless Service (clusterIP None) in its namespace: the "
         "governing Service gives each pod its stable DNS name.",
         _stack(cluster.headless_governing_service_violations),
-        stack=True,
     ),
     Rule(
         "k8s-pod-disruption-budget",
         "Workloads with more than one replica have a PodDisruptionBudget so node drains and upgrades "
         "never take every replica down at once.",
         _stack(cluster.pod_disruption_budget_violations),
-        stack=True,
     ),
     # Local Docker containers
     Rule(
@@ -218,7 +231,7 @@ RULES: tuple[Rule, ...] = (
         "docker-loopback-ports",
         "Published ports bind to 127.0.0.1 so a laptop's services are not reachable from its network "
         "(requireLoopbackPorts, default true).",
-        lambda t, p, s: docker.port_violations(t, p, s["requireLoopbackPorts"]),
+        ResourceCheck(lambda t, p, s: docker.port_violations(t, p, s["requireLoopbackPorts"])),
         flags=(
             Flag(
                 "requireLoopbackPorts",
@@ -253,7 +266,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "build-registry-cache",
         "Builds in CI export their layer cache to a registry so each run reuses the last one (requireRegistryCache).",
-        lambda t, p, s: builds.cache_violations(t, p, s["requireRegistryCache"]),
+        ResourceCheck(lambda t, p, s: builds.cache_violations(t, p, s["requireRegistryCache"])),
         flags=(
             Flag(
                 "requireRegistryCache",
@@ -266,22 +279,22 @@ RULES: tuple[Rule, ...] = (
 
 
 def _resource_validator(
-    rule: Rule,
+    rule: Rule, check: ResourceCheck
 ) -> Callable[[ResourceValidationArgs, Callable[..., None]], None]:
     def validate(args: ResourceValidationArgs, report_violation: Callable[..., None]) -> None:
         settings = rule.settings(args.get_config())
-        for message in rule.check(args.resource_type, args.props, settings):  # type: ignore[call-arg]
+        for message in check.run(args.resource_type, args.props, settings):
             report_violation(message, None)
 
     return validate
 
 
 def _stack_validator(
-    rule: Rule,
+    rule: Rule, check: StackCheck
 ) -> Callable[[StackValidationArgs, Callable[..., None]], None]:
     def validate(args: StackValidationArgs, report_violation: Callable[..., None]) -> None:
         settings = rule.settings(args.get_config())
-        for finding in rule.check(_stack_resources(args.resources), settings):  # type: ignore[call-arg, arg-type]
+        for finding in check.run(_stack_resources(args.resources), settings):
             report_violation(finding.message, finding.urn)
 
     return validate
@@ -292,16 +305,16 @@ def _stack_resources(policy_resources: Iterable[PolicyResource]) -> list[StackRe
     return [StackResource(r.resource_type, r.name, r.props, r.urn) for r in policy_resources]
 
 
-def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
+def build_policies() -> list[Policy]:
     """The pulumi_policy objects of the pack, every one mandatory unless config says otherwise."""
-    policies: list[ResourceValidationPolicy | StackValidationPolicy] = []
+    policies: list[Policy] = []
     for rule in RULES:
-        if rule.stack:
+        if isinstance(rule.check, StackCheck):
             policies.append(
                 StackValidationPolicy(
                     name=rule.name,
                     description=rule.description,
-                    validate=_stack_validator(rule),
+                    validate=_stack_validator(rule, rule.check),
                     enforcement_level=DEFAULT_ENFORCEMENT,
                     config_schema=rule.config_schema(),
                 )
@@ -311,7 +324,7 @@ def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
                 ResourceValidationPolicy(
                     name=rule.name,
                     description=rule.description,
-                    validate=_resource_validator(rule),
+                    validate=_resource_validator(rule, rule.check),
                     enforcement_level=DEFAULT_ENFORCEMENT,
                     config_schema=rule.config_schema(),
                 )

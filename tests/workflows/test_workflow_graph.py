@@ -16,6 +16,8 @@ USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+)\s*(#.*)?$")
 PULUMI_ACTION = "pulumi/actions@"
 MAKE_TARGETS = [
     "lint",
+    "typecheck",
+    "security-lint",
     "test-unit",
     "test-policy",
     "test-render",
@@ -56,7 +58,9 @@ PULUMI_ACTION_INPUTS = {
     "suppress-progress",
     "always-include-summary",
 }
-EXPECTED = {"pull-request.yml", "deploy.yml", "scan.yml"}
+EXPECTED = {"pull-request.yml", "deploy.yml", "scan.yml", "bench.yml"}
+# The only jobs that write to the repository: they push a tag (release candidate, release).
+TAGGING_JOBS = {("deploy.yml", "release-candidate"), ("deploy.yml", "release")}
 
 
 def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
@@ -74,8 +78,7 @@ def all_jobs(
 def pulumi_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
     """Steps that run a Pulumi operation (a step without `command` only installs the CLI)."""
     return [
-        s for s in steps(job)
-        if str(s.get("uses", "")).startswith(PULUMI_ACTION) and "command" in s.get("with", {})
+        s for s in steps(job) if str(s.get("uses", "")).startswith(PULUMI_ACTION) and "command" in s.get("with", {})
     ]
 
 
@@ -93,13 +96,9 @@ def test_every_uses_is_pinned_to_a_full_sha_with_a_version_comment() -> None:
             ref, comment = match.groups()
             where = f"{path.name}:{number}: {ref}"
             assert SHA_PIN.match(ref), f"{where} is not pinned to a 40-hex commit SHA"
-            assert comment and re.match(r"#\s*v?\d+\.\d+\.\d+", comment), (
-                f"{where} lacks a '# vX.Y.Z' comment"
-            )
+            assert comment and re.match(r"#\s*v?\d+\.\d+\.\d+", comment), f"{where} lacks a '# vX.Y.Z' comment"
             checked += 1
-    assert checked >= 20, (
-        "the uses: scanner found too few references; is the pattern still right?"
-    )
+    assert checked >= 20, "the uses: scanner found too few references; is the pattern still right?"
 
 
 def test_one_sha_per_action_everywhere() -> None:
@@ -118,30 +117,23 @@ def test_top_level_permissions_are_empty_or_read_only(
 ) -> None:
     for name, wf in workflows.items():
         assert "permissions" in wf, f"{name} has no top-level permissions"
-        assert wf["permissions"] in ({}, {"contents": "read"}), (
-            f"{name}: {wf['permissions']}"
-        )
+        assert wf["permissions"] in ({}, {"contents": "read"}), f"{name}: {wf['permissions']}"
 
 
 def test_no_job_without_explicit_permissions(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
     for name, job_id, job in all_jobs(workflows):
-        assert isinstance(job.get("permissions"), dict), (
-            f"{name}:{job_id} has no explicit permissions"
-        )
-        assert job["permissions"].get("contents") in (None, "read"), (
-            f"{name}:{job_id} can write contents"
-        )
+        assert isinstance(job.get("permissions"), dict), f"{name}:{job_id} has no explicit permissions"
+        allowed = ("write",) if (name, job_id) in TAGGING_JOBS else (None, "read")
+        assert job["permissions"].get("contents") in allowed, f"{name}:{job_id} can write contents"
 
 
 def test_id_token_only_where_credentials_or_signing_are_needed(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
     with_oidc = {
-        (name, job_id)
-        for name, job_id, job in all_jobs(workflows)
-        if job["permissions"].get("id-token") == "write"
+        (name, job_id) for name, job_id, job in all_jobs(workflows) if job["permissions"].get("id-token") == "write"
     }
     assert with_oidc == {
         ("pull-request.yml", "preview"),
@@ -157,9 +149,7 @@ def test_checkout_never_persists_credentials(
     for name, job_id, job in all_jobs(workflows):
         for step in steps(job):
             if str(step.get("uses", "")).startswith("actions/checkout@"):
-                assert (step.get("with") or {}).get("persist-credentials") is False, (
-                    f"{name}:{job_id}"
-                )
+                assert (step.get("with") or {}).get("persist-credentials") is False, f"{name}:{job_id}"
 
 
 def test_no_expression_is_expanded_inside_a_shell_script(
@@ -168,9 +158,7 @@ def test_no_expression_is_expanded_inside_a_shell_script(
     """Template injection guard: values reach `run:` only through env."""
     for name, job_id, job in all_jobs(workflows):
         for step in steps(job):
-            assert "${{" not in str(step.get("run", "")), (
-                f"{name}:{job_id}: {step.get('name') or step['run'][:40]}"
-            )
+            assert "${{" not in str(step.get("run", "")), f"{name}:{job_id}: {step.get('name') or step['run'][:40]}"
 
 
 def test_no_dangerous_triggers(workflows: dict[str, dict[str, Any]]) -> None:
@@ -178,17 +166,13 @@ def test_no_dangerous_triggers(workflows: dict[str, dict[str, Any]]) -> None:
         triggers = (
             wf["on"]
             if isinstance(wf["on"], dict)
-            else {
-                t: None for t in ([wf["on"]] if isinstance(wf["on"], str) else wf["on"])
-            }
+            else {t: None for t in ([wf["on"]] if isinstance(wf["on"], str) else wf["on"])}
         )
         assert not {"pull_request_target", "workflow_run"} & set(triggers), name
 
 
 @pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml"])
-def test_tests_job_runs_every_tier_that_needs_no_cluster(
-    workflows: dict[str, dict[str, Any]], name: str
-) -> None:
+def test_tests_job_runs_every_tier_that_needs_no_cluster(workflows: dict[str, dict[str, Any]], name: str) -> None:
     job = workflows[name]["jobs"]["tests"]
     assert job["strategy"]["matrix"]["target"] == MAKE_TARGETS
     run = [s for s in steps(job) if "run" in s]
@@ -201,6 +185,7 @@ def test_pull_request_previews_staging_and_prod_with_the_pack_after_tests(
 ) -> None:
     wf = workflows["pull-request.yml"]
     assert set(wf["on"]) == {"pull_request"}
+    assert wf["on"]["pull_request"]["branches"] == ["main", "release/**"]
     preview = wf["jobs"]["preview"]
     assert preview["needs"] == "tests"
     assert preview["strategy"]["matrix"]["stack"] == ["staging", "prod"]
@@ -216,27 +201,19 @@ def test_deploy_runs_tests_then_staging_then_protected_prod(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
     wf = workflows["deploy.yml"]
-    assert wf["on"] == {"push": {"branches": ["main"]}}
+    assert wf["on"]["push"] == {"branches": ["main", "release/**"]}
     jobs = wf["jobs"]
-    assert set(jobs) == {"tests", "staging", "production"}
-    assert jobs["staging"]["needs"] == "tests"
+    assert set(jobs) == {"tests", "version", "release-candidate", "staging", "production", "release", "notify"}
+    assert jobs["version"]["needs"] == "tests"
+    assert jobs["staging"]["needs"] == "version"
     assert jobs["production"]["needs"] == "staging"
     assert jobs["production"]["environment"] == "production"
     assert jobs["staging"]["environment"] == "staging"
-    stacks = {
-        job_id: [s["with"] for s in pulumi_steps(jobs[job_id])]
-        for job_id in ("staging", "production")
-    }
-    assert [(w["command"], w["stack-name"]) for w in stacks["staging"]] == [
-        ("up", "staging")
-    ]
-    assert [(w["command"], w["stack-name"]) for w in stacks["production"]] == [
-        ("up", "prod")
-    ]
+    stacks = {job_id: [s["with"] for s in pulumi_steps(jobs[job_id])] for job_id in ("staging", "production")}
+    assert [(w["command"], w["stack-name"]) for w in stacks["staging"]] == [("up", "staging")]
+    assert [(w["command"], w["stack-name"]) for w in stacks["production"]] == [("up", "prod")]
     # prod promotes staging's digests: it neither builds nor logs in to push.
-    prod_uses = {
-        str(s.get("uses", "")).split("@")[0] for s in steps(jobs["production"])
-    }
+    prod_uses = {str(s.get("uses", "")).split("@")[0] for s in steps(jobs["production"])}
     assert not {"docker/setup-buildx-action", "docker/login-action"} & prod_uses
 
 
@@ -248,13 +225,9 @@ def test_each_stack_deploys_alone_and_never_cancels_a_running_up(
     for job_id in ("staging", "production"):
         concurrency = jobs[job_id]["concurrency"]
         assert concurrency["cancel-in-progress"] is False, job_id
-        assert "${{" not in concurrency["group"], (
-            f"{job_id}: one fixed group per stack, not per run"
-        )
+        assert "${{" not in concurrency["group"], f"{job_id}: one fixed group per stack, not per run"
         groups[job_id] = concurrency["group"]
-    assert len(set(groups.values())) == 2, (
-        "staging and prod must not share a concurrency group"
-    )
+    assert len(set(groups.values())) == 2, "staging and prod must not share a concurrency group"
 
 
 def test_every_pulumi_step_runs_the_policy_pack_with_its_stack_config(
@@ -266,22 +239,13 @@ def test_every_pulumi_step_runs_the_policy_pack_with_its_stack_config(
             seen += 1
             inputs = step["with"]
             where = f"{name}:{job_id}"
-            assert set(inputs) <= PULUMI_ACTION_INPUTS, (
-                f"{where}: unknown inputs {set(inputs) - PULUMI_ACTION_INPUTS}"
-            )
+            assert set(inputs) <= PULUMI_ACTION_INPUTS, f"{where}: unknown inputs {set(inputs) - PULUMI_ACTION_INPUTS}"
             assert inputs["policyPacks"] == "policy", where
-            assert (
-                inputs["policyPackConfigs"]
-                == f"policy/config/{inputs['stack-name']}.json"
-            ), where
+            assert inputs["policyPackConfigs"] == f"policy/config/{inputs['stack-name']}.json", where
             assert inputs["command"] in ("preview", "up"), where
-            stacks = job.get("strategy", {}).get("matrix", {}).get("stack") or [
-                inputs["stack-name"]
-            ]
+            stacks = job.get("strategy", {}).get("matrix", {}).get("stack") or [inputs["stack-name"]]
             for stack in stacks:
-                assert (
-                    PROJECT_DIR / "policy" / "config" / f"{stack}.json"
-                ).is_file(), f"{where}: {stack}"
+                assert (PROJECT_DIR / "policy" / "config" / f"{stack}.json").is_file(), f"{where}: {stack}"
             assert (PROJECT_DIR / "policy" / "PulumiPolicy.yaml").is_file()
     assert seen == 3
 
@@ -291,9 +255,7 @@ def test_pulumi_cli_version_matches_the_pinned_sdk(
 ) -> None:
     sdk = next(
         line.split("==")[1].strip()
-        for line in (PROJECT_DIR / "policy" / "requirements.txt")
-        .read_text()
-        .splitlines()
+        for line in (PROJECT_DIR / "policy" / "requirements.txt").read_text().splitlines()
         if line.startswith("pulumi==")
     )
     for name, job_id, job in all_jobs(workflows):
@@ -310,35 +272,18 @@ def test_scan_gates_on_critical_cves_builds_sboms_and_signs_only_on_main(
     lint_uses = [str(s.get("uses", "")) for s in steps(jobs["dockerfiles"])]
     assert any(u.startswith("hadolint/hadolint-action@") for u in lint_uses)
     assert any(
-        "checkov" in str(s.get("run", "")) and "--framework dockerfile" in s["run"]
-        for s in steps(jobs["dockerfiles"])
+        "checkov" in str(s.get("run", "")) and "--framework dockerfile" in s["run"] for s in steps(jobs["dockerfiles"])
     )
     images = jobs["images"]
     assert images["strategy"]["matrix"]["service"] == ["backend", "frontend"]
-    (trivy,) = [
-        s
-        for s in steps(images)
-        if str(s.get("uses", "")).startswith("aquasecurity/trivy-action@")
-    ]
-    assert (
-        str(trivy["with"]["exit-code"]) == "1"
-        and "CRITICAL" in trivy["with"]["severity"]
-    )
-    (sbom,) = [
-        s
-        for s in steps(images)
-        if str(s.get("uses", "")).startswith("anchore/sbom-action@")
-    ]
+    (trivy,) = [s for s in steps(images) if str(s.get("uses", "")).startswith("aquasecurity/trivy-action@")]
+    assert str(trivy["with"]["exit-code"]) == "1" and "CRITICAL" in trivy["with"]["severity"]
+    (sbom,) = [s for s in steps(images) if str(s.get("uses", "")).startswith("anchore/sbom-action@")]
     assert "${{ matrix.service }}" in sbom["with"]["output-file"]
     sign = jobs["sign"]
-    assert (
-        sign["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
-    )
-    assert set(sign["needs"]) == {"dockerfiles", "images"}
-    assert any(
-        str(s.get("uses", "")).startswith("sigstore/cosign-installer@")
-        for s in steps(sign)
-    )
+    assert sign["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    assert set(sign["needs"]) == {"dockerfiles", "images", "dependencies"}
+    assert any(str(s.get("uses", "")).startswith("sigstore/cosign-installer@") for s in steps(sign))
     assert any("cosign sign --yes" in str(s.get("run", "")) for s in steps(sign))
 
 
@@ -380,3 +325,89 @@ def test_every_cluster_step_writes_the_context_its_stack_names_first(
                 assert f"--alias {context}" in writes[0] or '--alias "$STACK"' in writes[0] and context == stack
             checked += 1
     assert checked == 3
+
+
+def test_manual_deploy_chooses_staging_or_prod_and_prod_keeps_its_approval(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    wf = workflows["deploy.yml"]
+    choice = wf["on"]["workflow_dispatch"]["inputs"]["environment"]
+    assert choice["type"] == "choice" and choice["options"] == ["staging", "prod"]
+    assert choice["default"] == "staging" and choice["required"] is True
+    jobs = wf["jobs"]
+    # staging: main's pushes and every dispatch; a release branch's push deploys nothing
+    assert jobs["staging"]["if"] == "github.ref == 'refs/heads/main' || github.event_name == 'workflow_dispatch'"
+    # prod: main's pushes, or a dispatch that chose prod; always after staging and the approval
+    assert jobs["production"]["if"] == "github.event_name == 'push' || inputs.environment == 'prod'"
+    assert jobs["production"]["environment"] == "production" and jobs["production"]["needs"] == "staging"
+
+
+def test_one_version_rule_tags_candidates_on_release_branches_and_releases_after_prod(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    jobs = workflows["deploy.yml"]["jobs"]
+    version = jobs["version"]
+    (checkout,) = [s for s in steps(version) if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert checkout["with"]["fetch-depth"] == 0, "the rule counts the tags already pushed"
+    assert any("python -m pipeline.release_version" in str(s.get("run", "")) for s in steps(version))
+    assert set(version["outputs"]) == {"version", "tag", "image_tag", "kind"}
+    rc, release = jobs["release-candidate"], jobs["release"]
+    assert rc["if"] == "startsWith(github.ref, 'refs/heads/release/') && github.event_name == 'push'"
+    assert rc["needs"] == "version"
+    assert release["needs"] == ["version", "production"] and release["if"] == "needs.version.outputs.kind == 'release'"
+    for job in (rc, release):
+        assert job["permissions"] == {"contents": "write"}
+        (tag,) = [s for s in steps(job) if "run" in s]
+        assert tag["env"]["TAG"] == "${{ needs.version.outputs.tag }}"
+        assert "refs/tags/$TAG" in tag["run"]
+    staging_tag = [s for s in steps(jobs["staging"]) if "--path images.tag" in str(s.get("run", ""))]
+    assert staging_tag[0]["env"]["IMAGE_TAG"] == "${{ needs.version.outputs.image_tag }}"
+
+
+def test_every_deploy_run_notifies_the_webhook_from_a_secret(workflows: dict[str, dict[str, Any]]) -> None:
+    notify = workflows["deploy.yml"]["jobs"]["notify"]
+    assert notify["if"].startswith("always()")
+    assert set(notify["needs"]) == {"tests", "version", "staging", "production"}
+    (post,) = [s for s in steps(notify) if "run" in s]
+    assert post["run"] == "python3 -m pipeline.notify"
+    assert post["env"]["DEPLOY_WEBHOOK_URL"] == "${{ secrets.DEPLOY_WEBHOOK_URL }}"
+    for job in ("tests", "staging", "production"):
+        assert post["env"][f"{job.upper()}_RESULT"] == f"${{{{ needs.{job}.result }}}}"
+    assert post["env"]["RELEASE_KIND"] == "${{ needs.version.outputs.kind }}"
+
+
+def test_pull_requests_run_the_real_tier_with_the_official_cli(workflows: dict[str, dict[str, Any]]) -> None:
+    real = workflows["pull-request.yml"]["jobs"]["real"]
+    assert real["needs"] == "tests"
+    installs = [s for s in steps(real) if str(s.get("uses", "")).startswith(PULUMI_ACTION)]
+    assert len(installs) == 1 and "command" not in installs[0]["with"], "pulumi/actions installs the CLI only"
+    runs = [s for s in steps(real) if "run" in s]
+    assert "make test-real" in runs[-1]["run"] and runs[-1]["env"] == {"CI": "true"}
+    setup = runs[0]["run"]
+    for script in (
+        "machine/provision/registry.sh",
+        "machine/provision/buildkit.sh",
+        "machine/local_cluster/cluster-tools.sh",
+    ):
+        assert script in setup and (PROJECT_DIR / script).is_file(), script
+
+
+@pytest.mark.parametrize("name", ["pull-request.yml", "bench.yml"])
+def test_installed_cli_is_the_pinned_sdk_version(workflows: dict[str, dict[str, Any]], name: str) -> None:
+    sdk = next(
+        line.split("==")[1].strip()
+        for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines()
+        if line.startswith("pulumi==")
+    )
+    for _, job in workflows[name]["jobs"].items():
+        for step in steps(job):
+            if str(step.get("uses", "")).startswith(PULUMI_ACTION):
+                assert str(step["with"]["pulumi-version"]) == sdk
+
+
+def test_the_gates_are_make_targets() -> None:
+    makefile = (PROJECT_DIR / "Makefile").read_text()
+    for target in ("typecheck", "security-lint", "bench-check", "bench-record"):
+        assert f"\n{target}:" in makefile, target
+    test_line = next(line for line in makefile.splitlines() if line.startswith("test:"))
+    assert test_line.split("##")[0].split()[1:4] == ["lint", "typecheck", "security-lint"]

@@ -37,7 +37,8 @@ def zizmor() -> str:
         path is not None,
         "zizmor is not installed (python3 -m venv .venv-zizmor && .venv-zizmor/bin/pip install -r tests/workflows/requirements.txt)",
     )
-    return path  # type: ignore[return-value]
+    assert path is not None  # require() above skipped or failed the test otherwise
+    return path
 
 
 def test_zizmor_is_the_pinned_version(zizmor: str) -> None:

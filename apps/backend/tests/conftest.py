@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +40,11 @@ DB_NAME = "todo_test"
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:
+def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -108,7 +109,7 @@ class RedisServer:
         self.binary = binary
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="todo-redis-")
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -150,6 +151,7 @@ def postgres() -> Iterator[PostgresCluster]:
     if os.geteuid() == 0:
         require(shutil.which("runuser") is not None and _has_user("postgres"),
                 "running as root needs runuser and a `postgres` user to run initdb")
+    assert bin_dir is not None  # require() above stopped the test otherwise
     cluster = PostgresCluster(bin_dir)
     cluster.start()
     try:
@@ -206,7 +208,7 @@ def client(settings: Settings, clean_state: None) -> Iterator[TestClient]:
         yield test_client
 
 
-def healthcheck(port: int, *args: str) -> subprocess.CompletedProcess:
+def healthcheck(port: int, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "todo_api.healthcheck", *args],
                           env={**os.environ, "PORT": str(port)},
                           capture_output=True, text=True, timeout=30)
@@ -214,7 +216,7 @@ def healthcheck(port: int, *args: str) -> subprocess.CompletedProcess:
 
 @dataclass
 class UvicornServer:
-    proc: subprocess.Popen
+    proc: subprocess.Popen[str]
     port: int
     log: Path
 
@@ -223,7 +225,7 @@ class UvicornServer:
 
 
 @pytest.fixture
-def uvicorn_server(postgres, redis_server, clean_state, tmp_path) -> Iterator[UvicornServer]:
+def uvicorn_server(postgres: PostgresCluster, redis_server: RedisServer, clean_state: None, tmp_path: Path) -> Iterator[UvicornServer]:
     """The app as the image runs it. Its output goes to a file: a pipe nobody reads while
     requests run fills up with log lines and stops the server."""
     port = free_port()

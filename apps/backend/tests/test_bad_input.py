@@ -8,6 +8,15 @@ a seeded fuzz of bodies, paths and queries for anything that slips through.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from todo_api.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx2 as httpx
+    from conftest import UvicornServer
+
 import http.client
 import json
 import random
@@ -19,10 +28,10 @@ from todo_api.models import TITLE_MAX_LENGTH
 JSON = {"content-type": "application/json"}
 
 
-def assert_error_shape(response, status: int | None = None) -> dict:
+def assert_error_shape(response: httpx.Response, status: int | None = None) -> dict[str, Any]:
     """The one error shape, and a 4xx (or the given status)."""
     assert response.headers["content-type"].startswith("application/json"), response.text
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert set(body) == {"detail", "errors"}, body
     assert isinstance(body["detail"], str) and body["detail"]
     for error in body["errors"]:
@@ -34,7 +43,7 @@ def assert_error_shape(response, status: int | None = None) -> dict:
     return body
 
 
-def raw_post(client: TestClient, body: bytes, headers: dict | None = None):
+def raw_post(client: TestClient, body: bytes | Iterator[bytes], headers: dict[str, str] | None = None) -> httpx.Response:
     return client.post("/api/todos", content=body, headers=JSON if headers is None else headers)
 
 
@@ -56,7 +65,7 @@ REFUSED_TITLES = {
 
 @pytest.mark.parametrize("case", list(REFUSED_TITLES))
 @pytest.mark.parametrize("method", ["POST", "PATCH"])
-def test_a_title_that_is_not_one_line_of_visible_text_is_a_422(client, case, method):
+def test_a_title_that_is_not_one_line_of_visible_text_is_a_422(client: TestClient, case: str, method: str) -> None:
     title, kind = REFUSED_TITLES[case]
     url = "/api/todos"
     if method == "PATCH":
@@ -66,7 +75,7 @@ def test_a_title_that_is_not_one_line_of_visible_text_is_a_422(client, case, met
 
 
 @pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "a\\udc00b"])
-def test_an_unpaired_surrogate_is_a_422_not_a_500(client, escape):
+def test_an_unpaired_surrogate_is_a_422_not_a_500(client: TestClient, escape: str) -> None:
     # JSON may write one as an escape; PostgreSQL's UTF-8 cannot hold it.
     body = assert_error_shape(raw_post(client, f'{{"title": "{escape}"}}'.encode()), 422)
     assert body["errors"][0]["type"] == "title_surrogate"
@@ -74,13 +83,13 @@ def test_an_unpaired_surrogate_is_a_422_not_a_500(client, escape):
 
 
 @pytest.mark.parametrize("title", ["buy milk", "😀", "👩‍💻 review", "e\u0301t\u00e9", "日本語", "\u200bzero-width inside", "x" * TITLE_MAX_LENGTH])
-def test_visible_text_in_any_script_is_a_title(client, title):
+def test_visible_text_in_any_script_is_a_title(client: TestClient, title: str) -> None:
     created = client.post("/api/todos", json={"title": title})
     assert created.status_code == 201, created.text
     assert client.get(f"/api/todos/{created.json()['id']}").json()["title"] == title
 
 
-def test_a_surrogate_in_a_field_name_is_a_422(client):
+def test_a_surrogate_in_a_field_name_is_a_422(client: TestClient) -> None:
     body = assert_error_shape(raw_post(client, b'{"title": "ok", "\\ud800": 1}'), 422)
     assert body["errors"][0]["type"] == "string_unicode"
 
@@ -88,14 +97,14 @@ def test_a_surrogate_in_a_field_name_is_a_422(client):
 # --- size ------------------------------------------------------------------------------------------
 
 
-def test_a_body_over_the_limit_is_a_413(client, settings):
+def test_a_body_over_the_limit_is_a_413(client: TestClient, settings: Settings) -> None:
     big = json.dumps({"title": "x" * (settings.max_body_bytes + 1)}).encode()
     body = assert_error_shape(raw_post(client, big), 413)
     assert body["errors"][0]["type"] == "too_large"
 
 
-def test_a_chunked_body_over_the_limit_is_a_413(client, settings):
-    def chunks():
+def test_a_chunked_body_over_the_limit_is_a_413(client: TestClient, settings: Settings) -> None:
+    def chunks() -> Iterator[bytes]:
         yield b'{"title": "'
         for _ in range(settings.max_body_bytes // 1024 + 2):
             yield b"x" * 1024
@@ -105,7 +114,7 @@ def test_a_chunked_body_over_the_limit_is_a_413(client, settings):
     assert client.get("/api/todos").json() == []
 
 
-def test_the_limit_is_enforced_before_the_body_is_read(uvicorn_server):
+def test_the_limit_is_enforced_before_the_body_is_read(uvicorn_server: UvicornServer) -> None:
     # Only the headers are sent, announcing 20 MB: the answer comes without waiting for them.
     port = uvicorn_server.port
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -125,7 +134,7 @@ def test_the_limit_is_enforced_before_the_body_is_read(uvicorn_server):
 
 
 @pytest.mark.parametrize("headers", [{}, {"content-type": "text/plain"}, {"content-type": "application/x-www-form-urlencoded"}])
-def test_a_body_that_does_not_say_it_is_json_is_a_415(client, headers):
+def test_a_body_that_does_not_say_it_is_json_is_a_415(client: TestClient, headers: dict[str, str]) -> None:
     body = assert_error_shape(raw_post(client, b'{"title": "x"}', headers), 415)
     assert "Content-Type: application/json" in body["detail"]
     assert body["errors"] == [{"field": "header.content-type", "message": "must be application/json", "type": "unsupported_media_type"}]
@@ -141,19 +150,19 @@ def test_a_body_that_does_not_say_it_is_json_is_a_415(client, headers):
     (b'"a title"', "request body must be a JSON object"),
     (b"null", None),
 ])
-def test_a_body_that_is_not_a_json_object_is_a_4xx_in_the_one_shape(client, raw, message):
+def test_a_body_that_is_not_a_json_object_is_a_4xx_in_the_one_shape(client: TestClient, raw: bytes, message: str | None) -> None:
     body = assert_error_shape(raw_post(client, raw))
     if message is not None:
         assert message in body["detail"]
     assert client.get("/api/todos").json() == []
 
 
-def test_unknown_routes_and_methods_answer_in_the_one_shape(client):
+def test_unknown_routes_and_methods_answer_in_the_one_shape(client: TestClient) -> None:
     assert_error_shape(client.get("/api/nothing"), 404)
     assert_error_shape(client.put("/api/todos", json={"title": "x"}), 405)
 
 
-def test_many_unknown_fields_get_a_bounded_answer(client):
+def test_many_unknown_fields_get_a_bounded_answer(client: TestClient) -> None:
     body = assert_error_shape(client.post("/api/todos", json={"title": "ok", **{f"f{n}": n for n in range(2_000)}}), 422)
     assert len(body["errors"]) <= 20
 
@@ -167,17 +176,19 @@ def random_text(rng: random.Random) -> str:
     return "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 12)))
 
 
-def random_value(rng: random.Random, depth: int = 0):
+def random_value(rng: random.Random, depth: int = 0) -> Any:
     kind = rng.choice(["str", "int", "float", "bool", "null", "list", "dict"] if depth < 3 else ["str", "int"])
     if kind == "list":
         return [random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
     if kind == "dict":
         return {rng.choice(["title", "completed", random_text(rng)]): random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
-    return {"str": lambda: random_text(rng), "int": lambda: rng.randint(-2**70, 2**70), "float": lambda: rng.uniform(-1e9, 1e9),
-            "bool": lambda: rng.random() < 0.5, "null": lambda: None}[kind]()
+    makers: dict[str, Callable[[], Any]] = {
+        "str": lambda: random_text(rng), "int": lambda: rng.randint(-2**70, 2**70), "float": lambda: rng.uniform(-1e9, 1e9),
+        "bool": lambda: rng.random() < 0.5, "null": lambda: None}
+    return makers[kind]()
 
 
-def random_request(rng: random.Random, todo_id: int) -> tuple[str, str, bytes | None, dict]:
+def random_request(rng: random.Random, todo_id: int) -> tuple[str, str, bytes | None, dict[str, str]]:
     method = rng.choice(["GET", "POST", "PATCH", "DELETE"])
     target = rng.choice([f"/api/todos/{todo_id}", "/api/todos", f"/api/todos/{rng.randint(-5, 2**40)}",
                          f"/api/todos?limit={rng.randint(-3, 900)}&offset={rng.randint(-3, 2**33)}", "/api/todos/%00",
@@ -187,7 +198,7 @@ def random_request(rng: random.Random, todo_id: int) -> tuple[str, str, bytes | 
     return method, target, body, headers
 
 
-def test_a_seeded_fuzz_of_requests_never_gets_a_5xx(client):
+def test_a_seeded_fuzz_of_requests_never_gets_a_5xx(client: TestClient) -> None:
     rng = random.Random(21)
     todo_id = client.post("/api/todos", json={"title": "target"}).json()["id"]
     for _ in range(600):

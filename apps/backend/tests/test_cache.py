@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conftest import PostgresCluster, RedisServer
+
 import json
 
 from fastapi.testclient import TestClient
 from todo_api.cache import LIST_KEY_PREFIX, VERSION_KEY
 
 
-def test_second_list_is_served_from_redis(client, postgres, redis_server) -> None:
+def test_second_list_is_served_from_redis(client: TestClient, postgres: PostgresCluster, redis_server: RedisServer) -> None:
     client.post("/api/todos", json={"title": "cached"})
     first = client.get("/api/todos")
     assert first.headers["x-cache"] == "miss"
-    keys = [k.decode() for k in redis_server.client().keys(f"{LIST_KEY_PREFIX}*")]
+    keys = [k if isinstance(k, str) else k.decode() for k in redis_server.client().keys(f"{LIST_KEY_PREFIX}*")]
     assert len(keys) == 1
-    assert json.loads(redis_server.client().get(keys[0])) == first.json()
+    cached = redis_server.client().get(keys[0])
+    assert cached is not None and json.loads(cached) == first.json()
 
     # A row written behind the API's back is invisible while the cached list is served...
     with postgres.connect("todo_test") as conn:
@@ -45,7 +51,7 @@ def test_every_write_is_visible_in_the_next_list(client: TestClient) -> None:
     assert client.get("/api/todos").json() == []
 
 
-def test_failed_validation_does_not_invalidate(client, redis_server) -> None:
+def test_failed_validation_does_not_invalidate(client: TestClient, redis_server: RedisServer) -> None:
     client.get("/api/todos")
     version = redis_server.client().get(VERSION_KEY)
     client.post("/api/todos", json={"title": ""})
@@ -53,7 +59,7 @@ def test_failed_validation_does_not_invalidate(client, redis_server) -> None:
     assert client.get("/api/todos").headers["x-cache"] == "hit"
 
 
-def test_reads_and_writes_work_while_redis_is_down(client, redis_server) -> None:
+def test_reads_and_writes_work_while_redis_is_down(client: TestClient, redis_server: RedisServer) -> None:
     client.post("/api/todos", json={"title": "before"})
     client.get("/api/todos")
     redis_server.stop()

@@ -5,6 +5,11 @@ timeout, from a fixed number of threads."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conftest import PostgresCluster, UvicornServer
+
 import http.client
 import json
 import random
@@ -24,7 +29,7 @@ class Api:
         self.port = port
         self.local = threading.local()
 
-    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict | None]:
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         if not hasattr(self.local, "connection"):
             self.local.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT_SECONDS)
         connection = self.local.connection
@@ -58,9 +63,9 @@ def create_then_maybe_delete(api: Api, index: int, others: list[int]) -> list[tu
     return outcomes
 
 
-def test_concurrent_creates_and_deletes_keep_the_count(uvicorn_server, postgres):
+def test_concurrent_creates_and_deletes_keep_the_count(uvicorn_server: UvicornServer, postgres: PostgresCluster) -> None:
     port = uvicorn_server.port
-    api, created_ids = Api(port), []
+    api, created_ids = Api(port), list[int]()
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         results = list(pool.map(lambda i: create_then_maybe_delete(api, i, created_ids), range(CREATES)))
     outcomes = Counter(outcome for result in results for outcome in result)
@@ -69,7 +74,9 @@ def test_concurrent_creates_and_deletes_keep_the_count(uvicorn_server, postgres)
     created, deleted = outcomes[("create", 201)], outcomes[("delete", 204)]
     assert created >= CREATES * 0.9, outcomes  # a busy pool may refuse a few (503); not most
     with postgres.connect("todo_test") as conn:
-        (rows,) = conn.execute("SELECT count(*) FROM todos").fetchone()
+        row = conn.execute("SELECT count(*) FROM todos").fetchone()
+    assert row is not None
+    (rows,) = row
     assert rows == created - deleted, outcomes
     listed = api.request("GET", "/api/todos?limit=500")[1]
     assert len(listed) == rows

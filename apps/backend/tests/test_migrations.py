@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conftest import PostgresCluster
+
 import os
 import subprocess
 import sys
@@ -9,12 +16,12 @@ import sys
 import pytest
 
 
-def migrate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+def migrate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "todo_api.migrate", *args],
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
 
 
-def tables(postgres, dbname: str) -> set[str]:
+def tables(postgres: PostgresCluster, dbname: str) -> set[str]:
     with postgres.connect(dbname) as conn:
         rows = conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
@@ -22,7 +29,7 @@ def tables(postgres, dbname: str) -> set[str]:
 
 
 @pytest.fixture
-def empty_db(postgres):
+def empty_db(postgres: PostgresCluster) -> Iterator[str]:
     name = "migrate_empty"
     with postgres.connect() as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
@@ -32,7 +39,7 @@ def empty_db(postgres):
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
 
 
-def test_upgrade_then_downgrade_on_empty_database(postgres, empty_db, tmp_path) -> None:
+def test_upgrade_then_downgrade_on_empty_database(postgres: PostgresCluster, empty_db: str, tmp_path: Path) -> None:
     # The URL is given as a secret file, as a Kubernetes Job would.
     (tmp_path / "db").write_text(postgres.url(empty_db))
     env = {"DATABASE_URL_FILE": str(tmp_path / "db")}

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conftest import RedisServer
+
 from fastapi.testclient import TestClient
 from todo_api.main import create_app
 from todo_api.settings import Settings
@@ -13,7 +18,7 @@ def test_livez(client: TestClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_readyz_follows_redis_down_and_back(client: TestClient, redis_server) -> None:
+def test_readyz_follows_redis_down_and_back(client: TestClient, redis_server: RedisServer) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
@@ -34,7 +39,7 @@ def test_readyz_follows_redis_down_and_back(client: TestClient, redis_server) ->
     assert back.json()["down"] == []
 
 
-def test_database_down_is_reported_and_startup_survives(redis_server, clean_state) -> None:
+def test_database_down_is_reported_and_startup_survives(redis_server: RedisServer, clean_state: None) -> None:
     from conftest import free_port
 
     unreachable = f"postgresql+psycopg://todo@127.0.0.1:{free_port()}/nothing"
@@ -62,7 +67,7 @@ def test_nothing_configured_names_database_and_disables_cache() -> None:
     }
 
 
-def test_health_reports_version_and_checks(client: TestClient, redis_server) -> None:
+def test_health_reports_version_and_checks(client: TestClient, redis_server: RedisServer) -> None:
     health = client.get("/health").json()
     assert health == {"status": "ok", "version": "1.2.3-test", "down": [],
                       "checks": {"database": "ok", "redis": "ok"}}

@@ -3,6 +3,11 @@ graceful shutdown on SIGTERM."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conftest import UvicornServer
+
 import http.server
 import json
 import signal
@@ -18,7 +23,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200 if self.path == "/livez" else 503)
         self.end_headers()
 
-    def log_message(self, *args) -> None:
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -40,7 +45,7 @@ def test_healthcheck_exit_codes() -> None:
     assert f"http://127.0.0.1:{port}/livez" in refused.stderr
 
 
-def test_uvicorn_process(uvicorn_server) -> None:
+def test_uvicorn_process(uvicorn_server: UvicornServer) -> None:
     proc, port = uvicorn_server.proc, uvicorn_server.port
     assert healthcheck(port, "/readyz").returncode == 0
     request = urllib.request.Request(f"http://127.0.0.1:{port}/health",

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conftest import RedisServer
+
 import pytest
 from fastapi.testclient import TestClient
 from todo_api import schemas
 from todo_api.main import create_app
+from todo_api.settings import Settings
 
 
-def create(client: TestClient, title: str = "buy milk", **extra) -> dict:
+def create(client: TestClient, title: str = "buy milk", **extra: object) -> dict[str, Any]:
     response = client.post("/api/todos", json={"title": title, **extra})
     assert response.status_code == 201, response.text
-    return response.json()
+    todo: dict[str, Any] = response.json()
+    return todo
 
 
 def test_crud_round_trip(client: TestClient) -> None:
@@ -73,7 +80,7 @@ def test_create_accepts_completed(client: TestClient) -> None:
         ({"title": "ok", "completed": "yes"}, "body.completed", "must be true or false"),
     ],
 )
-def test_create_rejects_bad_bodies(client: TestClient, body: dict, field: str,
+def test_create_rejects_bad_bodies(client: TestClient, body: dict[str, Any], field: str,
                                    message: str) -> None:
     response = client.post("/api/todos", json=body)
     assert response.status_code == 422
@@ -105,7 +112,7 @@ def test_invalid_json_is_explained(client: TestClient) -> None:
         ({"done": True}, "unknown field; allowed fields: title, completed"),
     ],
 )
-def test_patch_rejects_bad_bodies(client: TestClient, body: dict, message: str) -> None:
+def test_patch_rejects_bad_bodies(client: TestClient, body: dict[str, Any], message: str) -> None:
     todo = create(client)
     response = client.patch(f"/api/todos/{todo['id']}", json=body)
     assert response.status_code == 422
@@ -137,12 +144,12 @@ def test_unknown_id_is_404(client: TestClient, method: str) -> None:
     assert response.json()["detail"] == "todo 999 not found"
 
 
-def test_failed_write_leaves_nothing_behind(settings, clean_state, monkeypatch) -> None:
+def test_failed_write_leaves_nothing_behind(settings: Settings, clean_state: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """An error after the INSERT was sent rolls the whole request back."""
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         original = schemas.TodoOut.model_validate
 
-        def explode(*args, **kwargs):
+        def explode(*args: object, **kwargs: object) -> None:
             raise RuntimeError("boom after flush")
 
         monkeypatch.setattr(schemas.TodoOut, "model_validate", explode)
@@ -155,9 +162,7 @@ def test_failed_write_leaves_nothing_behind(settings, clean_state, monkeypatch) 
         assert client.get("/api/todos").json() == []
 
 
-def test_api_without_database_says_so(redis_server, clean_state) -> None:
-    from todo_api.settings import Settings
-
+def test_api_without_database_says_so(redis_server: RedisServer, clean_state: None) -> None:
     with TestClient(create_app(Settings(redis_url=redis_server.url))) as client:
         response = client.get("/api/todos/1")
     assert response.status_code == 503

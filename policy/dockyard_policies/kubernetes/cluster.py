@@ -125,15 +125,16 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> 
             return False
     for expr in as_list(selector.get("matchExpressions")):
         expr = as_map(expr)
-        key, op, values = (
+        label, op, values = (
             expr.get("key"),
             expr.get("operator"),
             list(as_list(expr.get("values"))),
         )
-        present = key in labels
-        if op == "In" and not (present and labels[key] in values):
+        present = isinstance(label, str) and label in labels
+        value = labels[label] if isinstance(label, str) and present else None
+        if op == "In" and not (present and value in values):
             return False
-        if op == "NotIn" and present and labels[key] in values:
+        if op == "NotIn" and present and value in values:
             return False
         if op == "Exists" and not present:
             return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from pydantic import TypeAdapter
@@ -27,10 +27,11 @@ _todo_list = TypeAdapter(list[TodoOut])
 
 
 def _state(request: Request) -> AppState:
-    return request.app.state.todo
+    state: AppState = request.app.state.todo  # Starlette's State holds attributes as Any
+    return state
 
 
-def _found(row: Row | None, todo_id: int) -> TodoOut:
+def _found(row: Row[Any] | None, todo_id: int) -> TodoOut:
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"todo {todo_id} not found")
     return TodoOut.model_validate(row)

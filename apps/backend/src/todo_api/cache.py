@@ -30,7 +30,8 @@ class TodoListCache:
         return self._client is not None
 
     def _list_key(self, offset: int, limit: int) -> str:
-        assert self._client is not None
+        if self._client is None:  # callers check `enabled` first; an explicit error survives python -O
+            raise RuntimeError("the todo list cache has no Redis client")
         version = self._client.get(VERSION_KEY)
         return f"{LIST_KEY_PREFIX}{int(version or 0)}:{offset}:{limit}"
 
@@ -47,7 +48,8 @@ class TodoListCache:
             log.warning("cache read failed, serving from database", extra={"error": str(exc)})
             return None, None
         CACHE_EVENTS.labels("hit" if cached is not None else "miss").inc()
-        return cached, key
+        # A client made with decode_responses=True answers str: the page is served as bytes either way.
+        return (cached.encode() if isinstance(cached, str) else cached), key
 
     def put_list(self, key: str | None, payload: bytes) -> None:
         if self._client is None or key is None:

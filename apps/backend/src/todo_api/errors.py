@@ -10,7 +10,8 @@ is a bug, answered 500 in the same shape with the request id to quote.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,10 +19,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from todo_api.schemas import TodoCreate
 
 log = logging.getLogger(__name__)
+E = TypeVar("E", bound=Exception)
 
 JSON_MEDIA_TYPE = "application/json"
 RETRY_AFTER_SECONDS = "1"  # a busy pool or a restarting database: worth retrying soon
@@ -32,7 +35,7 @@ class DatabaseNotConfigured(RuntimeError):
     pass
 
 
-def error_response(status: int, detail: str, errors: Iterable[dict] = (), headers: dict | None = None) -> JSONResponse:
+def error_response(status: int, detail: str, errors: Iterable[dict[str, str]] = (), headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(status_code=status, content={"detail": detail, "errors": list(errors)}, headers=headers)
 
 
@@ -57,7 +60,7 @@ _MESSAGES = {
 }
 
 
-def describe_validation_error(error: dict) -> dict[str, str]:
+def describe_validation_error(error: dict[str, Any]) -> dict[str, str]:
     """One validation problem as {field, message, type}, in words a client can act on."""
     loc = tuple(error.get("loc", ()))
     kind = error.get("type", "")
@@ -82,7 +85,7 @@ def _sends_json(request: Request) -> bool:
     return media_type == JSON_MEDIA_TYPE or (media_type.startswith("application/") and media_type.endswith("+json"))
 
 
-def _not_json(request: Request, errors: list[dict]) -> bool:
+def _not_json(request: Request, errors: list[dict[str, str]]) -> bool:
     """The body was not read as JSON because the request did not say it is JSON."""
     return not _sends_json(request) and any(error["field"] == "body" and error["type"] != "missing" for error in errors)
 
@@ -123,11 +126,25 @@ async def _database_busy(request: Request, exc: PoolTimeout) -> JSONResponse:
     return error_response(503, "the service is busy, try again", headers={"Retry-After": RETRY_AFTER_SECONDS})
 
 
+def _for(
+    kind: type[E], handle: Callable[[Request, E], Awaitable[JSONResponse]]
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """`handle` as Starlette types a handler (any Exception): Starlette calls it only for `kind`,
+    which this wrapper checks, so the handler itself keeps its precise exception type."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, kind):
+            raise exc
+        return await handle(request, exc)
+
+    return handler
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(DatabaseNotConfigured, _database_not_configured)
+    app.add_exception_handler(RequestValidationError, _for(RequestValidationError, _validation_error))
+    app.add_exception_handler(HTTPException, _for(HTTPException, _http_error))
+    app.add_exception_handler(DatabaseNotConfigured, _for(DatabaseNotConfigured, _database_not_configured))
     # Connection-level failures and an exhausted pool are transient (503); other DB errors
     # are bugs (500, see middleware.py).
-    app.add_exception_handler(OperationalError, _database_unavailable)
-    app.add_exception_handler(PoolTimeout, _database_busy)
+    app.add_exception_handler(OperationalError, _for(OperationalError, _database_unavailable))
+    app.add_exception_handler(PoolTimeout, _for(PoolTimeout, _database_busy))

@@ -70,7 +70,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if key.lower() in Settings.model_fields and key.upper() not in SECRET_NAMES
     }
     try:
-        return Settings(**plain, **secrets)
+        # model_validate: the same checks as Settings(**...), with the mapping's str values typed as such.
+        return Settings.model_validate({**plain, **secrets})
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
