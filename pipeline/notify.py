@@ -8,8 +8,10 @@ The payload (tests/workflows/test_notify.py checks it against a local HTTP serve
      "jobs": {"tests": "success", "staging": "success", "production": "skipped"},
      "text": "one line for a chat channel"}
 
-`rollback` is a deploy of an older release tag (pipeline.release_version) that succeeded; any job
-that failed or was cancelled makes it `failure`. With no webhook configured it says so and exits 0:
+`rollback` is a deploy of an older release tag (pipeline.release_version) that succeeded, or a
+failed staging release that the staging job's automatic rollback replaced with the last good one
+(STAGING_ROLLED_BACK_TO, the revision it went back to: then `rolledBackTo` says which); any other
+job that failed or was cancelled makes it `failure`. With no webhook configured it says so and exits 0:
 a missing notification never fails a deploy that worked.
 """
 
@@ -26,7 +28,9 @@ TIMEOUT_SECONDS = 15
 BAD_RESULTS = ("failure", "cancelled")
 
 
-def event_of(results: Mapping[str, str], kind: str) -> str:
+def event_of(results: Mapping[str, str], kind: str, rolled_back_to: str = "") -> str:
+    if rolled_back_to:
+        return "rollback"
     if any(result in BAD_RESULTS for result in results.values()):
         return "failure"
     return "rollback" if kind == "rollback" else "success"
@@ -39,7 +43,8 @@ def environment_of(results: Mapping[str, str]) -> str:
 
 def payload(env: Mapping[str, str]) -> dict[str, Any]:
     results = {job: env.get(f"{job.upper()}_RESULT", "") for job in ("tests", "staging", "production")}
-    event = event_of(results, env.get("RELEASE_KIND", "release"))
+    rolled_back_to = env.get("STAGING_ROLLED_BACK_TO", "")
+    event = event_of(results, env.get("RELEASE_KIND", "release"), rolled_back_to)
     environment = environment_of(results)
     version = env.get("RELEASE_VERSION") or "unversioned"
     run_url = f"{env.get('GITHUB_SERVER_URL', '')}/{env.get('GITHUB_REPOSITORY', '')}/actions/runs/{env.get('GITHUB_RUN_ID', '')}"
@@ -51,7 +56,10 @@ def payload(env: Mapping[str, str]) -> dict[str, Any]:
         "sha": env.get("GITHUB_SHA", ""),
         "run_url": run_url,
         "jobs": results,
-        "text": f"dockyard {version}: {event} deploying {environment} ({run_url})",
+        "text": f"dockyard {version}: {event} deploying {environment}"
+        + (f", back on {rolled_back_to}" if rolled_back_to else "")
+        + f" ({run_url})",
+        **({"rolledBackTo": rolled_back_to} if rolled_back_to else {}),
     }
 
 

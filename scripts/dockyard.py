@@ -65,7 +65,7 @@ class Pulumi:
         if not capture:
             print(f"$ {shlex.join(argv)}", flush=True)
             return self._passed_through(argv)
-        done = subprocess.run(
+        done = subprocess.run(  # nosec B603 -- argv list, no shell: the pulumi CLI tooling.py resolved
             [str(self.tools.pulumi), *argv[1:]],
             cwd=PROJECT_DIR,
             env={**os.environ, **self.tools.env},
@@ -81,7 +81,7 @@ class Pulumi:
         for failed image builds, which are then said once more, condensed (build_failures.py): the
         failing step and its last lines, which the provider's one-line error leaves out."""
         failures = BuildFailures()
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # nosec B603 -- argv list, no shell: the pulumi CLI tooling.py resolved
             [str(self.tools.pulumi), *argv[1:]],
             cwd=PROJECT_DIR,
             env={**os.environ, **self.tools.env},
@@ -109,7 +109,7 @@ class Pulumi:
 def select_stack(pulumi: Pulumi) -> None:
     """The stack, created when new (`pulumi stack select --create`): later plain commands use it."""
     argv = ["stack", "select", "--create", pulumi.stack]
-    done = subprocess.run(
+    done = subprocess.run(  # nosec B603 -- argv list, no shell: the pulumi CLI tooling.py resolved
         [str(pulumi.tools.pulumi), *argv], cwd=PROJECT_DIR, env={**os.environ, **pulumi.tools.env},
         capture_output=True, text=True,
     )  # fmt: skip
@@ -147,7 +147,7 @@ def urns_to_destroy(pulumi: Pulumi) -> list[str]:
 
 
 def remove_stack_volumes(stack_name: str) -> None:
-    listed = subprocess.run(
+    listed = subprocess.run(  # nosec B603 B607 -- argv list, no shell; docker from PATH, as the user's shell finds it
         ["docker", "volume", "ls", "-q", "--filter", f"label={STACK_LABEL}={stack_name}"],
         capture_output=True,
         text=True,
@@ -155,7 +155,7 @@ def remove_stack_volumes(stack_name: str) -> None:
     )
     volumes = listed.stdout.split()
     if volumes:
-        subprocess.run(["docker", "volume", "rm", *volumes], check=True, capture_output=True)
+        subprocess.run(["docker", "volume", "rm", *volumes], check=True, capture_output=True)  # nosec B603 B607 -- argv list, no shell; docker from PATH, as the user's shell finds it
     say(f"removed the data volumes: {', '.join(volumes) or 'none'}")
 
 

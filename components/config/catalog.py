@@ -48,7 +48,7 @@ DEFAULT_USER = "1000:1000"
 # Writable paths kept in RAM on both targets (a Kubernetes emptyDir of medium Memory, a Docker
 # tmpfs): scratch space, counted against the memory limit. The others are disk-backed on
 # Kubernetes and count against the container's ephemeral storage.
-MEMORY_BACKED_PATHS = ("/tmp",)
+MEMORY_BACKED_PATHS = ("/tmp",)  # nosec B108 -- a path inside the container (a tmpfs), not the host's /tmp
 # What a container writes besides its disk-backed writable paths: its logs, which the kubelet
 # rotates at 10Mi x 5 files by default, and what little its read-only root's layer holds.
 LOG_ALLOWANCE_BYTES = 128 * 2**20
@@ -201,7 +201,7 @@ class ServiceSpec(CatalogModel):
     env: dict[Annotated[str, Field(pattern=_ENV_NAME)], EnvValue] = Field(default_factory=dict)
     health: Health | None = None
     state: State | None = None
-    writable_paths: tuple[ContainerPath, ...] = ("/tmp",)
+    writable_paths: tuple[ContainerPath, ...] = ("/tmp",)  # nosec B108 -- a path inside the container (a tmpfs), not the host's /tmp
     writable_size: MemoryQuantity = Field(
         "64Mi",
         description="the size of each writablePaths mount: its emptyDir's sizeLimit (Kubernetes), its tmpfs size (Docker)",

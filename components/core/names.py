@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 
 # Secrets reach Kubernetes pods as files: <SECRET_DIR>/<NAME>, announced by <NAME>_FILE.
-SECRET_DIR = "/run/secrets/dockyard"
-SECRET_FILE_SUFFIX = "_FILE"
+SECRET_DIR = "/run/secrets/dockyard"  # nosec B105 -- a mount path, not a password
+SECRET_FILE_SUFFIX = "_FILE"  # nosec B105 -- an env-name suffix, not a password
 # Pod volume names the program uses itself; writable paths get `writable-…` names.
 STATE_VOLUME = "data"
 SECRETS_VOLUME = "secrets"
@@ -19,7 +19,7 @@ DEFAULT_DENY_POLICY = "default-deny"
 DNS_POLICY = "allow-dns"
 # Where rendered manifests (GitOps) expect each service's secret env: a Secret created in the
 # cluster from a secret store, never written into the rendered files.
-EXTERNAL_SECRET_SUFFIX = "-secrets"
+EXTERNAL_SECRET_SUFFIX = "-secrets"  # nosec B105 -- an object-name suffix, not a password
 HEADLESS_SUFFIX = "-headless"
 # (kind, name) -> what it is: the objects the program creates for the namespace itself.
 PROGRAM_OBJECTS = {

@@ -19,7 +19,7 @@ from components.config.catalog import ServiceSpec
 from components.config.settings import ImageSettings
 from components.plan.image_decisions import KubernetesImages
 
-CA_BUNDLE_SECRET_ID = "ca_bundle"  # the Dockerfiles mount it with this id
+CA_BUNDLE_SECRET_ID = "ca_bundle"  # the Dockerfiles mount it with this id  # nosec B105 -- the BuildKit secret's id, not its value
 LOCAL_REPOSITORY_PREFIX = "dockyard"
 
 
@@ -45,7 +45,7 @@ class BuildPlan:
 def _git(project_dir: Path, *args: str) -> str:
     """A git answer about the checkout, or `unknown` outside one."""
     try:
-        result = subprocess.run(
+        result = subprocess.run(  # nosec B603 B607 -- argv list, no shell; git from PATH
             ["git", "-C", str(project_dir), *args],
             capture_output=True, text=True, check=True, timeout=10,
         )
@@ -67,6 +67,17 @@ class Revision:
         if relative == ".":
             return bool(self.changed)
         return any(path.startswith(relative + "/") for path in self.changed)
+
+
+def source_commit(project_dir: Path, revision: Revision, context: Path) -> str:
+    """The last commit that changed `context`: what an image built from it is labelled and tagged
+    with. A commit elsewhere (another service's source) leaves the image, its digest and so its
+    pods as they were; HEAD outside a checkout or when git cannot say."""
+    if revision.commit == "unknown":
+        return revision.commit
+    relative = context.resolve().relative_to(project_dir.resolve()).as_posix()
+    last = _git(project_dir, "log", "-1", "--format=%H", revision.commit, "--", relative)
+    return revision.commit if last == "unknown" else last
 
 
 def git_revision(project_dir: Path) -> Revision:
@@ -125,9 +136,10 @@ def plan_build(
         None if spec.name in images.base_images else spec.build.runtime_base_image
     ) or base_image
     target = spec.build.dev_target if dev_stage else spec.build.target
+    commit = source_commit(project_dir, revision, context)
     return BuildPlan(
         repository=repository,
-        tags=tags_for(repository, images.tag, revision.commit,
+        tags=tags_for(repository, images.tag, commit,
                       dirty=revision.touches(project_dir, context), dev_stage=dev_stage),
         context=str(context),
         dockerfile=str(context / "Dockerfile"),
@@ -136,7 +148,7 @@ def plan_build(
         labels={
             "org.opencontainers.image.title": spec.name,
             "org.opencontainers.image.source": source_url(images, project_dir),
-            "org.opencontainers.image.revision": revision.commit,
+            "org.opencontainers.image.revision": commit,
             "org.opencontainers.image.version": images.tag,
             "org.opencontainers.image.base.name": runtime_base_image if target == spec.build.target else base_image,
         },

@@ -92,6 +92,37 @@ def test_the_commit_tag_says_when_the_context_has_uncommitted_changes_and_which_
     assert tags_for("r/backend", "1.0", "unknown") == ("r/backend:1.0",)
 
 
+def test_an_image_carries_the_last_commit_that_changed_its_own_context(tmp_path):
+    """A commit to the backend leaves the frontend's tag and revision label as they were: same
+    image, same digest, no frontend rollout (the real node showed every commit rolling both)."""
+    import subprocess
+
+    from components.images.service_image import git_revision, source_commit
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    for app in ("backend", "frontend"):
+        (tmp_path / "apps" / app).mkdir(parents=True)
+        (tmp_path / "apps" / app / "Dockerfile").write_text("FROM scratch\n")
+    git("add", "-A")
+    git("commit", "-qm", "both")
+    first = git("rev-parse", "HEAD")
+    (tmp_path / "apps/backend/app.py").write_text("x = 1\n")
+    git("add", "-A")
+    git("commit", "-qm", "backend only")
+    second = git("rev-parse", "HEAD")
+    revision = git_revision(tmp_path)
+    assert revision.commit == second != first
+    assert source_commit(tmp_path, revision, tmp_path / "apps/backend") == second
+    assert source_commit(tmp_path, revision, tmp_path / "apps/frontend") == first
+    from components.images.service_image import Revision
+
+    assert source_commit(tmp_path, Revision("unknown"), tmp_path / "apps/frontend") == "unknown"
+
+
 def test_default_docker_driver_uses_inline_cache():
     run = run_program("staging", STAGING, base_config=False)
     for image in images(run).values():

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bench import check as bench_check
 from pipeline import audit_gate, notify, release_version
@@ -369,6 +370,36 @@ def test_the_notification_reaches_the_webhook(
         "production": results["PRODUCTION_RESULT"],
     }
     assert event in body["text"] and "1.0.2" in body["text"]
+
+
+def test_a_release_the_staging_job_rolled_back_is_notified_as_a_rollback_naming_the_revision(webhook: str) -> None:
+    results = {"TESTS_RESULT": "success", "STAGING_RESULT": "failure", "PRODUCTION_RESULT": "skipped"}
+    env = {**os.environ, **RUN_ENV, **results, "RELEASE_KIND": "release", "DEPLOY_WEBHOOK_URL": webhook,
+           "STAGING_ROLLED_BACK_TO": "b" * 40}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.notify"], env=env, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    ((_, body),) = _Recorder.received
+    assert body["event"] == "rollback" and body["environment"] == "staging"
+    assert body["rolledBackTo"] == "b" * 40 and "b" * 40 in body["text"]
+
+
+def test_the_staging_job_rolls_a_failed_release_back_with_the_same_up() -> None:
+    """The rollback the real tier runs (tests/real/test_cluster_stacks.py, test_3b): read the
+    stack's `revision` before the deploy; on failure check it out and run the same `up`."""
+    steps = yaml.safe_load((PROJECT_DIR / ".github/workflows/deploy.yml").read_text())["jobs"]["staging"]["steps"]
+    by_id = {step.get("id"): step for step in steps if step.get("id")}
+    assert "pulumi stack output revision --stack staging" in by_id["last-good"]["run"]
+    up, rollback = by_id["up"], by_id["rollback"]
+    assert rollback["uses"] == up["uses"]
+    same = {k: v for k, v in up["with"].items() if k != "message"}
+    assert {k: v for k, v in rollback["with"].items() if k != "message"} == same
+    checkout = steps[steps.index(rollback) - 1]
+    assert checkout["uses"].startswith("actions/checkout@")
+    assert checkout["with"]["ref"] == "${{ steps.last-good.outputs.revision }}"
+    for step in (checkout, rollback):
+        assert "steps.up.outcome == 'failure'" in step["if"] and "failure()" in step["if"]
 
 
 def test_no_webhook_configured_posts_nothing_and_passes() -> None:

@@ -210,7 +210,8 @@ def test_deploy_runs_tests_then_staging_then_protected_prod(
     assert jobs["production"]["environment"] == "production"
     assert jobs["staging"]["environment"] == "staging"
     stacks = {job_id: [s["with"] for s in pulumi_steps(jobs[job_id])] for job_id in ("staging", "production")}
-    assert [(w["command"], w["stack-name"]) for w in stacks["staging"]] == [("up", "staging")]
+    # The deploy, then its automatic rollback (the same `up` on the last good release's source).
+    assert [(w["command"], w["stack-name"]) for w in stacks["staging"]] == [("up", "staging"), ("up", "staging")]
     assert [(w["command"], w["stack-name"]) for w in stacks["production"]] == [("up", "prod")]
     # prod promotes staging's digests: it neither builds nor logs in to push.
     prod_uses = {str(s.get("uses", "")).split("@")[0] for s in steps(jobs["production"])}
@@ -247,7 +248,7 @@ def test_every_pulumi_step_runs_the_policy_pack_with_its_stack_config(
             for stack in stacks:
                 assert (PROJECT_DIR / "policy" / "config" / f"{stack}.json").is_file(), f"{where}: {stack}"
             assert (PROJECT_DIR / "policy" / "PulumiPolicy.yaml").is_file()
-    assert seen == 3
+    assert seen == 4  # preview (pull requests), staging's up and its rollback, prod's up
 
 
 def test_pulumi_cli_version_matches_the_pinned_sdk(
@@ -324,7 +325,7 @@ def test_every_cluster_step_writes_the_context_its_stack_names_first(
                 context = _stack_file(stack)["dockyard:kubernetes"]["context"]
                 assert f"--alias {context}" in writes[0] or '--alias "$STACK"' in writes[0] and context == stack
             checked += 1
-    assert checked == 3
+    assert checked == 4
 
 
 def test_manual_deploy_chooses_staging_or_prod_and_prod_keeps_its_approval(

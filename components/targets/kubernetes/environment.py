@@ -172,7 +172,7 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         (`needs`) its workload waits for."""
         settings, spec = self._settings, service.spec
         prefix = f"{self._name}-{service.name}"
-        result: dict[str, Any] = {"config_map": None, "secret": None, "needs": []}
+        result: dict[str, Any] = {"config_map": None, "secret": None, "needs": []}  # nosec B105 -- a dict key; the value is None
         if service.plain_env:
             result["config_map"] = content_name(f"{service.name}-env", service.plain_env)
             result["needs"].append(
