@@ -158,10 +158,16 @@ def prod_config(stack: str, source_stack: str, services: dict[str, str] | None =
     }
 
 
+# A broken release fails `up` after this many seconds instead of the stack files' 600: the tier's
+# rollouts are of two or three small pods, and the wait is the broken-release test's whole cost.
+TRIAL_ROLLOUT_TIMEOUT_SECONDS = 240
+
+
 def in_namespace(config: dict, stack: str) -> dict:
     """The config's kubernetes settings in a namespace (and ingress host) of the stack's own."""
     kubernetes = dict(config["dockyard:kubernetes"])
     kubernetes["namespace"] = stack  # its own namespace: runs never share objects
+    kubernetes["rolloutTimeoutSeconds"] = TRIAL_ROLLOUT_TIMEOUT_SECONDS
     kubernetes["ingress"] = {**kubernetes["ingress"], "host": f"{stack}.dockyard.localhost"}
     return kubernetes
 

@@ -16,6 +16,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -239,6 +241,21 @@ def new_project(tmp: Path, share_virtualenvs: bool = True) -> Project:
     project = copied_project(tmp, stack, share_virtualenvs)
     project.write_config(air_gapped_stack_config(stack))
     return project
+
+
+@contextmanager
+def initialised_stack(tmp: Path) -> Iterator[Project]:
+    """A new trial dev stack made with a plain `pulumi stack init`; afterwards `make down purge=1`'s
+    driver and whatever the stack left on the engine remove it all."""
+    project = new_project(tmp)
+    initialised = project.pulumi("stack", "init")
+    if initialised.returncode != 0:
+        raise RuntimeError(f"pulumi stack init {project.stack}: {initialised.output[-2000:]}")
+    try:
+        yield project
+    finally:
+        project.drive("down", "--purge", timeout=600)
+        remove_leftovers(project.stack)
 
 
 def remove_leftovers(stack: str) -> None:

@@ -135,6 +135,9 @@ class IngressSettings(CamelModel):
     service: Text = ""
 
 
+MIN_ROLLOUT_TIMEOUT_SECONDS = 120
+
+
 class KubernetesSettings(CamelModel):
     """Where and how the Kubernetes environment is deployed."""
 
@@ -150,6 +153,21 @@ class KubernetesSettings(CamelModel):
     # Where an external database lives (egress on its port). 0.0.0.0/0 because a managed
     # database's address is usually not fixed; narrow it when it is.
     external_database_cidr: Text = "0.0.0.0/0"
+    # How long a release's rollout of a Deployment may take before `pulumi up` fails it (and the
+    # deploy workflow rolls back). The provider waits this long, not for the cluster's own verdict
+    # (a Deployment past its progressDeadlineSeconds is only reported when the wait ends). Long
+    # enough for a rolling update of every replica the HPA may have made; a first deploy gets 20 min.
+    rollout_timeout_seconds: Count = 600
+
+    @field_validator("rollout_timeout_seconds")
+    @classmethod
+    def _rollout_timeout(cls, value: int) -> int:
+        if value < MIN_ROLLOUT_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"must be at least {MIN_ROLLOUT_TIMEOUT_SECONDS} (seconds): a pod's image pull and start-up "
+                "(the startup probe's 75 s budget) must fit in a rollout"
+            )
+        return value
 
     @field_validator("namespace", "ingress_namespace")
     @classmethod

@@ -314,27 +314,31 @@ start_volume_provisioner() {
     launch volume-provisioner bash "$SELF" _volume-provisioner "$STATE/"
 }
 
+# One line per object and per change of it, for ever: a watch the apiserver ends (after
+# --min-request-timeout, ~30-60 min) is opened again.
+watch_objects() {  # watch_objects RESOURCE JSONPATH
+    while true; do
+        kubectl get "$1" --all-namespaces --watch --output "jsonpath=$2" || true
+        sleep 1
+    done
+}
+
 # The status half of an ingress controller: watch Ingresses (and LoadBalancer Services) and give
-# each one without an address 127.0.0.1. A watch ends when the apiserver closes it (after
-# --min-request-timeout, ~30-60 min): list and watch again.
+# each one without an address 127.0.0.1.
 ingress_status() {
     local lb='{"status":{"loadBalancer":{"ingress":[{"ip":"127.0.0.1"}]}}}' default_class
     default_class=$INGRESS_CLASS
     {
-        while true; do
-            kubectl get ingresses --all-namespaces --watch --output \
-                jsonpath='{.metadata.namespace}|{.metadata.name}|{.spec.ingressClassName}|{.status.loadBalancer.ingress}|{.metadata.deletionTimestamp}{"\n"}' || true
-            sleep 1
-        done | while IFS='|' read -r ns name class address deleting; do
+        watch_objects ingresses \
+            '{.metadata.namespace}|{.metadata.name}|{.spec.ingressClassName}|{.status.loadBalancer.ingress}|{.metadata.deletionTimestamp}{"\n"}' \
+            | while IFS='|' read -r ns name class address deleting; do
             [[ -z $address && -z $deleting && ${class:-$default_class} == "$INGRESS_CLASS" ]] || continue
             kubectl patch ingress "$name" -n "$ns" --subresource=status --type=merge -p "$lb" || true
         done
     } &
-    while true; do
-        kubectl get services --all-namespaces --watch --output \
-            jsonpath='{.metadata.namespace}|{.metadata.name}|{.spec.type}|{.status.loadBalancer.ingress}|{.metadata.deletionTimestamp}{"\n"}' || true
-        sleep 1
-    done | while IFS='|' read -r ns name type address deleting; do
+    watch_objects services \
+        '{.metadata.namespace}|{.metadata.name}|{.spec.type}|{.status.loadBalancer.ingress}|{.metadata.deletionTimestamp}{"\n"}' \
+        | while IFS='|' read -r ns name type address deleting; do
         [[ $type == LoadBalancer && -z $address && -z $deleting ]] || continue
         kubectl patch service "$name" -n "$ns" --subresource=status --type=merge -p "$lb" || true
     done

@@ -287,22 +287,16 @@ provision_volumes() {
     local volumes=$NODE_DIR/volumes
     mkdir -p "$volumes"
     {
-        while true; do
-            kubectl get persistentvolumes --watch --output \
-                jsonpath='{.metadata.name}|{.status.phase}|{.spec.local.path}{"\n"}' || true
-            sleep 1
-        done | while IFS='|' read -r pv phase path; do
+        watch_objects persistentvolumes '{.metadata.name}|{.status.phase}|{.spec.local.path}{"\n"}' | while IFS='|' read -r pv phase path; do
             [[ ($phase == Released || $phase == Failed) && $path == "$volumes/"* ]] || continue
             kubectl delete persistentvolume "$pv" --ignore-not-found --wait=false >/dev/null || continue
             rm -rf "$path"
             say "deleted volume $pv ($path)"
         done
     } &
-    while true; do
-        kubectl get persistentvolumeclaims --all-namespaces --watch --output \
-            jsonpath='{.metadata.namespace}|{.metadata.name}|{.metadata.uid}|{.spec.storageClassName}|{.status.phase}|{.spec.volumeName}|{.spec.resources.requests.storage}|{.spec.accessModes[0]}{"\n"}' || true
-        sleep 1
-    done | while IFS='|' read -r ns name uid class phase volume size mode; do
+    watch_objects persistentvolumeclaims \
+        '{.metadata.namespace}|{.metadata.name}|{.metadata.uid}|{.spec.storageClassName}|{.status.phase}|{.spec.volumeName}|{.spec.resources.requests.storage}|{.spec.accessModes[0]}{"\n"}' \
+        | while IFS='|' read -r ns name uid class phase volume size mode; do
         [[ $phase == Pending && -z $volume && $class == "$STORAGE_CLASS" ]] || continue
         local pv=pvc-$uid
         mkdir -p "$volumes/$pv"

@@ -11,11 +11,12 @@ import re
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
 
 import pytest
 
 from testing.reference_app import API, CACHE, WEB
-from testing.trial_stack import Project, new_project, remove_leftovers
+from testing.trial_stack import Project, initialised_stack
 from tests.engine.second_engine import SecondEngine, make_pki, missing_tools, short_dir
 from tests.real.conftest import container_ids, docker, inspect
 from tests.tiers import require
@@ -48,13 +49,9 @@ def edit(project: Project, relative: str, change) -> str:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, tools_bin, docker_engine) -> Project:
-    project = new_project(tmp_path_factory.mktemp("real-edge"))
-    initialised = project.pulumi("stack", "init")
-    assert initialised.returncode == 0, initialised.output[-2000:]
-    yield project
-    project.drive("down", "--purge", timeout=600)
-    remove_leftovers(project.stack)
+def project(tmp_path_factory, tools_bin, docker_engine) -> Iterator[Project]:
+    with initialised_stack(tmp_path_factory.mktemp("real-edge")) as project:
+        yield project
 
 
 def test_1_a_port_another_program_holds_stops_up_before_anything_is_created(project):

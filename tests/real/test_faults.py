@@ -17,11 +17,12 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 
 from testing.reference_app import API, SERVICES
-from testing.trial_stack import Project, cli_tools, new_project, remove_leftovers
+from testing.trial_stack import Project, cli_tools, initialised_stack
 from tests.real.conftest import docker, wait_until
 
 PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
@@ -97,13 +98,9 @@ def down_to_volumes(project: Project) -> None:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, tools_bin, docker_engine) -> Project:
-    project = new_project(tmp_path_factory.mktemp("real-faults"))
-    initialised = project.pulumi("stack", "init")
-    assert initialised.returncode == 0, initialised.output[-2000:]
-    yield project
-    project.drive("down", "--purge", timeout=600)
-    remove_leftovers(project.stack)
+def project(tmp_path_factory, tools_bin, docker_engine) -> Iterator[Project]:
+    with initialised_stack(tmp_path_factory.mktemp("real-faults")) as project:
+        yield project
 
 
 @pytest.fixture(scope="module")

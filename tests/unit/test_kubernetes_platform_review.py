@@ -279,14 +279,40 @@ def test_workloads_keep_a_bounded_revision_history_and_mount_no_api_token(run):
             assert pod_spec(workload)["automountServiceAccountToken"] is False, name
 
 
-def test_a_rollout_that_stops_progressing_fails_within_the_deadline_not_the_timeout(run):
-    """A broken release fails `up` once the cluster gives up on it (ProgressDeadlineExceeded), in
-    minutes, while the 20-minute customTimeouts still cover image pulls and the chain before it."""
+def test_a_rollout_that_stops_progressing_is_failed_by_the_cluster_and_by_up(run):
+    """The cluster marks a stalled rollout ProgressDeadlineExceeded after progressDeadlineSeconds;
+    the provider reports it when its own wait ends, which for a release (an update) is
+    kubernetes.rolloutTimeoutSeconds, for a first deploy the 20-minute create timeout."""
     deployments = by_service(run, DEPLOYMENT)
     assert deployments, run.stack
     for name, deployment in deployments.items():
         assert deployment.inputs["spec"]["progressDeadlineSeconds"] == kobj.PROGRESS_DEADLINE_SECONDS, name
-    assert 75 < kobj.PROGRESS_DEADLINE_SECONDS < 20 * 60
+        assert deployment.custom_timeouts == {"create": "20m", "update": "600s"}, name
+    assert 75 < kobj.PROGRESS_DEADLINE_SECONDS < 600
+
+
+def test_a_rendering_stack_blanks_the_kubeconfig_the_sdk_would_take_from_the_environment():
+    """The provider refuses kubeconfig (and context) beside renderYamlToDirectory, and the Python
+    SDK fills kubeconfig in from $KUBECONFIG when it is None: blank, it stays out of the way."""
+    from components.config.settings import KubernetesSettings
+    from components.targets.kubernetes.environment import provider_args
+
+    class Stack:
+        kubernetes = KubernetesSettings(renderYamlToDirectory="rendered", context="staging")
+
+    args = provider_args(Stack())
+    assert args["render_yaml_to_directory"] == "rendered" and args["kubeconfig"] == ""
+    assert "context" not in args
+    Stack.kubernetes = KubernetesSettings(context="staging")
+    assert "kubeconfig" not in provider_args(Stack()) and provider_args(Stack())["context"] == "staging"
+
+
+def test_the_rollout_timeout_is_a_setting_and_too_short_a_one_is_refused():
+    from components.config.settings import MIN_ROLLOUT_TIMEOUT_SECONDS, KubernetesSettings
+
+    assert KubernetesSettings(rolloutTimeoutSeconds=300).rollout_timeout_seconds == 300
+    with pytest.raises(ValueError, match=f"at least {MIN_ROLLOUT_TIMEOUT_SECONDS}"):
+        KubernetesSettings(rolloutTimeoutSeconds=30)
 
 
 # --- the catalog's command is the image's CMD: Kubernetes' args, the entrypoint kept ---------------

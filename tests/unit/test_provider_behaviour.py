@@ -315,8 +315,11 @@ def test_services_follow_their_workloads_and_workloads_have_long_timeouts():
     for service in run.of_type("kubernetes:core/v1:Service"):  # a StatefulSet's headless one too
         name = service.inputs["metadata"]["labels"]["app.kubernetes.io/name"]
         assert workloads[name].urn in service.dependencies, name
+    deployments = run.of_type("kubernetes:apps/v1:Deployment")
     for workload in [*workloads.values(), *run.of_type("kubernetes:batch/v1:Job")]:
-        assert workload.custom_timeouts == {"create": "20m", "update": "20m"}
+        # A release's rollout is bounded by kubernetes.rolloutTimeoutSeconds (default 600 s).
+        update = "600s" if workload in deployments else "20m"
+        assert workload.custom_timeouts == {"create": "20m", "update": update}
     (ingress,) = run.of_type("kubernetes:networking.k8s.io/v1:Ingress")
     routed = ingress.inputs["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
     routed_service = next(s for s in run.of_type("kubernetes:core/v1:Service") if s.inputs["metadata"]["name"] == routed)

@@ -57,8 +57,11 @@ def provider_args(settings: Settings) -> dict[str, Any]:
     args: dict[str, Any] = {"namespace": kube.namespace, "enable_server_side_apply": True}
     if kube.render_yaml_to_directory:
         # GitOps: write the manifests instead of applying them (no cluster needed). The
-        # provider refuses a context alongside it, so the context is left out here.
+        # provider refuses a context or a kubeconfig alongside it: the context is left out, and
+        # the kubeconfig blanked, because the SDK would otherwise fill it in from $KUBECONFIG
+        # (rendering then failed for anyone with KUBECONFIG set, as the real tier showed).
         args["render_yaml_to_directory"] = kube.render_yaml_to_directory
+        args["kubeconfig"] = ""
     elif kube.context:
         args["context"] = kube.context
     return args
@@ -245,12 +248,15 @@ class KubernetesEnvironment(pulumi.ComponentResource):
                 custom_timeouts=timeouts,
             )
         else:
-            # depends_on the migrations Job: Pulumi waits for the Job to complete first.
+            # depends_on the migrations Job: Pulumi waits for the Job to complete first. A
+            # release (an update) that never gets ready fails after kubernetes.rolloutTimeoutSeconds.
             workload = self._create(
                 f"{prefix}-deployment",
                 deployment_manifest(service, settings, workload_inputs, promoted_from),
                 needs,
-                custom_timeouts=timeouts,
+                custom_timeouts=pulumi.CustomTimeouts(
+                    create=WORKLOAD_TIMEOUT, update=f"{settings.kubernetes.rollout_timeout_seconds}s"
+                ),
             )
             if has_autoscaler(service):
                 self._create(f"{prefix}-hpa", hpa_manifest(service, settings), [workload])

@@ -36,9 +36,9 @@ JOB_TTL_SECONDS = 86400
 # Old ReplicaSets / controller revisions kept for `kubectl rollout undo` (the default is 10).
 REVISION_HISTORY_LIMIT = 5
 # A rollout that makes no progress for this long is failed by the cluster (condition Progressing,
-# reason ProgressDeadlineExceeded), and the provider's await fails `pulumi up` on it at once,
-# naming the Deployment, instead of waiting out the 20-minute timeout. Long enough for an image
-# pull and the slowest start-up probe budget (75 s); the old pods serve meanwhile (maxUnavailable 0).
+# reason ProgressDeadlineExceeded), which `pulumi up`'s error then names; the provider's wait itself
+# ends at kubernetes.rolloutTimeoutSeconds. Long enough for an image pull and the slowest start-up
+# probe budget (75 s); the old pods serve meanwhile (maxUnavailable 0).
 PROGRESS_DEADLINE_SECONDS = 180
 
 
