@@ -421,8 +421,11 @@ def test_3b_a_broken_release_fails_up_keeps_serving_and_is_rolled_back_to_the_la
     running = images_of(trial, stack)
     assert running["backend"] == stack.outputs()["images"]["backend"], running
     assert repository_of(running["backend"].split("@")[0]) == repository_of(good_image.split("@")[0])
-    pods = trial.pods_of(stack, "backend")
-    assert pods and all(ready(pod) for pod in pods.values()), {n: p["status"].get("phase") for n, p in pods.items()}
+    # The broken ReplicaSet's pod goes (preStop, grace period); what stays is the last good release, ready.
+    wait_until(lambda: (pods := trial.pods_of(stack, "backend")) and all(ready(pod) for pod in pods.values()), 120,
+               "only ready backend pods after the rollback")
+    running_images = {p["spec"]["containers"][0]["image"] for p in trial.pods_of(stack, "backend").values()}
+    assert running_images == {running["backend"]}, running_images
 
 
 def test_4_prod_promotes_staging_digests_through_a_stack_reference(trial):
