@@ -521,14 +521,14 @@ EOF
 
 # --- images from the Docker engine (`minikube image load`) -----------------------------------
 
-load_images() {  # load_images IMAGE...
+load_images() {  # load_images IMAGE...: one archive, every name kept
     local image started
+    started=$(date +%s.%N)
     for image; do
-        started=$(date +%s.%N)
         docker image inspect "$image" >/dev/null 2>&1 || die "no image $image in the Docker engine"
-        docker save "$image" | node_ctr images import --no-unpack - >/dev/null
-        say "loaded $image into the node ($(elapsed "$started")s)"
     done
+    docker save "$@" | node_ctr images import --no-unpack - >/dev/null
+    say "loaded $* into the node ($(elapsed "$started")s)"
 }
 
 # Minikube's node sees every image its Docker daemon builds (`eval $(minikube docker-env)`):
@@ -539,9 +539,14 @@ sync_images() {  # sync_images PREFIX
     local prefix=$1 action name
     [[ -n $prefix ]] || die "usage: machine/local_cluster/cluster.sh sync-images PREFIX (an image name prefix)"
     say "loading every image the engine tags under $prefix into the node (until stopped)"
+    local tags
     docker events --filter type=image --format '{{.Action}} {{.Actor.Attributes.name}}' | while read -r action name; do
+        # A `tag` event names the tag, a `load` (buildx's --load) the image ID: either way, every
+        # name the image has under PREFIX is loaded (a pod may run another tag than the event's).
         [[ $action == tag || $action == load ]] || continue
-        [[ $name == "$prefix"* ]] || continue
-        load_images "$name" || say "could not load $name"
+        mapfile -t tags < <(docker image inspect --format '{{range .RepoTags}}{{println .}}{{end}}' "$name" 2>/dev/null \
+            | grep -F -- "$prefix" | grep .)
+        ((${#tags[@]})) || continue
+        load_images "${tags[@]}" || say "could not load ${tags[*]}"
     done
 }

@@ -545,7 +545,10 @@ def test_6_the_minikube_path_of_dev_rolls_the_pods_when_the_image_id_changes(min
     assert "frontend" not in rolled
     rollout = kubectl("rollout", "status", f"deployment/{sorted(rolled)[0]}", "-n", project.stack, "--timeout=120s")
     assert "successfully rolled out" in rollout
-    # The node runs the rebuilt image: the backend pods' image ID is the one the engine built.
-    listed = json.loads(kubectl("get", "pods", "-n", project.stack, "-l", "app.kubernetes.io/name=backend", "-o", "json"))
-    running = {s["imageID"].split("@")[-1] for p in listed["items"] if ready(p) for s in p["status"]["containerStatuses"]}
-    assert running == {api_image}, (running, api_image)
+    # The node runs the rebuilt image: once the old pod is gone (preStop, grace period), the backend
+    # pods' image ID is the one the engine built.
+    def running() -> set[str]:
+        listed = json.loads(kubectl("get", "pods", "-n", project.stack, "-l", "app.kubernetes.io/name=backend", "-o", "json"))
+        return {s["imageID"].split("@")[-1] for p in listed["items"] for s in p["status"].get("containerStatuses") or []}
+
+    wait_until(lambda: running() == {api_image}, 120, f"only the rebuilt backend image {api_image} on the node")
