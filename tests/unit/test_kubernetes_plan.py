@@ -500,6 +500,7 @@ def test_provider_uses_the_context_namespace_server_side_apply_and_gitops_direct
     assert provider_args(settings) == {
         "namespace": "dockyard-staging", "enable_server_side_apply": True,
         "render_yaml_to_directory": "rendered/staging",
+        "kubeconfig": "",  # blanked: the SDK would take it from $KUBECONFIG, which rendering refuses
     }
     assert provider_args(settings_for("staging")) == {
         "namespace": "dockyard-staging", "enable_server_side_apply": True, "context": "staging",
