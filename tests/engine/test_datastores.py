@@ -86,10 +86,14 @@ def test_postgres_data_survives_replacement_and_stops_cleanly(base_images, pg_vo
     assert "database system is shut down" in dl.logs(first)
     dl.docker("rm", first)
 
-    # A different password on an initialised volume is ignored, as upstream documents.
-    second = start_postgres({**env, "POSTGRES_PASSWORD": "ignored"}, mount)
+    # Unlike upstream's image, the password it is given is applied on every start, before it
+    # listens on TCP: the stack's current password always opens a kept volume (after `pulumi
+    # destroy` and `pulumi up`, or a changed password), and the old one no longer does.
+    second = start_postgres({**env, "POSTGRES_PASSWORD": "changed"}, mount)
     assert_healthy(second)
-    assert psql_tcp(second, "todo", "pw", "todo", "select v from kept") == "survives"
+    assert psql_tcp(second, "todo", "changed", "todo", "select v from kept") == "survives"
+    with pytest.raises(dl.DockerError, match="password authentication failed"):
+        psql_tcp(second, "todo", "pw", "todo", "select 1")
     assert "initialising" not in dl.logs(second)
 
 
