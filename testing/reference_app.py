@@ -23,8 +23,8 @@ SECRETS = {"postgres-password": "generated", "database-url": "template, or confi
 # What the apps' runtime images are run with outside the program (bench/images.py, which runs
 # under plain python3 without the program's dependencies): each built service's
 # health.readiness.path, liveness.path and writablePaths in catalog.yaml.
-READINESS_PATHS = {"backend": "/readyz", "frontend": "/"}
-LIVENESS_PATHS = {"backend": "/livez", "frontend": "/api/health"}  # answer with no datastore up
+READINESS_PATHS = {"backend": "/readyz", "frontend": "/api/health"}
+LIVENESS_PATHS = {"backend": "/livez", "frontend": "/"}  # answer with no datastore up
 WRITABLE_PATHS = {"backend": ("/tmp",), "frontend": ("/tmp", "/app/.next/cache")}  # nosec B108 -- paths inside the app containers (tmpfs mounts), not the host's /tmp
 # The services the engine tier's HTTP and SQL checks drive, by their role in the app.
 API = "backend"  # the todo API: /api/todos, /readyz (which follows CACHE)
