@@ -10,18 +10,24 @@
 #
 # Binaries are cached by version in /var/cache/dockyard/tools/buildkit-<version>;
 # a warm run takes under a second.
-# Env: REGISTRY_PORT (default 5000), BUILDKIT_LOG (default /var/log/dockyard-buildkitd.log).
-# Usage: machine/provision/buildkit.sh [--print-builder]
+#
+# BUILDKIT_BUILDER names another builder with its own daemon, state and socket (the real tier's
+# "empty builder" step starts one so as not to empty the shared one under other builds);
+# `--remove` stops such a daemon, unregisters it and deletes its state.
+# Env: REGISTRY_PORT (default 5000), BUILDKIT_BUILDER (default dockyard-buildkit),
+#      BUILDKIT_LOG (default /var/log/<builder>d.log).
+# Usage: machine/provision/buildkit.sh [--print-builder | --remove]
 set -euo pipefail
 
 VERSION=v0.34.2  # github.com/moby/buildkit
-BUILDER=dockyard-buildkit
+BUILDER=${BUILDKIT_BUILDER:-dockyard-buildkit}
+[[ $BUILDER =~ ^dockyard-buildkit[a-z0-9-]*$ ]] || { echo "BUILDKIT_BUILDER must start with dockyard-buildkit and be a-z, 0-9, -: got '$BUILDER'" >&2; exit 2; }
 TOOLS="/var/cache/dockyard/tools/buildkit-$VERSION/bin"
-STATE=/var/lib/dockyard-buildkit
-SOCKET_DIR=/run/dockyard-buildkit
+STATE=/var/lib/$BUILDER
+SOCKET_DIR=/run/$BUILDER
 SOCKET="unix://$SOCKET_DIR/buildkitd.sock"
 REGISTRY="127.0.0.1:${REGISTRY_PORT:-5000}"
-LOG="${BUILDKIT_LOG:-/var/log/dockyard-buildkitd.log}"
+LOG="${BUILDKIT_LOG:-/var/log/${BUILDER}d.log}"
 
 say() { echo "machine/provision/buildkit.sh: $*" >&2; }
 
@@ -83,7 +89,21 @@ register_builder() {
     say "registered buildx builder $BUILDER (driver remote, $SOCKET)"
 }
 
+remove_builder() {
+    [[ $BUILDER != dockyard-buildkit ]] || { say "--remove is for a second builder, not the shared $BUILDER"; exit 2; }
+    docker buildx rm "$BUILDER" >/dev/null 2>&1 || true
+    local pid
+    for pid in $(pgrep -f -- "--addr $SOCKET( |$)" || true); do kill -TERM "$pid" 2>/dev/null || true; done
+    for _ in $(seq 1 50); do pgrep -f -- "--addr $SOCKET( |$)" >/dev/null || break; sleep 0.2; done
+    pkill -KILL -f -- "--addr $SOCKET( |$)" 2>/dev/null || true
+    # Its snapshots may still be mounted for a moment after it exits.
+    awk -v dir="$STATE/" 'index($2, dir) == 1 { print $2 }' /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    rm -rf "$STATE" "$SOCKET_DIR" "$LOG"
+    say "removed builder $BUILDER (its daemon, $STATE and its log)"
+}
+
 main() {
+    if [[ "${1:-}" == --remove ]]; then remove_builder; return; fi
     build_binaries
     daemon_answers || start_daemon
     register_builder

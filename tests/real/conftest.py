@@ -70,14 +70,19 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.5):
 
 @pytest.fixture(scope="session")
 def cluster() -> Path:
-    """The local control plane (machine/local_cluster/cluster.sh), started for the session and stopped after
-    it; returns the kubeconfig whose contexts the stacks name (staging, prod, minikube)."""
+    """The local control plane (machine/local_cluster/cluster.sh), started empty for the session and
+    stopped after it (one already running is used as it is, and left running); returns the
+    kubeconfig whose contexts the stacks name (staging, prod, minikube)."""
     from machine.local_cluster import cluster as control_plane
 
     if shutil.which("go") is None and not control_plane.running():
         require(False, "Go is needed to build the Kubernetes control plane (machine/local_cluster/cluster-tools.sh)")
     was_running = control_plane.running()
     try:
+        if not was_running:
+            # A cluster this session starts starts empty: namespaces an interrupted earlier run
+            # left behind would hold the node's CPU and leave this run's pods Pending.
+            control_plane.purge()
         kubeconfig = control_plane.start(timeout=3600)  # CI may still be building the tools
     except control_plane.ClusterError as error:
         require(False, str(error))
@@ -107,7 +112,18 @@ def kubectl(cluster):
     return run
 
 
+# The cluster's modules, in the order they run: staging and prod first, then dev's Minikube path
+# (on a node staging and prod have left).
+CLUSTER_MODULES = ("tests/real/test_cluster_stacks.py", "tests/real/test_cluster_minikube.py")
+
+
 def pytest_collection_modifyitems(items):
-    """The cluster's stacks run last: CI builds the control plane's tools after the Pulumi tools,
-    in the background, and the dev stacks need only the Pulumi tools, so they run meanwhile."""
-    items.sort(key=lambda item: "tests/real/test_cluster_stacks.py" in item.nodeid)
+    """The cluster's modules run last, in CLUSTER_MODULES order: CI builds the control plane's
+    tools after the Pulumi tools, in the background, and the dev stacks need only the Pulumi
+    tools, so they run meanwhile (`make test` runs the two apart, in lanes of their own)."""
+
+    def rank(item) -> int:
+        module = item.nodeid.split("::")[0]
+        return CLUSTER_MODULES.index(module) + 1 if module in CLUSTER_MODULES else 0
+
+    items.sort(key=rank)
