@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -251,17 +253,65 @@ def test_every_pulumi_step_runs_the_policy_pack_with_its_stack_config(
     assert seen == 4  # preview (pull requests), staging's up and its rollback, prod's up
 
 
-def test_pulumi_cli_version_matches_the_pinned_sdk(
-    workflows: dict[str, dict[str, Any]],
-) -> None:
-    sdk = next(
+# The Pulumi CLI version, pinned once: the workflows install it, machine/toolchain/pulumi-tools.sh
+# builds it for the tests, the README names it.
+CLI_VERSION_FILE = ".pulumi.version"
+PINNED_CLI_OUTPUT = "${{ steps.pulumi-cli.outputs.version }}"
+
+
+def pinned_cli_version() -> str:
+    return (PROJECT_DIR / CLI_VERSION_FILE).read_text().strip()
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.lstrip("v").split("."))
+
+
+def sdk_pin(requirements: str) -> str:
+    return next(
         line.split("==")[1].strip()
-        for line in (PROJECT_DIR / "policy" / "requirements.txt").read_text().splitlines()
+        for line in (PROJECT_DIR / requirements).read_text().splitlines()
         if line.startswith("pulumi==")
     )
+
+
+def test_every_pulumi_step_installs_the_one_pinned_cli_version(workflows: dict[str, dict[str, Any]]) -> None:
+    assert re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", pinned_cli_version())
+    seen = 0
     for name, job_id, job in all_jobs(workflows):
-        for step in pulumi_steps(job):
-            assert str(step["with"]["pulumi-version"]) == sdk, f"{name}:{job_id}"
+        job_steps = steps(job)
+        for index, step in enumerate(job_steps):
+            if not str(step.get("uses", "")).startswith(PULUMI_ACTION):
+                continue
+            seen += 1
+            where = f"{name}:{job_id}: {step.get('name', step['uses'])}"
+            given = step.get("with") or {}
+            if "pulumi-version-file" in given:
+                assert given["pulumi-version-file"] == CLI_VERSION_FILE and "pulumi-version" not in given, where
+                continue
+            # A step after a checkout of another revision reads the version read before it.
+            assert given.get("pulumi-version") == PINNED_CLI_OUTPUT, f"{where}: pins its own version"
+            (reader,) = [s for s in job_steps[:index] if s.get("id") == "pulumi-cli"]
+            assert CLI_VERSION_FILE in reader["run"] and "GITHUB_OUTPUT" in reader["run"], where
+    assert seen >= 7
+
+
+def test_the_tests_build_the_cli_version_the_workflows_install() -> None:
+    # pulumi-tools.sh reads the same file: its --print names the directory of that version's build.
+    printed = subprocess.run(
+        ["bash", str(PROJECT_DIR / "machine" / "toolchain" / "pulumi-tools.sh"), "--print"],
+        capture_output=True, text=True, check=True, env={**os.environ, "DOCKYARD_TOOLS": "/nonexistent"},
+    )  # fmt: skip
+    assert printed.stdout.strip() == f"/nonexistent/pulumi-v{pinned_cli_version()}/bin"
+    script = (PROJECT_DIR / "machine" / "toolchain" / "pulumi-tools.sh").read_text()
+    assert CLI_VERSION_FILE in script and not re.search(r"PULUMI_VERSION=v?[0-9]", script)
+    assert f"tested with CLI v{pinned_cli_version()}" in (PROJECT_DIR / "README.md").read_text()
+
+
+@pytest.mark.parametrize("requirements", ["requirements.txt", "policy/requirements.txt"])
+def test_the_sdk_pins_are_no_newer_than_the_cli(requirements: str) -> None:
+    # An SDK newer than the CLI may ask for engine features the CLI lacks; an older one is served.
+    assert _version(sdk_pin(requirements)) <= _version(pinned_cli_version()), requirements
 
 
 def test_scan_gates_on_critical_cves_builds_sboms_and_signs_only_on_main(
@@ -393,22 +443,17 @@ def test_pull_requests_run_the_real_tier_with_the_official_cli(workflows: dict[s
         assert script in setup and (PROJECT_DIR / script).is_file(), script
 
 
-@pytest.mark.parametrize("name", ["pull-request.yml", "bench.yml"])
-def test_installed_cli_is_the_pinned_sdk_version(workflows: dict[str, dict[str, Any]], name: str) -> None:
-    sdk = next(
-        line.split("==")[1].strip()
-        for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines()
-        if line.startswith("pulumi==")
-    )
-    for _, job in workflows[name]["jobs"].items():
-        for step in steps(job):
-            if str(step.get("uses", "")).startswith(PULUMI_ACTION):
-                assert str(step["with"]["pulumi-version"]) == sdk
-
-
 def test_the_gates_are_make_targets() -> None:
     makefile = (PROJECT_DIR / "Makefile").read_text()
     for target in ("typecheck", "security-lint", "bench-check", "bench-record"):
         assert f"\n{target}:" in makefile, target
-    test_line = next(line for line in makefile.splitlines() if line.startswith("test:"))
-    assert test_line.split("##")[0].split()[1:4] == ["lint", "typecheck", "security-lint"]
+    # `make test` runs TIERS_IN_ORDER in one lane (the quick static gates first) beside the real
+    # tier's ops lane; every tier is in one lane or the other.
+    tiers_line = next(line for line in makefile.splitlines() if line.startswith("TIERS_IN_ORDER :="))
+    tiers = tiers_line.split(":=")[1].split()
+    assert tiers[:3] == ["lint", "typecheck", "security-lint"]
+    test_recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "test-in-order test-real-ops" in test_recipe and "-j2" in test_recipe
+    assert "$(TIERS_IN_ORDER)" in makefile.split("\ntest-in-order:", 1)[1].split("\n\n", 1)[0]
+    for tier in ("test-unit", "test-policy", "test-render", "test-apps", "test-engine", "test-real-dev"):
+        assert tier in tiers, tier
