@@ -127,8 +127,9 @@ tools: deps .venv-checkov/.installed .venv-zizmor/.installed .venv-security/.ins
 lint: deps  ## ruff over the program and tests
 	$(PY) -m ruff check .
 
-# mypy --strict: the paths each config lists (mypy.ini: bench, testing, pipeline; policy/mypy.ini; the
-# backend's [tool.mypy]), then tsc --strict for the frontend (its tsconfig.json has "strict": true).
+# mypy --strict: the paths each config lists (mypy.ini: the program, scripts, bench, testing, pipeline;
+# policy/mypy.ini; the backend's [tool.mypy]), then tsc --strict for the frontend (its tsconfig.json
+# has "strict": true).
 typecheck: deps apps/backend/.venv/.typecheck apps/frontend/node_modules/.package-lock.json  ## mypy --strict (program side, policy pack, backend) and tsc --strict (frontend)
 	$(PY) -m mypy
 	cd policy && ../$(PY) -m mypy
@@ -145,8 +146,9 @@ security-lint: .venv-security/.installed  ## Bandit: every finding fixed or just
 	  2> >(grep -v -e 'Test in comment:' -e 'but no failed test on file' >&2)
 
 # The unit tier runs on every core (pytest-xdist, -n auto). Coverage (pytest-cov): the program
-# (components/, __main__.py) by the unit tier (.coveragerc) and the
-# policy pack by the policy tier (policy/.coveragerc), each failing under 85 %. Tracing the program under
+# (components/, __main__.py) by the unit tier (.coveragerc), the
+# policy pack by the policy tier (policy/.coveragerc) and the backend by its own tests
+# (apps/backend/pyproject.toml [tool.coverage]), each failing under 85 %. Tracing the program under
 # the mocks roughly doubles the unit tier's time: `make test-unit COVERAGE=0` skips it locally; CI keeps it.
 COVERAGE ?= 1
 COV = $(if $(filter 1,$(COVERAGE)),--cov --cov-config=$(1),)
@@ -160,8 +162,8 @@ test-policy: tools  ## the policy pack's rules (coverage >= 85 %), every stack t
 test-render: tools  ## Kubernetes manifests (kubernetes-validate, checkov), Dockerfiles (hadolint, checkov)
 	$(PYTEST) tests/render tests/lint
 
-test-backend:  ## the backend against real PostgreSQL and Redis
-	apps/backend/scripts/test.sh -q -p no:cacheprovider
+test-backend:  ## the backend against real PostgreSQL and Redis; coverage >= 85 % (apps/backend/pyproject.toml)
+	apps/backend/scripts/test.sh -q -p no:cacheprovider $(if $(filter 1,$(COVERAGE)),--cov,)
 
 test-frontend:  ## the frontend's tests and next build
 	apps/frontend/scripts/test.sh

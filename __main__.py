@@ -16,13 +16,13 @@ from components.core.cancellation import exit_quietly_when_cancelled
 from components.images.contract import require_build_contract
 from components.images.promotion import PromotedImages
 from components.images.service_image import RegistryCredentials, ServiceImage, git_revision, plan_build
-from components.plan.image_decisions import KubernetesImages, image_decisions
+from components.plan.image_decisions import image_decisions
 from components.plan.resolve import resolve_view
 from components.plan.secrets import StackSecrets
 from components.plan.validate import checked_view
 from components.targets.args import EnvironmentArgs
 from components.targets.docker.environment import DockerEnvironment
-from components.targets.docker.preflight import docker_engine_preflight, docker_provider_args, docker_stack_problems
+from components.targets.docker.preflight import docker_preflight, docker_provider_args
 from components.targets.host import PreflightError, current_host
 from components.targets.kubernetes.environment import KubernetesEnvironment, rendering
 from components.targets.kubernetes.preflight import kube_context_problems
@@ -46,9 +46,9 @@ engine = None
 if settings.runs_docker:
     # The engine the docker CLI would use (unless docker:host / docker:context name one), said in
     # the update's first lines; the preflight, the health checks and the provider all talk to it.
-    engine, engine_problems = docker_engine_preflight(pulumi.Config("docker"), host)
-    # Then the engine's machine: a published port something else holds, a nearly full disk.
-    preflight_problems += engine_problems or docker_stack_problems(engine, stack, builds=decisions.builds, host=host)
+    # Then, once it answers, the engine's machine: a published port something else holds, a nearly full disk.
+    engine, engine_problems = docker_preflight(pulumi.Config("docker"), host, stack, builds=decisions.builds)
+    preflight_problems += engine_problems
 if settings.runs_kubernetes and not rendering(settings):
     preflight_problems += kube_context_problems(settings.kubernetes.context, host.kube_contexts)
 if preflight_problems:
@@ -89,7 +89,7 @@ if decisions.builds:
 loaded_ids = {name: image.local_id for name, image in built.items()}  # change with each rebuild
 
 # --- targets: Docker (containers run the loaded image's ID) ---
-if settings.runs_docker:
+if engine is not None:  # settings.runs_docker: the preflight found the engine (or stopped the update)
     local = DockerEnvironment(
         "local",
         EnvironmentArgs(stack=stack, images=stack.image_refs(loaded_ids), secrets=stack_secrets.values),
@@ -106,8 +106,9 @@ if settings.runs_docker:
 # --- targets: Kubernetes (Minikube in dev, staging, prod), with promotion in prod ---
 if settings.runs_kubernetes:
     promoted = None
-    if decisions.kubernetes is KubernetesImages.PROMOTED:
-        promoted = PromotedImages("promotion", source_stack=decisions.promotes_from, services=stack.built)
+    source_stack = decisions.promotes_from  # set for promoted images only (prod: KubernetesImages.PROMOTED)
+    if source_stack is not None:
+        promoted = PromotedImages("promotion", source_stack=source_stack, services=stack.built)
         built_refs = promoted.images
     else:
         built_refs = {name: image.reference_for(decisions.kubernetes) for name, image in built.items()}
@@ -115,7 +116,7 @@ if settings.runs_kubernetes:
         "kubernetes",
         EnvironmentArgs(stack=stack, images=stack.image_refs(built_refs), secrets=stack_secrets.values),
         image_revisions=stack.image_refs(loaded_ids, built_only=True) if decisions.rolls_on_image_id else {},
-        promoted_from={name: decisions.promotes_from for name in stack.on_built_images} if promoted else None,
+        promoted_from={name: source_stack for name in stack.on_built_images} if source_stack is not None else None,
     )
     pulumi.export(
         "kubernetes",

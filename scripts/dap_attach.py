@@ -17,7 +17,13 @@ import json
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+# One DAP message, as json.loads returns it: its fields' types depend on the message's command and
+# the adapter, and the protocol's schema is not vendored here, so the values stay Any.
+Message = dict[str, Any]
 
 
 class Dap:
@@ -27,19 +33,19 @@ class Dap:
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buffer = b""
         self.seq = 0
-        self.seen: list[dict] = []  # every message read, in order
+        self.seen: list[Message] = []  # every message read, in order
 
     def close(self) -> None:
         self.sock.close()
 
-    def send(self, command: str, arguments: dict | None = None) -> int:
+    def send(self, command: str, arguments: Message | None = None) -> int:
         self.seq += 1
         message = {"seq": self.seq, "type": "request", "command": command, "arguments": arguments or {}}
         body = json.dumps(message).encode()
         self.sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         return self.seq
 
-    def _read(self) -> dict:
+    def _read(self) -> Message:
         while b"\r\n\r\n" not in self.buffer:
             self._fill()
         header, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
@@ -49,7 +55,7 @@ class Dap:
         while len(self.buffer) < lengths[0]:
             self._fill()
         body, self.buffer = self.buffer[: lengths[0]], self.buffer[lengths[0] :]
-        message = json.loads(body)
+        message: Message = json.loads(body)
         self.seen.append(message)
         return message
 
@@ -59,7 +65,7 @@ class Dap:
             raise ConnectionError("the debug adapter closed the connection")
         self.buffer += chunk
 
-    def wait_for(self, predicate, what: str, timeout: float = 60) -> dict:
+    def wait_for(self, predicate: Callable[[Message], bool], what: str, timeout: float = 60) -> Message:
         """The first message (already read, or still to come) that `predicate` accepts."""
         for message in self.seen:
             if predicate(message):
@@ -73,7 +79,7 @@ class Dap:
                 return message
         raise TimeoutError(f"no {what} within {timeout}s")
 
-    def response(self, seq: int, timeout: float = 60) -> dict:
+    def response(self, seq: int, timeout: float = 60) -> Message:
         found = self.wait_for(
             lambda m: m.get("type") == "response" and m.get("request_seq") == seq, f"response to #{seq}", timeout
         )
@@ -81,13 +87,14 @@ class Dap:
             raise RuntimeError(f"{found.get('command')}: {found.get('message')}")
         return found
 
-    def request(self, command: str, arguments: dict | None = None, timeout: float = 60) -> dict:
-        return self.response(self.send(command, arguments), timeout).get("body") or {}
+    def request(self, command: str, arguments: Message | None = None, timeout: float = 60) -> Message:
+        body: Message = self.response(self.send(command, arguments), timeout).get("body") or {}
+        return body
 
-    def event(self, name: str, timeout: float = 60) -> dict:
+    def event(self, name: str, timeout: float = 60) -> Message:
         return self.wait_for(lambda m: m.get("type") == "event" and m.get("event") == name, f"event {name}", timeout)
 
-    def attach(self, breakpoints: dict[str, list[int]], **attach_arguments) -> dict[str, list[dict]]:
+    def attach(self, breakpoints: dict[str, list[int]], **attach_arguments: Any) -> dict[str, list[Message]]:
         """initialize, attach, breakpoints (remote path -> lines), configurationDone; returns what
         the adapter says of each breakpoint (verified or not)."""
         self.request("initialize", {"clientID": "dockyard", "adapterID": "debugpy", "pathFormat": "path",
@@ -114,7 +121,7 @@ def _remote(local: str, mappings: list[tuple[str, str]]) -> str:
     return local
 
 
-def _show_stop(dap: Dap, stopped: dict) -> int:
+def _show_stop(dap: Dap, stopped: Message) -> int:
     thread = stopped["body"]["threadId"]
     frames = dap.request("stackTrace", {"threadId": thread, "levels": 5})["stackFrames"]
     print(f"stopped ({stopped['body']['reason']}) in thread {thread}:")
@@ -123,7 +130,8 @@ def _show_stop(dap: Dap, stopped: dict) -> int:
     for scope in dap.request("scopes", {"frameId": frames[0]["id"]})["scopes"][:1]:
         for variable in dap.request("variables", {"variablesReference": scope["variablesReference"]})["variables"][:20]:
             print(f"    {variable['name']} = {variable['value'][:160]}")
-    return frames[0]["id"]
+    frame_id: int = frames[0]["id"]
+    return frame_id
 
 
 def main(argv: list[str]) -> int:

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tooling  # noqa: E402  (scripts/ is not a package: the driver runs as a script)
@@ -89,9 +90,12 @@ class Pulumi:
             text=True,
             errors="replace",
         )
+        output = proc.stdout
+        if output is None:  # stdout=PIPE always opens it: this only tells the type checker
+            raise RuntimeError("pulumi's output pipe was not opened")
         while True:
             try:  # Ctrl-C reaches pulumi too, which cancels cleanly: keep passing its output on
-                line = proc.stdout.readline()
+                line = output.readline()
             except KeyboardInterrupt:
                 continue
             if not line:
@@ -159,9 +163,10 @@ def remove_stack_volumes(stack_name: str) -> None:
     say(f"removed the data volumes: {', '.join(volumes) or 'none'}")
 
 
-def stack_outputs(pulumi: Pulumi) -> dict:
-    """The stack's outputs, secret ones left out (the CLI prints them as "[secret]")."""
-    outputs = json.loads(pulumi.run("stack", "output", "--json", capture=True) or "{}")
+def stack_outputs(pulumi: Pulumi) -> dict[str, Any]:
+    """The stack's outputs, secret ones left out (the CLI prints them as "[secret]"). Any: each
+    output is whatever JSON the program exported."""
+    outputs: dict[str, Any] = json.loads(pulumi.run("stack", "output", "--json", capture=True) or "{}")
     return {key: value for key, value in outputs.items() if value != "[secret]"}
 
 

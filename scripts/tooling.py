@@ -78,7 +78,7 @@ def _ours(project_dir: Path, say: Callable[[str], None]) -> Path:
     return build_tools(project_dir, say)
 
 
-def _run(pulumi: Path, env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def _run(pulumi: Path, env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # nosec B603 -- argv list, no shell; the CLI this module chose
         [str(pulumi), *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout
     )

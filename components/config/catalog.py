@@ -32,10 +32,11 @@ from components.config.catalog_fields import (
     Port,
     ProjectPath,
     Reason,
+    Retries,
+    SecretLength,
     ServiceName,
     UrlPath,
     User,
-    bounded_whole,
 )
 from components.config.fields import CamelModel
 from components.config.templates import placeholders, secret_names
@@ -117,7 +118,7 @@ class Health(CatalogModel):
     # its probes' timeouts and the startup probe's budget from the same values (targets/kubernetes/pod.py).
     interval: Duration = "10s"
     timeout: Duration = "5s"
-    retries: bounded_whole(ge=1) = 5
+    retries: Retries = 5
     start_period: Duration = "30s"
     start_interval: Duration = "2s"
 
@@ -254,7 +255,7 @@ class ServiceSpec(CatalogModel):
 
 
 class Generate(CatalogModel):
-    length: bounded_whole(ge=16, le=128) = 32
+    length: SecretLength = 32
 
 
 class SecretSpec(CatalogModel):
@@ -348,7 +349,7 @@ def secret_references(value: str, secrets: Mapping[str, SecretSpec]) -> list[tup
     while pending:
         for kind, name in placeholders(pending.pop()):
             found.append((kind, name))
-            if kind == "secret" and name not in seen and name in secrets and secrets[name].template:
+            if kind == "secret" and name not in seen and name in secrets and (template := secrets[name].template):
                 seen.add(name)
-                pending.append(secrets[name].template)
+                pending.append(template)
     return found

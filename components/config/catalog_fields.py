@@ -4,8 +4,9 @@ editors (catalog.schema.json)."""
 
 from __future__ import annotations
 
-import math
 import re
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, WithJsonSchema
@@ -141,13 +142,13 @@ def _process_text(value: str) -> str:
 
 
 def _cpu_number(value: Any) -> Any:
-    # `cpu: 1` and `cpu: 0.5` are quantities too (YAML reads numbers). Finer than a millicore,
-    # Kubernetes rounds up to 1m; so does this.
+    # `cpu: 1` and `cpu: 0.5` are quantities too (YAML reads numbers). Finer than a millicore
+    # (`cpu: 0.0001`), Kubernetes would round it up: written as text, check_cpu refuses it saying so.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
-    if value > 0 and not math.isclose(value * 1000, round(value * 1000), abs_tol=1e-9):
-        return f"{math.ceil(value * 1000)}m"
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, int):
+        return str(value)
+    return format(Decimal(repr(value)).normalize(), "f")  # as written: 0.5 -> "0.5", 2.0 -> "2"
 
 
 def _memory_number(value: Any) -> Any:
@@ -169,7 +170,7 @@ def _cpu(value: str) -> str:
     return value
 
 
-def _matches(pattern: str, words: str):
+def _matches(pattern: str, words: str) -> Callable[[str], str]:
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
@@ -262,15 +263,18 @@ Reason = Annotated[
 ]
 
 
-def bounded_whole(**bounds: int) -> Any:
-    # The bounds go inside the before-validator: outside it, pydantic's schema would lose them.
-    return Annotated[StrictInt, Field(**bounds), BeforeValidator(whole)]
+# Whole numbers within bounds, each spelled out (a type checker reads an alias, not a call that
+# builds one). The bounds go inside the before-validator: outside it, pydantic's schema would lose them.
+Port = Annotated[StrictInt, Field(ge=1, le=65535), BeforeValidator(whole)]
 
 
-Port = bounded_whole(ge=1, le=65535)
+GroupId = Annotated[StrictInt, Field(ge=1, le=MAX_ID), BeforeValidator(whole)]
 
 
-GroupId = bounded_whole(ge=1, le=MAX_ID)
+Retries = Annotated[StrictInt, Field(ge=1), BeforeValidator(whole)]  # of a health check
+
+
+SecretLength = Annotated[StrictInt, Field(ge=16, le=128), BeforeValidator(whole)]  # of a generated secret
 
 
 ServiceName = Annotated[str, Field(pattern=NAME_PATTERN)]

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
 
 from components.config.catalog import CATALOG_FILE, Catalog, CatalogFile, CatalogModel, SecretSpec, ServiceSpec
 from components.config.catalog_fields import NAME_PATTERN, PATTERN_WORDS
@@ -78,7 +79,7 @@ RETIRED_HEALTH_KEYS = {
 }
 
 
-def _unknown_key(item: dict) -> str:
+def _unknown_key(item: ErrorDetails) -> str:
     """An unknown key in words; a field's snake_case name gets its camelCase spelling."""
     written = str(item["loc"][-1])
     if len(item["loc"]) >= 2 and item["loc"][-2] == "health" and written in RETIRED_HEALTH_KEYS:
@@ -89,7 +90,7 @@ def _unknown_key(item: dict) -> str:
     return "unknown key (check the spelling)"
 
 
-def _model_problems(prefix: tuple, error: ValidationError) -> list[Problem]:
+def _model_problems(prefix: tuple[str | int, ...], error: ValidationError) -> list[Problem]:
     items = error.errors()
     # `base_image` for `baseImage` is one mistake, not an unknown key and a missing one.
     renamed = {

@@ -1,34 +1,25 @@
 """What catalog.yaml may not say even when every field is well formed: image sources,
 health, edges and ports, cycles, templates that reach beyond talksTo, secrets, and what the
-program would derive from it that collides (object names, mounts, env variables).
+program would derive from it that collides (object names, mounts, env variables: derived_rules.py).
 
 Every rule is one pass over the services with the catalog's indexes built once, so a
 10,000-service catalog is checked in linear time."""
 
 from __future__ import annotations
 
-import posixpath
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from graphlib import CycleError, TopologicalSorter
 
-from components.config.catalog import Catalog, ServiceSpec, built_service_names, secret_references
+from components.config.catalog import Catalog, Health, ServiceSpec, built_service_names
+from components.config.derived_rules import derived_problems
 from components.config.dev_loop_rules import dev_loop_problems
 from components.config.settings import SECRET_KEYS, SETTING_KEYS
-from components.config.templates import template_grammar_problems
-from components.core.names import (
-    PROGRAM_OBJECTS,
-    SECRET_DIR,
-    kubernetes_object_names,
-    secret_file_env,
-    writable_volume_name,
-)
+from components.config.templates import placeholders, secret_names, template_grammar_problems
+from components.core.durations import duration_nanos
 from components.core.problems import OMITTED, Problem
 from components.core.quantities import memory_bytes
 
 KNOWN_SHOWN = 10  # names listed in a message before "… (N in all)"
-# A Kubernetes object (the env ConfigMap, the Secret) holds at most 1 MiB; leave room for
-# its metadata.
-MAX_ENV_BYTES = 1_000_000
 
 
 def _known(names: Iterable[str], without: str | None = None) -> str:
@@ -72,18 +63,44 @@ def _shape_problems(catalog: Catalog, unparsed: frozenset[str]) -> list[Problem]
         if spec.public and spec.port is None:
             problems.append(Problem(f"{key}.public", True, "a public service needs a port"))
         if spec.health is not None:
-            problems += _health_problems(spec, f"{key}.health")
+            problems += _health_problems(spec, spec.health, f"{key}.health")
         if spec.state and memory_bytes(spec.state.size) < 2**20:
             problems.append(Problem(f"{key}.state.size", spec.state.size, "must be at least 1Mi, e.g. 1Gi"))
         problems += _storage_problems(spec, key)
     return problems
 
 
-def _health_problems(spec: ServiceSpec, key: str) -> list[Problem]:
+MIN_HEALTH_NANOS = 10**6  # Docker refuses a health-check duration under 1ms ("cannot be less than 1ms")
+
+
+def _timing_problems(health: Health, key: str) -> list[Problem]:
+    """Durations Docker refuses (under 1ms) or replaces: a zero interval, timeout or
+    startInterval means "the engine's default" to Docker (30s, 30s, 5s), not zero. startPeriod
+    may be 0 (no grace)."""
+    problems = []
+    timings = {
+        "interval": health.interval, "timeout": health.timeout,
+        "startInterval": health.start_interval, "startPeriod": health.start_period,
+    }  # fmt: skip
+    for name, text in timings.items():
+        nanos = duration_nanos(text)
+        if nanos == 0 and name == "startPeriod":
+            continue
+        if nanos == 0:
+            why = "must be at least 1ms: Docker reads 0 as its own default (30s, or 5s for startInterval)"
+        elif nanos < MIN_HEALTH_NANOS:
+            why = "must be at least 1ms: Docker refuses a shorter health-check duration"
+        else:
+            continue
+        problems.append(Problem(f"{key}.{name}", text, f"{why}, e.g. 250ms or 10s"))
+    return problems
+
+
+def _health_problems(spec: ServiceSpec, health: Health, key: str) -> list[Problem]:
     """Each check is a path or a command; a path needs a port, and the readiness check's path a
     client that Docker runs it with; liveness is not readiness (a dependency's outage would
     restart the service)."""
-    health, problems = spec.health, []
+    problems: list[Problem] = []
     checks = {"readiness": health.readiness, "liveness": health.liveness}
     for name, check in checks.items():
         if check is None:
@@ -103,6 +120,7 @@ def _health_problems(spec: ServiceSpec, key: str) -> list[Problem]:
                 "path, e.g. client: [python, -m, app.healthcheck]",
             )
         )
+    problems += _timing_problems(health, key)
     if health.liveness is not None and health.liveness == health.readiness:
         problems.append(
             Problem(
@@ -185,25 +203,63 @@ def _reference_problem(catalog: Catalog, kind: str, name: str) -> str | None:
     return None
 
 
+def _secret_reach(catalog: Catalog) -> dict[str, frozenset[str]]:
+    """Per secret, the services its template reaches by `{host:…}` or `{port:…}`, itself or
+    through the secrets it uses. Each secret is visited once, dependencies first, with an explicit
+    stack: a template chain as long as the catalog allows is one linear pass, not a walk down the
+    chain per secret (quadratic) nor a recursion. A cycle (refused by _secret_cycle_problems) is
+    cut where it closes."""
+    reach: dict[str, frozenset[str]] = {}
+    for start in catalog.secrets:
+        entered: set[str] = set()
+        pending = [(start, False)]
+        while pending:
+            name, expanded = pending.pop()
+            if name in reach:
+                continue
+            found = placeholders(catalog.secrets[name].template or "")
+            if expanded:
+                services = {used for kind, used in found if kind in ("host", "port")}
+                for kind, used in found:
+                    if kind == "secret" and used in reach:
+                        services |= reach[used]
+                reach[name] = frozenset(services)
+                continue
+            if name in entered:
+                continue
+            entered.add(name)
+            pending.append((name, True))
+            pending += [(used, False) for kind, used in found if kind == "secret" and used in catalog.secrets]
+    return reach
+
+
 def _template_problems(
     key: str,
     value: str,
     talks_to: Sequence[str] | None,
     catalog: Catalog,
     unparsed: frozenset[str],
+    reach: Mapping[str, frozenset[str]],
 ) -> list[Problem]:
     """Text that looks like a placeholder and is not one, placeholders that name nothing, or
-    a service the owner does not talk to (Kubernetes' default-deny NetworkPolicy would block
-    what Docker lets through)."""
+    a service the owner does not talk to, named here or through a secret's template
+    (Kubernetes' default-deny NetworkPolicy would block what Docker lets through). A secret's
+    own template is checked at `secrets.<name>.template`, once, not again through each user."""
     problems = [Problem(key, value, why) for why in template_grammar_problems(value)]
-    unreached = []
-    for kind, name in secret_references(value, catalog.secrets):
+    names = catalog.by_name()
+    unreached: list[str] = []
+    for kind, name in placeholders(value):
         if name in unparsed:
             continue
         if why := _reference_problem(catalog, kind, name):
             problems.append(Problem(key, value, why))
-        elif kind in ("host", "port") and talks_to is not None and name not in talks_to:
-            unreached.append(name)
+        elif talks_to is not None:
+            reached = [name] if kind in ("host", "port") else sorted(reach.get(name, ()))
+            unreached += [
+                service
+                for service in reached
+                if service in names and service not in unparsed and service not in talks_to
+            ]
     for name in dict.fromkeys(unreached):  # once per service, whether named by host or port
         problems.append(
             Problem(
@@ -215,7 +271,29 @@ def _template_problems(
     return problems
 
 
-def _secret_problems(catalog: Catalog, unparsed: frozenset[str]) -> list[Problem]:
+def _secret_cycle_problems(catalog: Catalog) -> list[Problem]:
+    """A secret whose template uses itself, directly or through others, named with the cycle."""
+    graph = {
+        name: {used for used in secret_names(secret.template or "") if used in catalog.secrets}
+        for name, secret in catalog.secrets.items()
+    }
+    try:
+        TopologicalSorter(graph).prepare()
+    except CycleError as error:
+        cycle = list(reversed(error.args[1]))  # graphlib lists each user after what it uses
+        return [
+            Problem(
+                f"secrets.{cycle[0]}.template",
+                catalog.secrets[cycle[0]].template or OMITTED,
+                f"must not use itself, directly or through other secrets: {' -> '.join(cycle)} (each uses the next)",
+            )
+        ]
+    return []
+
+
+def _secret_problems(
+    catalog: Catalog, unparsed: frozenset[str], reach: Mapping[str, frozenset[str]]
+) -> list[Problem]:
     names = catalog.by_name()
     problems = []
     configs: dict[str, str] = {}
@@ -238,155 +316,26 @@ def _secret_problems(catalog: Catalog, unparsed: frozenset[str]) -> list[Problem
         elif secret.config:
             configs[secret.config] = name
         if secret.template:
-            problems += _template_problems(f"{key}.template", secret.template, None, catalog, unparsed)
-            if ("secret", name) in secret_references(secret.template, catalog.secrets):
-                problems.append(Problem(f"{key}.template", secret.template, "must not use itself"))
-    return problems
-
-
-# --- what the program derives from a service: names, mounts, env ------------------------------
-
-
-def _under(path: str, parent: str) -> bool:
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
-
-
-def _mounts(spec: ServiceSpec) -> list[tuple[str, str]]:
-    """(path, what mounts it) for every mount the targets give the service's container."""
-    mounts = []  # the program's own first, so a clash is reported on the writable path
-    if spec.state is not None:
-        mounts.append((spec.state.path, "state.path"))
-    if spec.secret_env_names():
-        mounts.append((SECRET_DIR, "the secret files (Kubernetes)"))
-    if spec.build is not None:
-        mounts.append((spec.build.source_mount, "build.sourceMount (dev.hotReload)"))
-    if spec.monitoring is not None:
-        mounts.append((posixpath.dirname(spec.monitoring.config_file), "monitoring.configFile (its directory)"))
-    return mounts + [(path, f"writablePaths.{index}") for index, path in enumerate(spec.writable_paths)]
-
-
-def _mount_problems(spec: ServiceSpec) -> list[Problem]:
-    """Two mounts at one path (Kubernetes refuses the pod; Docker keeps one silently), a
-    scratch path inside the data volume (it would hide part of the data), and anything inside
-    the directory the program mounts the secrets at."""
-    problems = []
-    key = f"services.{spec.name}"
-    seen: dict[str, str] = {}
-    for path, origin in _mounts(spec):
-        normal = posixpath.normpath(path)
-        if normal in seen:
-            problems.append(
-                Problem(f"{key}.{origin}", path, f"is already mounted by {seen[normal]}: mount each path once")
-            )
-            continue
-        seen[normal] = origin
-        if origin.startswith("writablePaths") and spec.state is not None and _under(normal, spec.state.path):
-            problems.append(
-                Problem(
-                    f"{key}.{origin}",
-                    path,
-                    f"is inside state.path {spec.state.path}: the data volume is writable already",
-                )
-            )
-        if not origin.startswith("the secret") and _under(normal, SECRET_DIR):
-            problems.append(
-                Problem(
-                    f"{key}.{origin}",
-                    path,
-                    f"is inside {SECRET_DIR}, where the program mounts the secrets: choose another path",
-                )
-            )
-    return problems
-
-
-def _volume_name_problems(spec: ServiceSpec) -> list[Problem]:
-    """Writable paths whose derived pod volume names are equal (`/a-b` and `/a/b`)."""
-    problems = []
-    names: dict[str, str] = {}
-    for index, path in enumerate(spec.writable_paths):
-        name = writable_volume_name(path)
-        other = names.setdefault(name, path)
-        if other != path:
-            problems.append(
-                Problem(
-                    f"services.{spec.name}.writablePaths.{index}",
-                    path,
-                    f"its pod volume would be named {name}, as {other}'s is (Kubernetes refuses the pod): rename one path",
-                )
-            )
-    return problems
-
-
-def _env_problems(spec: ServiceSpec) -> list[Problem]:
-    """A plain variable the program also sets from a secret (X_FILE for the secret X, on
-    Kubernetes), and env too large for one Kubernetes object."""
-    problems = []
-    key = f"services.{spec.name}.env"
-    for name in spec.secret_env_names():
-        derived = secret_file_env(name)
-        if derived in spec.env:
-            problems.append(
-                Problem(
-                    f"{key}.{derived}",
-                    OMITTED,
-                    f"the program sets {derived} itself (where the secret {name} is mounted, on Kubernetes): rename one of them",
-                )
-            )
-    size = sum(len(name) + len(value.encode("utf-8", "surrogatepass")) for name, value in spec.env.items())
-    if size > MAX_ENV_BYTES:
-        problems.append(
-            Problem(
-                key,
-                OMITTED,
-                f"holds {size:,} bytes; at most {MAX_ENV_BYTES:,} fit in one Kubernetes ConfigMap or Secret",
-            )
-        )
-    return problems
-
-
-def _object_name_problems(catalog: Catalog) -> list[Problem]:
-    """Kubernetes objects the program would create under one name (per kind, in the one
-    namespace), naming both origins: a service named dns gets the NetworkPolicy allow-dns,
-    which is the program's own."""
-    owners = dict(PROGRAM_OBJECTS)
-    problems = []
-    for spec in catalog.services:
-        for kind, name in kubernetes_object_names(spec.name):
-            origin = f"services.{spec.name}'s {kind}"
-            other = owners.setdefault((kind, name), origin)
-            if other != origin:
-                problems.append(
-                    Problem(
-                        f"services.{spec.name}",
-                        OMITTED,
-                        f"its {kind} would be named {name}, which is {other}: rename the service",
-                    )
-                )
-    return problems
-
-
-def _derived_problems(catalog: Catalog) -> list[Problem]:
-    problems = _object_name_problems(catalog)
-    for spec in catalog.services:
-        problems += _mount_problems(spec) + _volume_name_problems(spec) + _env_problems(spec)
-    return problems
+            problems += _template_problems(f"{key}.template", secret.template, None, catalog, unparsed, reach)
+    return problems + _secret_cycle_problems(catalog)
 
 
 def catalog_problems(catalog: Catalog, unparsed: frozenset[str] = frozenset()) -> list[Problem]:
     """Everything wrong with the catalog on its own (settings are checked in plan/stack_rules.py).
     `unparsed`: services the file names whose fields were refused; references to them are
     not reported again."""
+    reach = _secret_reach(catalog)
     problems = (
         _shape_problems(catalog, unparsed)
         + _edge_problems(catalog, unparsed)
         + _cycle_problems(catalog)
-        + _secret_problems(catalog, unparsed)
-        + _derived_problems(catalog)
+        + _secret_problems(catalog, unparsed, reach)
+        + derived_problems(catalog)
         + dev_loop_problems(catalog)
     )
     for spec in catalog.services:
         for env_name, value in spec.env.items():
             problems += _template_problems(
-                f"services.{spec.name}.env.{env_name}", value, spec.talks_to, catalog, unparsed
+                f"services.{spec.name}.env.{env_name}", value, spec.talks_to, catalog, unparsed, reach
             )
     return problems

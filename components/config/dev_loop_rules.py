@@ -65,9 +65,18 @@ def _monitoring_problems(catalog: Catalog) -> list[Problem]:
         first = first or spec.name
         if spec.one_shot or spec.port is None:
             problems.append(Problem(key, OMITTED, "the monitoring service runs on, with a port (its API and UI)"))
-        if duration_nanos(spec.monitoring.scrape_interval) < 10**9:
+        interval = duration_nanos(spec.monitoring.scrape_interval)
+        if interval < 10**9:
             problems.append(
                 Problem(f"{key}.scrapeInterval", spec.monitoring.scrape_interval, "must be at least 1s, e.g. 15s")
+            )
+        elif interval % 10**6:  # Prometheus takes whole milliseconds: the config would cut the rest
+            problems.append(
+                Problem(
+                    f"{key}.scrapeInterval",
+                    spec.monitoring.scrape_interval,
+                    f"must be whole milliseconds (Prometheus would run {interval // 10**6}ms), e.g. 15s or 1500ms",
+                )
             )
         if posixpath.dirname(spec.monitoring.config_file) == "/":
             problems.append(

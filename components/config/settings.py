@@ -143,6 +143,7 @@ class KubernetesSettings(CamelModel):
 
     enabled: Flag = False
     context: Text = ""
+    # Unset: dockyard-<stack> (settings_parser.py; core/names.py default_namespace).
     namespace: Text = "dockyard"
     render_yaml_to_directory: Text = ""
     ingress: IngressSettings = Field(default_factory=IngressSettings)

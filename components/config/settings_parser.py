@@ -4,11 +4,14 @@ its own, a refused value reported and replaced by its default, so the rules acro
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
 
 from components.config.field_errors import in_words
 from components.config.fields import CamelModel
@@ -25,7 +28,11 @@ from components.config.settings import (
     Target,
 )
 from components.config.settings_rules import cross_section_problems
+from components.core.names import default_namespace
 from components.core.problems import HIDDEN, OMITTED, Problem, distinct_problems
+
+_Choice = TypeVar("_Choice", bound=Enum)
+_Section = TypeVar("_Section", bound=CamelModel)
 
 
 def _enum_problem(key: str, value: Any, enum: type[Enum]) -> Problem:
@@ -33,7 +40,9 @@ def _enum_problem(key: str, value: Any, enum: type[Enum]) -> Problem:
     return Problem(key, value, f"must be one of: {allowed}")
 
 
-def _parse_enum(raw: Mapping[str, Any], key: str, enum: type[Enum], default: Any, problems: list[Problem]):
+def _parse_enum(
+    raw: Mapping[str, Any], key: str, enum: type[_Choice], default: Any, problems: list[Problem]
+) -> _Choice | None:
     value = raw.get(key, default)
     try:
         return enum(value)
@@ -42,7 +51,7 @@ def _parse_enum(raw: Mapping[str, Any], key: str, enum: type[Enum], default: Any
         return None
 
 
-def _field_model(model: type[CamelModel], loc: tuple) -> type[CamelModel]:
+def _field_model(model: type[CamelModel], loc: tuple[str | int, ...]) -> type[CamelModel]:
     """The section model that owns the last key of `loc` (nested sections: ingress)."""
     for part in loc[:-1]:
         field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
@@ -53,18 +62,26 @@ def _field_model(model: type[CamelModel], loc: tuple) -> type[CamelModel]:
     return model
 
 
-def _message(item: dict, model: type[CamelModel]) -> str:
+def _camel_suggestion(written: str, known: Iterable[str]) -> str | None:
+    """The camelCase key meant by a snake_case spelling (`registry_username`), when it is one."""
+    camel = to_camel(written)
+    return camel if camel != written and camel in known else None
+
+
+def _message(item: ErrorDetails, model: type[CamelModel]) -> str:
     kind = item["type"]
     if kind == "extra_forbidden":
-        known = ", ".join(_field_model(model, item["loc"]).known_keys())
-        return f"unknown key (check the spelling); known: {known}"
+        known = _field_model(model, item["loc"]).known_keys()
+        if meant := _camel_suggestion(str(item["loc"][-1]), known):
+            return f"unknown key: write {meant} (keys are camelCase, as in docs/configuration.md)"
+        return f"unknown key (check the spelling); known: {', '.join(known)}"
     if kind in ("model_type", "model_attributes_type", "dict_type", "mapping_type"):
-        known = ", ".join(_field_model(model, (*item["loc"], "")).known_keys())
-        return f"must be a map of settings; known keys: {known}"
+        keys = ", ".join(_field_model(model, (*item["loc"], "")).known_keys())
+        return f"must be a map of settings; known keys: {keys}"
     return in_words(item, "is not a valid value here; see the README's configuration reference")
 
 
-def _without(data: dict, loc: tuple) -> dict:
+def _without(data: dict[str, Any], loc: tuple[str, ...]) -> dict[str, Any]:
     """`data` without the value at `loc` (so the section parses with that key's default)."""
     if not loc or loc[0] not in data:
         return data
@@ -75,7 +92,7 @@ def _without(data: dict, loc: tuple) -> dict:
     return rest
 
 
-def _parse_section(value: Any, key: str, model: type[CamelModel], problems: list[Problem]) -> CamelModel:
+def _parse_section(value: Any, key: str, model: type[_Section], problems: list[Problem]) -> _Section:
     """The section, with each refused value reported and replaced by its default."""
     if value is None:
         value = {}
@@ -85,7 +102,9 @@ def _parse_section(value: Any, key: str, model: type[CamelModel], problems: list
     data = dict(value)
     while True:
         try:
-            return model.model_validate(data)
+            # By the camelCase keys only: the models take their snake_case field names too
+            # (populate_by_name, for code), which no schema or doc shows.
+            return model.model_validate(data, by_alias=True, by_name=False)
         except ValidationError as error:
             before = data
             for item in error.errors():
@@ -103,7 +122,7 @@ def _parse_services(section: Any, known: set[str], problems: list[Problem]) -> d
     if not isinstance(section, Mapping):
         problems.append(Problem("services", section, "must be a map of service name to settings"))
         return {}
-    services = {}
+    services: dict[str, ServiceSettings] = {}
     for name, value in section.items():
         if name not in known:
             problems.append(Problem(f"services.{name}", OMITTED, f"unknown service; known: {', '.join(sorted(known))}"))
@@ -116,7 +135,15 @@ def _unknown_key_problems(raw: Mapping[str, Any], secret_keys: tuple[str, ...]) 
     # Secrets are read separately as Pulumi secrets; they reach this raw map only when
     # written in plain text, which is refused.
     known = (*SETTING_KEYS, *secret_keys)
-    return [Problem(key, OMITTED, f"unknown key; known: {', '.join(known)}") for key in raw if key not in known]
+    problems = []
+    for key in raw:
+        if key in known:
+            continue
+        if meant := _camel_suggestion(key, known):
+            problems.append(Problem(key, OMITTED, f"unknown key: write {meant} (keys are camelCase)"))
+        else:
+            problems.append(Problem(key, OMITTED, f"unknown key; known: {', '.join(known)}"))
+    return problems
 
 
 def _plain_secret_problems(raw: Mapping[str, Any], secret_keys: tuple[str, ...]) -> list[Problem]:
@@ -137,7 +164,7 @@ def _plain_secret_problems(raw: Mapping[str, Any], secret_keys: tuple[str, ...])
 
 def _follow_monitoring(
     services: dict[str, ServiceSettings],
-    monitors: set[str],
+    monitors: AbstractSet[str],
     dev: DevSettings,
     kind: StackKind | None,
     problems: list[Problem],
@@ -191,7 +218,7 @@ def parse_settings(
     service_names: set[str],
     built_services: set[str],
     secret_keys: tuple[str, ...] = SECRET_KEYS,
-    monitoring_services: set[str] = frozenset(),
+    monitoring_services: AbstractSet[str] = frozenset(),
 ) -> tuple[Settings | None, list[Problem]]:
     """Parse raw `dockyard:` config (keys without the namespace).
 
@@ -212,6 +239,8 @@ def parse_settings(
     images = _parse_section(raw.get("images"), "images", ImageSettings, problems)
     dev = _parse_section(raw.get("dev"), "dev", DevSettings, problems)
     kubernetes = _parse_section(raw.get("kubernetes"), "kubernetes", KubernetesSettings, problems)
+    if "namespace" not in kubernetes.model_fields_set:  # unset or refused: the stack's own
+        kubernetes = kubernetes.model_copy(update={"namespace": default_namespace(stack)})
     promotion = _parse_section(raw.get("promotion"), "promotion", PromotionSettings, problems)
     services = _parse_services(raw.get("services", {}), service_names, problems)
     services = _follow_monitoring(services, monitoring_services, dev, kind, problems)

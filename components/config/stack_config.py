@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
 
 from components.config.catalog import Catalog
 from components.config.settings import NAMESPACE, SECRET_KEYS
@@ -66,6 +67,28 @@ def configured_secrets(config: pulumi.Config, catalog: Catalog) -> dict[str, pul
         if value is not None:
             secrets[key] = value
     return secrets
+
+
+STACK_FILE_PREFIX, STACK_FILE_SUFFIX = "Pulumi.", ".yaml"
+
+
+def checked_in_stacks(project_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every stack file of the project (`Pulumi.<stack>.yaml`): stack -> its `dockyard:` config as
+    written there (keys without the namespace; encrypted values left as they are). A file that
+    does not read as YAML is left out: that stack's own preview says what is wrong with it."""
+    stacks = {}
+    for path in sorted(project_dir.glob(f"{STACK_FILE_PREFIX}*{STACK_FILE_SUFFIX}")):
+        stack = path.name[len(STACK_FILE_PREFIX) : -len(STACK_FILE_SUFFIX)]
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeError, yaml.YAMLError):
+            continue
+        config = document.get("config") if isinstance(document, dict) else None
+        if not stack or not isinstance(config, dict):
+            continue
+        prefix = f"{NAMESPACE}:"
+        stacks[stack] = {key[len(prefix) :]: value for key, value in config.items() if str(key).startswith(prefix)}
+    return stacks
 
 
 def ca_bundle_problem(path: Path) -> str | None:

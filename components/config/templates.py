@@ -71,7 +71,7 @@ def secret_names(value: str) -> list[str]:
 def render_template(value: str, hosts: Mapping[str, str], ports: Mapping[str, int]) -> str:
     """Fill `{host:…}` and `{port:…}`; `{secret:…}` is left for the caller (it is an Output)."""
 
-    def fill(match: re.Match) -> str:
+    def fill(match: re.Match[str]) -> str:
         kind, name = match.groups()
         if kind == "host":
             return hosts[name]

@@ -59,3 +59,22 @@ def decode(data: bytes) -> str:
 def read_text(path: Path) -> str:
     """`path`'s text; OSError when it cannot be read, TextFileError when it is not text."""
     return decode(path.read_bytes())
+
+
+def decode_utf8(data: bytes) -> str:
+    """The text of `data` when it is UTF-8, with or without a UTF-8 byte-order mark: what
+    BuildKit reads a Dockerfile as (its parser drops a UTF-8 mark and nothing else, so a
+    UTF-16 or UTF-32 file, which `decode` reads, fails inside the build). Those are refused
+    naming the encoding."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom) and encoding != "utf-8-sig":
+            name = encoding.upper()
+            raise TextFileError(
+                f"is {name} (it starts with a {name} byte-order mark); BuildKit reads only UTF-8: {SAVE_AS}"
+            )
+    return decode(data)
+
+
+def read_utf8(path: Path) -> str:
+    """`path`'s text as `decode_utf8` reads it; OSError or TextFileError as `read_text`."""
+    return decode_utf8(path.read_bytes())

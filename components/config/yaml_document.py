@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import yaml
@@ -107,7 +108,13 @@ def _refused(link: Link, why: str) -> YamlRefused:
 
 
 _NO_KEY = object()
-_OPEN = object()  # an anchor whose collection is still being read
+
+
+class _Anchor(Enum):
+    OPEN = "open"  # an anchor whose collection is still being read (an enum: `is` narrows its type)
+
+
+_OPEN = _Anchor.OPEN
 
 
 @dataclass
@@ -118,11 +125,11 @@ class _Frame:
     is_map: bool
     anchor: str | None
     link: Link
-    entries: list = field(default_factory=list)  # list: values; map: (key, text, line, value)
-    merges: list = field(default_factory=list)  # map: the maps its `<<` keys merge, in order
+    entries: list[Any] = field(default_factory=list)  # list: values; map: (key, text, line, value)
+    merges: list[list[dict[Any, Any]]] = field(default_factory=list)  # map: the maps its `<<` keys merge, in order
     key: Any = _NO_KEY  # map: the key waiting for its value
     key_text: str = ""  # as written, for messages
-    key_line: int = 0
+    key_line: int | None = 0  # None: a key that is a collection, which _open refuses
     key_merges: bool = False
     weight: int = 1
 
@@ -134,7 +141,7 @@ class _Frame:
         return (self.key_text, self.link)
 
 
-def _merged(group: Any, link: Link) -> list[dict]:
+def _merged(group: Any, link: Link) -> list[dict[Any, Any]]:
     """What one `<<` merges: a map, or a list of maps (the first wins where they overlap)."""
     maps = group if isinstance(group, list) else [group]
     if not all(isinstance(one, dict) for one in maps):
@@ -169,7 +176,7 @@ class _Reader:
     def __init__(self, loader: Any):
         self.loader = loader
         self.frames: list[_Frame] = []
-        self.anchors: dict[str, tuple[Any, int] | object] = {}
+        self.anchors: dict[str, tuple[Any, int] | _Anchor] = {}
         self.problems: list[Problem] = []
         self.expansion = 0  # values aliases add beyond those written
         self.documents = 0

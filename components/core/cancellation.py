@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from types import FrameType
 
 CANCELLED_EXIT_CODE = 130  # 128 + SIGINT, as a shell reports it
 
@@ -32,7 +33,7 @@ def exit_quietly_when_cancelled() -> None:
     if not _run_by_language_host():
         return
 
-    def _exit(signum, frame) -> None:
+    def _exit(signum: int, frame: FrameType | None) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(CANCELLED_EXIT_CODE)  # no unwinding: the SDK's pending tasks would print tracebacks

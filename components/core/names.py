@@ -14,9 +14,12 @@ SECRET_FILE_SUFFIX = "_FILE"  # nosec B105 -- an env-name suffix, not a password
 STATE_VOLUME = "data"
 SECRETS_VOLUME = "secrets"
 WRITABLE_VOLUME_PREFIX = "writable-"
-# The namespace's own NetworkPolicies; each service gets allow-<service>.
+# The namespace's own NetworkPolicies, named so no service's can meet them: each service gets
+# allow-<service>, and neither starts with "allow-" (the DNS one was allow-dns up to 1.0, which
+# kept a service from being named dns; an upgrade replaces it, creating the new one first).
 DEFAULT_DENY_POLICY = "default-deny"
-DNS_POLICY = "allow-dns"
+DNS_POLICY = "dns-egress"
+SERVICE_POLICY_PREFIX = "allow-"
 # Where rendered manifests (GitOps) expect each service's secret env: a Secret created in the
 # cluster from a secret store, never written into the rendered files.
 EXTERNAL_SECRET_SUFFIX = "-secrets"  # nosec B105 -- an object-name suffix, not a password
@@ -31,7 +34,7 @@ VOLUME_NAME_MAX = 63  # a DNS label
 
 
 def service_policy_name(service: str) -> str:
-    return f"allow-{service}"
+    return f"{SERVICE_POLICY_PREFIX}{service}"
 
 
 def external_secret_name(service: str) -> str:
@@ -78,3 +81,16 @@ def writable_volume_name(path: str) -> str:
     so two paths can map to one name (`/a-b`, `/a/b`); the catalog's rules refuse that."""
     cleaned = _NOT_NAME.sub("-", path.lower()).strip("-")
     return f"{WRITABLE_VOLUME_PREFIX}{cleaned or 'root'}"[:VOLUME_NAME_MAX].rstrip("-")
+
+
+NAMESPACE_PREFIX = "dockyard-"
+_NOT_LABEL = re.compile(r"[^a-z0-9-]+")
+
+
+def default_namespace(stack: str) -> str:
+    """A stack's namespace unless `kubernetes.namespace` names one: `dockyard-<stack>`, one per
+    stack (a shared one would let two stacks replace each other's objects), written as a DNS
+    label (lower case, other characters as '-', at most 63). Two stack names that still map to one
+    (`dev.x`, `dev_x`) are refused before anything exists (plan/namespaces.py)."""
+    cleaned = _NOT_LABEL.sub("-", stack.lower()).strip("-") or "stack"
+    return f"{NAMESPACE_PREFIX}{cleaned}"[:VOLUME_NAME_MAX].rstrip("-")

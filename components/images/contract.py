@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from components.config.catalog import Catalog, ServiceSpec
+from components.config.catalog import Build, Catalog, ServiceSpec
 from components.config.catalog_file import CatalogError
-from components.config.text_file import TextFileError, read_text
+from components.config.text_file import TextFileError, read_utf8
 from components.core.problems import OMITTED, Problem
 
 DOCKERFILE = "Dockerfile"
@@ -38,8 +38,8 @@ def _outside(path: Path, root: Path) -> bool:
     return not path.resolve().is_relative_to(root.resolve())
 
 
-def _context_problem(spec: ServiceSpec, project_dir: Path) -> str | None:
-    context = project_dir / spec.build.context
+def _context_problem(build: Build, project_dir: Path) -> str | None:
+    context = project_dir / build.context
     if _outside(context, project_dir):
         return "leads outside the project through a symbolic link: BuildKit would send what it finds there"
     if not (context / DOCKERFILE).is_file():
@@ -53,14 +53,16 @@ def dockerfile_problems(spec: ServiceSpec, project_dir: Path) -> list[Problem]:
         return []
     key = f"services.{spec.name}.build"
     context = project_dir / spec.build.context
-    if why := _context_problem(spec, project_dir):
+    if why := _context_problem(spec.build, project_dir):
         return [Problem(f"{key}.context", spec.build.context, why)]
     dockerfile = context / DOCKERFILE
     try:
-        text = read_text(dockerfile)
-    except (OSError, TextFileError) as error:
-        why = error.strerror if isinstance(error, OSError) else str(error)
-        return [Problem(f"{key}.context", spec.build.context, f"its {DOCKERFILE} cannot be read: {why}")]
+        text = read_utf8(dockerfile)
+    except OSError as error:
+        return [Problem(f"{key}.context", spec.build.context, f"its {DOCKERFILE} cannot be read: {error.strerror}")]
+    except TextFileError as error:
+        # The file, named as the author finds it, then why: is not UTF-8 / is UTF-16 (…)
+        return [Problem(f"{key}.context", spec.build.context, f"{spec.build.context}/{DOCKERFILE} {error}")]
     problems = []
     stages = _stages(text)
     for field_name, stage in (("target", spec.build.target), ("devTarget", spec.build.dev_target)):

@@ -78,6 +78,11 @@ class PromotedImages(pulumi.ComponentResource):
         checked = reference.get_output(IMAGES_OUTPUT).apply(
             lambda exported: check_promoted_images(source_stack, services, exported)
         )
-        self.images = {service: checked.apply(lambda refs, s=service: refs[s]) for service in services}
+        self.images = {service: _image_of(checked, service) for service in services}
         self.promoted_from = {service: source_stack for service in services}
         self.register_outputs({"images": self.images, "promoted_from": self.promoted_from})
+
+
+def _image_of(checked: pulumi.Output[dict[str, str]], service: str) -> pulumi.Output[str]:
+    """`service`'s digest reference among the checked ones."""
+    return checked.apply(lambda refs: refs[service])

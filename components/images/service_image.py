@@ -161,7 +161,9 @@ def plan_build(
     )
 
 
-def _cache_args(plan: BuildPlan):
+def _cache_args(
+    plan: BuildPlan,
+) -> tuple[list[docker_build.CacheFromArgs] | None, list[docker_build.CacheToArgs] | None]:
     """Registry cache (mode max, OCI image manifest) with a named buildx builder. Without
     one, docker-build picks or creates a docker-container builder whose own local cache
     serves rebuilds; a pushed image also carries an inline cache for the next builder."""

@@ -15,9 +15,11 @@ import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 from components.config.catalog import OPT_OUT_READ_ONLY_ROOT, Health, ServiceSpec
 from components.config.settings import Settings
+from components.core.docker_names import config_volume_name, config_writer_name, container_name, data_volume_name
 from components.core.durations import duration_nanos, go_duration
 from components.core.labels import CONFIG_DIGEST_LABEL, ONE_SHOT_LABEL, OPT_OUT_PREFIX, SERVICE_LABEL, STACK_LABEL
 from components.core.quantities import memory_bytes, memory_mb, provider_cpus
@@ -52,6 +54,17 @@ class ConfigFile:
         return hashlib.sha256(self.content.encode()).hexdigest()
 
 
+class HealthTiming(TypedDict, total=False):
+    """A health check's timing as the Docker provider's healthcheck inputs (and compose) take it,
+    durations in their read-back form; empty for a service without a health check."""
+
+    interval: str
+    timeout: str
+    start_period: str
+    start_interval: str
+    retries: int
+
+
 @dataclass(frozen=True)
 class ContainerPlan:
     """Everything about one container except values that are Outputs (image, secrets)."""
@@ -64,7 +77,7 @@ class ContainerPlan:
     memory_mb: int
     cpus: str
     health_test: tuple[str, ...] | None
-    health_timing: dict[str, str | int]  # healthcheck timing inputs, durations in read-back form
+    health_timing: HealthTiming
     one_shot: bool
     published: tuple[Published, ...]
     volume: str | None
@@ -74,10 +87,6 @@ class ContainerPlan:
     labels: dict[str, str] = field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
     config: ConfigFile | None = None  # the monitoring service's generated config
-
-
-def resource_prefix(settings: Settings) -> str:
-    return f"dockyard-{settings.stack}"
 
 
 def hot_reloading(spec: ServiceSpec, settings: Settings) -> bool:
@@ -91,13 +100,14 @@ def dev_stage_reason(service: Service, hot_reload: bool) -> str | None:
     return HOT_RELOAD_REASON if hot_reload else DEBUG_REASON
 
 
-def config_file(service: Service, prefix: str) -> ConfigFile | None:
-    if service.monitoring_config is None:
+def config_file(service: Service, stack: str) -> ConfigFile | None:
+    monitoring = service.spec.monitoring
+    if service.monitoring_config is None or monitoring is None:  # both set for the monitoring service only
         return None
-    path = service.spec.monitoring.config_file
+    path = monitoring.config_file
     return ConfigFile(
-        volume=f"{prefix}-{service.name}-config",
-        writer=f"{prefix}-{service.name}-config",
+        volume=config_volume_name(stack, service.name),
+        writer=config_writer_name(stack, service.name),
         directory=posixpath.dirname(path),
         path=path,
         content=service.monitoring_config,
@@ -116,22 +126,23 @@ def _labels(spec: ServiceSpec, settings: Settings, opt_outs: Mapping[str, str]) 
 
 def container_plan(service: Service, settings: Settings, project_dir: Path) -> ContainerPlan:
     spec = service.spec
-    prefix = resource_prefix(settings)
     reload = hot_reloading(spec, settings)
-    opt_outs = dict(spec.opt_outs)
+    opt_outs: dict[str, str] = dict(spec.opt_outs.items())  # with the dev stage's reason added below
     if why := dev_stage_reason(service, reload):
         opt_outs[OPT_OUT_READ_ONLY_ROOT] = why
-    published = (Published(spec.port, service.published_port),) if service.published_port else ()
-    if service.debug is not None:  # the debugger's port, on 127.0.0.1 like the service's
+    published: tuple[Published, ...] = ()
+    if service.published_port and spec.port is not None:  # a published service has a port (view.py)
+        published += (Published(spec.port, service.published_port),)
+    if service.debug is not None and service.debug_port is not None:  # the debugger's, on 127.0.0.1 too
         published += (Published(service.debug.port, service.debug_port),)
-    config = config_file(service, prefix)
+    config = config_file(service, settings.stack)
     labels = _labels(spec, settings, opt_outs) | ({CONFIG_DIGEST_LABEL: config.digest} if config else {})
     source_bind = None
-    if reload:
+    if reload and spec.build is not None:  # hot reload: built services only (hot_reloading)
         source_bind = (str(project_dir / spec.build.context / spec.build.source_dir), spec.build.source_mount)
     return ContainerPlan(
         service=spec.name,
-        name=f"{prefix}-{spec.name}",
+        name=container_name(settings.stack, spec.name),
         user=spec.user,
         read_only=OPT_OUT_READ_ONLY_ROOT not in opt_outs,
         tmpfs=dict.fromkeys(spec.writable_paths, tmpfs_options(spec.writable_size)),
@@ -141,7 +152,7 @@ def container_plan(service: Service, settings: Settings, project_dir: Path) -> C
         health_timing=_health_timing(spec.health) if spec.health else {},
         one_shot=spec.one_shot,
         published=published,
-        volume=f"{prefix}-{spec.name}-data" if spec.state else None,
+        volume=data_volume_name(settings.stack, spec.name) if spec.state else None,
         data_path=spec.state.path if spec.state else None,
         source_bind=source_bind,
         command=service.debug.command if service.debug is not None else spec.command,
@@ -160,9 +171,12 @@ def tmpfs_options(size: str) -> str:
     return f"{TMPFS_FLAGS},size={written}"
 
 
-def _health_timing(health: Health) -> dict[str, str | int]:
-    durations = {
-        "interval": health.interval, "timeout": health.timeout,
-        "start_period": health.start_period, "start_interval": health.start_interval,
+def _health_timing(health: Health) -> HealthTiming:
+    def read_back(text: str) -> str:
+        return go_duration(duration_nanos(text))
+
+    return {
+        "interval": read_back(health.interval), "timeout": read_back(health.timeout),
+        "start_period": read_back(health.start_period), "start_interval": read_back(health.start_interval),
+        "retries": health.retries,
     }  # fmt: skip
-    return {key: go_duration(duration_nanos(text)) for key, text in durations.items()} | {"retries": health.retries}

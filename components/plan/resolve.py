@@ -18,6 +18,7 @@ from components.config.catalog import Catalog, Debug, Generate, ServiceSpec, sta
 from components.config.settings import Settings
 from components.config.templates import render_template
 from components.core.gc_pause import collection_paused
+from components.core.invariants import ensured
 from components.plan.monitoring import scrape_config, scrape_targets
 from components.plan.view import StackView, debug_host_port, debugged, from_config, published_port
 
@@ -116,9 +117,9 @@ def _external_peers(spec: ServiceSpec, catalog: Catalog, enabled: frozenset[str]
     if all(name in enabled for name in spec.talks_to):
         return ()
     return tuple(
-        ExternalPeer(name, specs[name].port)
+        ExternalPeer(name, port)
         for name in spec.talks_to
-        if name not in enabled and catalog.replacement(name) and specs[name].port
+        if name not in enabled and catalog.replacement(name) and (port := specs[name].port)
     )
 
 
@@ -161,6 +162,10 @@ def _clients(specs: Mapping[str, ServiceSpec]) -> dict[str, tuple[str, ...]]:
     return {name: tuple(found) for name, found in clients.items()}
 
 
+def _port(peer: ServiceSpec) -> int:
+    return ensured(peer.port, f"service {peer.name!r}, which others talk to, to have a port (talksTo needs one)")
+
+
 def _service(spec: ServiceSpec, original: ServiceSpec, context: _Resolving) -> Service:
     name, settings = spec.name, context.settings
     filled = {key: context.addresses.fill(value) for key, value in spec.env.items()}
@@ -171,7 +176,7 @@ def _service(spec: ServiceSpec, original: ServiceSpec, context: _Resolving) -> S
         built_from=spec.image_of or (name if spec.build else None),
         replicas=settings.service(name).replicas,
         published_port=published_port(spec, settings),
-        peers={peer: context.specs[peer].port for peer in spec.talks_to},
+        peers={peer: _port(context.specs[peer]) for peer in spec.talks_to},
         clients=context.clients[name],
         external_peers=_external_peers(original, context.catalog, context.enabled),
         depends_on=spec.depends_on,

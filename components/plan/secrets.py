@@ -14,6 +14,7 @@ import pulumi
 import pulumi_random as random
 
 from components.config.templates import secret_names
+from components.core.invariants import ensured
 from components.plan.resolve import StackSecret
 
 
@@ -44,14 +45,16 @@ class StackSecrets(pulumi.ComponentResource):
                     ).result
                 )
             elif secret.template is not None:
-                values[secret.name] = fill_secrets(secret.template, values)
+                # An Output either way: a template that names no secret is its text as it is.
+                values[secret.name] = pulumi.Output.from_input(fill_secrets(secret.template, values))
             else:
-                values[secret.name] = pulumi.Output.secret(config_secrets[secret.config])
+                config = ensured(secret.config, f"secret {secret.name!r} to come from a config secret")
+                values[secret.name] = pulumi.Output.secret(config_secrets[config])
         self.values = values
         self.register_outputs({})
 
 
-def fill_secrets(template: str, secrets: Mapping[str, pulumi.Output[str]]) -> pulumi.Input[str]:
+def fill_secrets(template: str, secrets: Mapping[str, pulumi.Output[str]]) -> str | pulumi.Output[str]:
     """`template` with each `{secret:name}` filled: a secret Output, or the text as it is when
     it names no secret. Names are checked against the catalog before any resource exists."""
     names = secret_names(template)

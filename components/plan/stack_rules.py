@@ -9,6 +9,7 @@ from __future__ import annotations
 from components.config.settings import StackKind
 from components.core.problems import Problem
 from components.core.references import has_digest
+from components.plan.target_limits import docker_limit_problems
 from components.plan.view import StackView, debug_host_port, debugged, published_port
 
 
@@ -313,4 +314,5 @@ def stack_problems(view: StackView, configured_secrets: set[str]) -> list[Proble
         + debug_problems(view)
         + monitoring_problems(view)
         + kubernetes_problems(view)
+        + docker_limit_problems(view)
     )

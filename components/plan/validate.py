@@ -16,6 +16,7 @@ from components.config.settings_parser import parse_settings
 from components.config.stack_config import ca_bundle_problem, secret_keys
 from components.core.gc_pause import collection_paused
 from components.core.problems import Problem, distinct_problems
+from components.plan.namespaces import shared_namespace_problems
 from components.plan.stack_rules import stack_problems
 from components.plan.view import StackView
 
@@ -53,6 +54,7 @@ def checked_view(
     if settings is not None:
         view = StackView.of(catalog, settings)
         problems += _file_problems(settings, project_dir)
+        problems += shared_namespace_problems(view, project_dir)
         problems += stack_problems(view, secret_names)
     problems = distinct_problems(problems)
     if problems or view is None:

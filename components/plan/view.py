@@ -54,7 +54,7 @@ def debugged(spec: ServiceSpec, settings: Settings) -> bool:
 def debug_host_port(spec: ServiceSpec, settings: Settings) -> int | None:
     """The 127.0.0.1 port a debugged service's debugger is published on: `services.<name>.debugHostPort`,
     else the catalog's debug.port."""
-    if not debugged(spec, settings):
+    if spec.debug is None or not debugged(spec, settings):
         return None
     return settings.service(spec.name).debug_host_port or spec.debug.port
 

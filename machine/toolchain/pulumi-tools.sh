@@ -18,7 +18,9 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PULUMI_VERSION=v3.274.1
+# The Pulumi CLI version: the one pin, in the project's .pulumi.version (the workflows' pulumi/actions
+# steps read it too: tests/workflows/test_workflow_graph.py).
+PULUMI_VERSION=v$(tr -d '[:space:]' < "$HERE/../../.pulumi.version")
 K8S_PROVIDER_MODULE_VERSION=v4.0.0-20260115033456-f47bc2d6f199  # = release v4.25.0
 K8S_PROVIDER_VERSION=4.25.0
 K8S_SDK_VERSION=v4.29.0  # the provider's `replace ../sdk`: the nearest served SDK module

@@ -22,6 +22,7 @@ import urllib.request
 
 import pytest
 
+from components.core.docker_names import config_writer_name
 from testing.harness import CATALOG
 from testing.reference_app import API, WEB
 from testing.trial_stack import PROJECT_DIR, Project, free_port, new_project, remove_leftovers
@@ -97,7 +98,7 @@ def test_1_up_runs_the_debugged_dev_stages_and_prometheus_hardened(project, outp
     assert prometheus["State"]["Health"]["Status"] == "healthy"
     # Its config writer (created, never started) mounts the config volume and nothing else: an
     # empty tmpfs over the image's VOLUME keeps Docker from giving it an anonymous volume.
-    writer = inspect(f"{project.prefix}-{MONITOR}-config")
+    writer = inspect(config_writer_name(project.stack, MONITOR))  # `<prefix>-<monitor>_config`: no service's name
     assert [(m["Type"], m["Destination"]) for m in writer["Mounts"]] == [
         ("volume", posixpath.dirname(SPECS[MONITOR].monitoring.config_file))
     ], writer["Mounts"]

@@ -59,13 +59,31 @@ def test_a_dockerfile_that_is_not_utf8_is_refused_naming_it_and_the_encoding(spe
     dockerfile.write_bytes(dockerfile.read_bytes() + "# café\n".encode("latin-1"))
     (problem,) = dockerfile_problems(spec, project)
     assert problem.key == f"services.{spec.name}.build.context"
-    assert "its Dockerfile cannot be read: is not UTF-8" in problem.allowed and "save it as UTF-8" in problem.allowed
+    assert f"{spec.build.context}/Dockerfile is not UTF-8" in problem.allowed and "save it as UTF-8" in problem.allowed
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+@pytest.mark.parametrize("spec", BUILT, ids=lambda spec: spec.name)
+def test_a_dockerfile_in_utf16_or_utf32_is_refused_before_buildkit_fails_on_it(spec, project, encoding):
+    # What an editor on Windows saves ("Unicode"): BuildKit's parser takes UTF-8 only.
+    dockerfile = project / spec.build.context / "Dockerfile"
+    text = dockerfile.read_text(encoding="utf-8")
+    mark = "\ufeff" if encoding.endswith("-be") else ""  # utf-16 and utf-32 write their own mark
+    dockerfile.write_bytes((mark + text).encode(encoding))
+    (problem,) = dockerfile_problems(spec, project)
+    name = "UTF-32" if encoding == "utf-32" else "UTF-16"
+    assert problem.key == f"services.{spec.name}.build.context"
+    assert problem.allowed == (
+        f"{spec.build.context}/Dockerfile is {name} (it starts with a {name} byte-order mark); "
+        "BuildKit reads only UTF-8: save it as UTF-8"
+    )
 
 
 @pytest.mark.parametrize("spec", BUILT, ids=lambda spec: spec.name)
-def test_a_dockerfile_in_utf16_with_a_byte_order_mark_is_read(spec, project):
+def test_a_dockerfile_in_utf8_with_a_byte_order_mark_is_read(spec, project):
+    # BuildKit drops a UTF-8 byte-order mark (its parser's discardBOM).
     dockerfile = project / spec.build.context / "Dockerfile"
-    dockerfile.write_bytes(dockerfile.read_text(encoding="utf-8").encode("utf-16"))
+    dockerfile.write_bytes(dockerfile.read_text(encoding="utf-8").encode("utf-8-sig"))
     assert dockerfile_problems(spec, project) == []
 
 

@@ -77,7 +77,13 @@ def test_a_dependency_cycle_is_refused(client, server):
 # These write the edited catalog to a file and read it with load_catalog, as the program does.
 
 from components.config.templates import PLACEHOLDER_FORMS  # noqa: E402
-from components.core.names import SECRET_DIR, secret_file_env  # noqa: E402
+from components.core.names import (  # noqa: E402
+    PROGRAM_OBJECTS,
+    SECRET_DIR,
+    SERVICE_POLICY_PREFIX,
+    kubernetes_object_names,
+    secret_file_env,
+)
 from components.plan.resolve import resolve  # noqa: E402
 from components.plan.validate import validate  # noqa: E402
 from testing.harness import stack_config  # noqa: E402
@@ -157,10 +163,15 @@ def test_a_source_dir_that_leaves_its_context_is_refused(tmp_path):
 # Names the program derives: refused when they collide, naming both origins.
 
 
-def test_a_service_whose_network_policy_is_the_programs_own_is_refused(tmp_path):
-    raw = edited(lambda raw: raw["services"].update(dns=upstream_service()))
-    (why,) = problems_at(refusal(tmp_path, raw), "services.dns")
-    assert "allow-dns" in why and "the program's own DNS egress NetworkPolicy" in why
+@pytest.mark.parametrize("name", ["dns", "default-deny", "deny", "dns-egress", "egress"])
+def test_no_service_name_meets_the_programs_own_network_policies(tmp_path, name):
+    # The program's own NetworkPolicies do not start with "allow-", every service's does: a
+    # service named dns (refused while the DNS policy was allow-dns) is just a service.
+    assert not any(policy.startswith(SERVICE_POLICY_PREFIX) for kind, policy in PROGRAM_OBJECTS if kind == "NetworkPolicy")
+    catalog = loaded(tmp_path, edited(lambda raw: raw["services"].update({name: upstream_service()})))
+    policies = [policy for kind, policy in kubernetes_object_names(name) if kind == "NetworkPolicy"]
+    assert name in catalog.by_name() and policies == [f"allow-{name}"]
+    assert ("NetworkPolicy", f"allow-{name}") not in PROGRAM_OBJECTS
 
 
 @pytest.mark.parametrize(("paths", "index", "words"), [

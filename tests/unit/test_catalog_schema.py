@@ -53,7 +53,8 @@ GRAMMAR: dict[tuple[str, str], list[Any]] = {
     ("ServiceSpec", "writablePaths"): [["/tmp"], ["/tmp", "/var/x"], ["tmp"], ["/tmp/"], [SECRET_DIR], ["/a\x01"]],
     ("State", "path"): ["/data", "/data/", "data", "/"],
     ("State", "size"): ["1Gi", "512Mi", "1.5G", 2**30, "1 Gi", "lots", "1Ki", 1024, "-1Gi", 1.5],
-    ("Resources", "memory"): ["64Mi", "1G", 67108864, MEMORY_FLOOR_BYTES, MEMORY_FLOOR_BYTES - 1, "5Mi", "64MB", 64.5],
+    ("Resources", "memory"): ["64Mi", "1G", 67108864, MEMORY_FLOOR_BYTES, MEMORY_FLOOR_BYTES - 1, "5Mi", "64MB", 64.5,
+                              "1.5Gi", "1.1Gi"],
     ("Resources", "ephemeralStorage"): ["256Mi", "1Gi", 2**28, "5Mi", "lots"],
     ("ServiceSpec", "writableSize"): ["64Mi", "1Gi", 2**26, "5Mi", "64MB"],
     ("Resources", "cpu"): ["250m", "0.5", "2", 1, 0.25, 0.0001, "0", "0m", 0, -1, "0.0001", "1.5m", "half"],
@@ -92,6 +93,9 @@ LOADER_ONLY: dict[tuple[str, str, str], str] = {
     ("Resources", "memory", "'5Mi'"): "a pattern cannot compare a quantity with the 6Mi floor",
     ("Resources", "ephemeralStorage", "'5Mi'"): "a pattern cannot compare a quantity with the 6Mi floor",
     ("ServiceSpec", "writableSize", "'5Mi'"): "a pattern cannot compare a quantity with the 6Mi floor",
+    ("Resources", "memory", "'1.1Gi'"): "a pattern cannot tell a fraction of a byte (1.1Gi) from a whole number (1.5Gi)",
+    ("Resources", "cpu", "0.0001"): "a number's precision (a fraction of a millicore) is not a pattern; multipleOf "
+    "is inexact for decimals (0.3 / 0.001 is not whole in binary floating point)",
 }
 
 

@@ -125,13 +125,14 @@ def test_every_object_belongs_to_the_environment_through_an_explicit_provider(ru
     assert provider.parent == component.urn
     objects = [r for r in run.resources if r.type.startswith("kubernetes:")]
     # At least a ServiceAccount, a workload and a NetworkPolicy per service, and the
-    # Namespace, default-deny, allow-dns and the Ingress.
+    # Namespace, default-deny, dns-egress and the Ingress.
     assert len(objects) >= 3 * len(enabled(run.stack)) + 4
     assert {r.parent for r in objects} == {component.urn}
 
 
 def test_provider_targets_the_stack_context_with_server_side_apply(runs):
-    expected = {"dev": ("minikube", "dockyard"), "staging": ("staging", "dockyard-staging"), "prod": ("prod", "dockyard")}
+    # dev's namespace is its own by default (dockyard-<stack>); prod's file keeps the one it had
+    expected = {"dev": ("minikube", "dockyard-dev"), "staging": ("staging", "dockyard-staging"), "prod": ("prod", "dockyard")}
     for stack, (context, namespace) in expected.items():
         (provider,) = runs[stack].of_type("pulumi:providers:kubernetes")
         assert provider.inputs["context"] == context
@@ -486,9 +487,9 @@ def test_network_policies_allow_exactly_the_catalog_dependencies(run):
 def test_namespace_is_default_deny_with_dns(run):
     policies = {p.inputs["metadata"]["name"]: p.inputs["spec"] for p in run.of_type(NETWORK_POLICY)}
     assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    dns_ports = {(p["protocol"], p["port"]) for p in policies["allow-dns"]["egress"][0]["ports"]}
+    dns_ports = {(p["protocol"], p["port"]) for p in policies["dns-egress"]["egress"][0]["ports"]}
     assert dns_ports == {("UDP", 53), ("TCP", 53)}
-    assert set(policies) == {"default-deny", "allow-dns", *(f"allow-{name}" for name in workloads(run))}
+    assert set(policies) == {"default-deny", "dns-egress", *(f"allow-{name}" for name in workloads(run))}
 
 
 def test_egress_leaves_the_cluster_only_to_a_service_replaced_from_config(runs):
@@ -523,6 +524,6 @@ def test_ingress_routes_to_the_configured_public_service_only(run):
 
 def test_outputs_name_the_namespace_url_and_images(runs):
     assert runs["staging"].outputs["kubernetes"]["url"] == "https://staging.dockyard.example.com"
-    assert runs["dev"].outputs["kubernetes"]["namespace"] == "dockyard"
+    assert runs["dev"].outputs["kubernetes"]["namespace"] == "dockyard-dev"
     assert set(runs["prod"].outputs["kubernetes"]["images"]) == set(workloads(runs["prod"]))
     assert PROD_SOURCE_STACK in runs["prod"].outputs["promotedFrom"].values()

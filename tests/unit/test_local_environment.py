@@ -6,6 +6,7 @@ settings, so a service added to the catalog is checked by the same tests.
 
 import re
 
+import pulumi
 import pytest
 
 from components.config.catalog import DEFAULT_USER, secret_references
@@ -301,15 +302,28 @@ def test_make_down_keeps_the_data_volumes(dev):
     assert not any(c.retain_on_delete for c in dev.of_type("docker:index/container:Container"))
 
 
-def test_each_wait_is_announced_with_its_service_and_budget(caplog):
-    import logging
-
+def test_each_wait_is_announced_with_its_service_and_budget_when_its_container_is_created(monkeypatch):
+    from components.targets.docker import announcements, environment
     from components.targets.docker.container_inputs import HEALTH_WAIT_SECONDS
 
-    with caplog.at_level(logging.INFO):
-        run_program("dev")
-    messages = [record.getMessage() for record in caplog.records]
+    made: list[announcements.WaitAnnouncements] = []
+
+    def kept() -> announcements.WaitAnnouncements:
+        made.append(announcements.WaitAnnouncements(on_create=True))  # the mocks run hooks, as the CLI does
+        return made[-1]
+
+    said: list[str] = []
+    monkeypatch.setattr(environment, "wait_announcements", kept)
+    monkeypatch.setattr(announcements.pulumi.log, "info", lambda message, resource=None: said.append(message))
+    run = run_program("dev")
+    assert not [message for message in said if "waiting until" in message or "runs to completion" in message], (
+        "registering the containers (every `up`, a no-change one too) says nothing about waiting"
+    )
+    (announced,) = made
+    for container in run.of_type("docker:index/container:Container"):  # the engine creates each once
+        announced.announce(pulumi.ResourceHookArgs(urn=container.urn, id="", name=container.name,
+                                                   type=container.type, new_inputs=container.inputs))  # fmt: skip
     for service in LONG_RUNNING:
-        assert f"{service}: waiting until its health check passes (up to {HEALTH_WAIT_SECONDS}s)" in messages
+        assert f"{service}: waiting until its health check passes (up to {HEALTH_WAIT_SECONDS}s)" in said
     for service in ONE_SHOT:
-        assert f"{service}: runs to completion before the services after it start" in messages
+        assert f"{service}: runs to completion before the services after it start" in said

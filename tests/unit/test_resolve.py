@@ -118,3 +118,19 @@ def test_a_read_only_root_opt_out_reaches_both_targets():
     assert plans[name].labels["opt-out.dockyard.dev/read-only-root"] == "writes its cache beside the code"
     assert all(plan.read_only for other, plan in plans.items() if other != name)
     assert container_security_context(opted.by_name()[name])["readOnlyRootFilesystem"] is False
+
+
+def test_a_fact_the_rules_guarantee_fails_as_a_dockyard_bug_when_it_does_not_hold():
+    """resolve() runs after the catalog's rules (talksTo needs a port). Were they skipped, the peer
+    without a port is said as a bug in dockyard, naming it: not a NetworkPolicy rule without a port."""
+    portless = next(spec for spec in CATALOG.services if spec.port is None)
+    talker = next(spec for spec in CATALOG.services if spec.talks_to and spec.name != portless.name)
+    broken = Catalog(
+        services=tuple(
+            spec.model_copy(update={"talks_to": (*spec.talks_to, portless.name)}) if spec.name == talker.name else spec
+            for spec in CATALOG.services
+        ),
+        secrets=CATALOG.secrets,
+    )
+    with pytest.raises(RuntimeError, match=rf"^dockyard bug: expected service '{portless.name}', which others talk to, "):
+        resolve(broken, settings_of("dev"))

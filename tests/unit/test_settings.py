@@ -82,11 +82,32 @@ def test_bad_memory_quantity_is_rejected(memory):
     assert "memory quantity" in str(error) and repr(memory) in str(error)
 
 
-@pytest.mark.parametrize("cpu", ["fast", "0", "1.2345", "-1"])
+@pytest.mark.parametrize("cpu", ["fast", "0", "0m", "-1"])
 def test_bad_cpu_quantity_is_rejected(cpu):
     error = problems_for("dev", {"services": {SERVICE: {"cpu": cpu}}})
     assert keys(error) == [f"services.{SERVICE}.cpu"]
-    assert "CPU quantity" in str(error)
+    assert "CPU quantity above 0" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("cpu", "written", "rounded"),
+    [("1.2345", "1234.5m", "1235m"), ("0.0001", "0.1m", "1m"), ("1.5m", "1.5m", "2m"), (0.0001, "0.1m", "1m")],
+)
+def test_a_cpu_finer_than_a_millicore_is_refused_saying_what_kubernetes_would_run(cpu, written, rounded):
+    # Kubernetes rounds a finer quantity up to whole millicores: the stack would not run what it says.
+    error = problems_for("dev", {"services": {SERVICE: {"cpu": cpu}}})
+    assert keys(error) == [f"services.{SERVICE}.cpu"]
+    assert (
+        f"is {written}, finer than 1m (0.001), Kubernetes' smallest CPU unit: it would run it as {rounded}; "
+        f"write whole millicores, e.g. {rounded}"
+    ) in str(error)
+
+
+@pytest.mark.parametrize(("memory", "exact"), [("1.1Gi", "1181116006.4"), ("6291456.5", "6291456.5")])
+def test_a_memory_quantity_with_a_fraction_of_a_byte_is_refused(memory, exact):
+    error = problems_for("dev", {"services": {SERVICE: {"memory": memory}}})
+    assert keys(error) == [f"services.{SERVICE}.memory"]
+    assert f"is {exact} bytes, a fraction of a byte, which Kubernetes would round up" in str(error)
 
 
 @pytest.mark.parametrize("service", PUBLIC)

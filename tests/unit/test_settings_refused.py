@@ -375,3 +375,50 @@ def test_an_external_database_beside_the_in_cluster_one_is_refused():
 def test_values_are_spelt_as_in_the_stack_file():
     error = refused("dev", {"services": {"backend": {"replicas": True}}})
     assert "dockyard:services.backend.replicas = true: must be a whole number" in str(error)
+
+
+# --- one spelling: keys are camelCase, as the docs and every stack file write them ---------------
+
+from components.config.settings import (  # noqa: E402
+    DevSettings,
+    ImageSettings,
+    IngressSettings,
+    KubernetesSettings,
+    PromotionSettings,
+    ServiceSettings,
+)
+
+SECTIONS = {
+    "images": ImageSettings, "dev": DevSettings, "kubernetes": KubernetesSettings,
+    "kubernetes.ingress": IngressSettings, "promotion": PromotionSettings, "services.backend": ServiceSettings,
+}  # fmt: skip
+SNAKE_KEYS = [
+    (section, name, field.alias)
+    for section, model in SECTIONS.items()
+    for name, field in model.model_fields.items()
+    if field.alias and field.alias != name
+]
+
+
+def nested(dotted: str, value: object) -> dict:
+    *parents, last = dotted.split(".")
+    result: dict = {last: value}
+    for part in reversed(parents):
+        result = {part: result}
+    return result
+
+
+@pytest.mark.parametrize(("section", "snake", "camel"), SNAKE_KEYS, ids=[f"{s}.{n}" for s, n, _ in SNAKE_KEYS])
+def test_a_snake_case_key_is_refused_with_its_camel_case_spelling(section, snake, camel):
+    # The models take field names too (for code); the stack file does not: one spelling.
+    error = refused("dev", nested(f"{section}.{snake}", "x"))
+    (problem,) = [p for p in error.problems if p.key == f"{section}.{snake}"]
+    assert problem.allowed == f"unknown key: write {camel} (keys are camelCase, as in docs/configuration.md)"
+
+
+def test_a_snake_case_secret_key_is_refused_with_its_camel_case_spelling():
+    error = refused("staging", {"registry_password": "x"})
+    assert [(p.key, p.allowed) for p in error.problems] == [
+        ("registry_password", "unknown key: write registryPassword (keys are camelCase)")
+    ]
+    assert "x" not in [p.value for p in error.problems]

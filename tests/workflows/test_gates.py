@@ -393,8 +393,15 @@ def test_the_staging_job_rolls_a_failed_release_back_with_the_same_up() -> None:
     assert "pulumi stack output revision --stack staging" in by_id["last-good"]["run"]
     up, rollback = by_id["up"], by_id["rollback"]
     assert rollback["uses"] == up["uses"]
-    same = {k: v for k, v in up["with"].items() if k != "message"}
-    assert {k: v for k, v in rollback["with"].items() if k != "message"} == same
+    # The same inputs, but the CLI version: the release checked out may predate .pulumi.version,
+    # so the rollback takes the version read (from that file) before the checkout.
+    version_source = {"pulumi-version-file", "pulumi-version"}
+    same = {k: v for k, v in up["with"].items() if k not in version_source | {"message"}}
+    assert {k: v for k, v in rollback["with"].items() if k not in version_source | {"message"}} == same
+    assert up["with"]["pulumi-version-file"] == ".pulumi.version"
+    assert rollback["with"]["pulumi-version"] == "${{ steps.pulumi-cli.outputs.version }}"
+    assert by_id["pulumi-cli"]["run"].count(".pulumi.version") == 1
+    assert steps.index(by_id["pulumi-cli"]) < steps.index(rollback) - 1  # before the checkout
     checkout = steps[steps.index(rollback) - 1]
     assert checkout["uses"].startswith("actions/checkout@")
     assert checkout["with"]["ref"] == "${{ steps.last-good.outputs.revision }}"

@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 UV="${UV:-uv}"
 common=(--generate-hashes --universal --python-version 3.11 --no-emit-index-url --quiet)
 "$UV" pip compile "${common[@]}" pyproject.toml -o requirements.lock
-"$UV" pip compile "${common[@]}" --extra dev pyproject.toml -o requirements-dev.lock
+# Extras kept in the dev lock (coverage[toml], which pytest-cov asks for): pip's --require-hashes
+# (scripts/test.sh, make typecheck) refuses a dependency's extra it finds no pinned line for.
+"$UV" pip compile "${common[@]}" --no-strip-extras --extra dev pyproject.toml -o requirements-dev.lock
 # The build backend used to install the app itself, hash-checked too.
 printf 'setuptools==84.2.1\n' | "$UV" pip compile "${common[@]}" - -o build-constraints.lock
 # uv itself, installed into the image's builder stage (keep in step with UV_VERSION there).

@@ -10,8 +10,9 @@ import string
 from collections.abc import Mapping
 
 from components.config.settings import NAMESPACE
+from components.core.invariants import ensured
 from components.core.problems import OMITTED, Problem, Refusal
-from components.plan.resolve import ResolvedStack
+from components.plan.resolve import ResolvedStack, StackSecret
 
 ALPHABET = string.ascii_letters + string.digits  # as the program's RandomPassword (special=False)
 
@@ -27,11 +28,16 @@ class ComposeRefusal(Refusal):
 def config_secret_problems(stack: ResolvedStack) -> list[Problem]:
     """One problem per secret the stack reads from config: the file would have no value for it."""
     return [
-        Problem(secret.config, OMITTED, f"secret {secret.name!r} is read from this config secret, which a compose "
+        Problem(_config_key(secret), OMITTED, f"secret {secret.name!r} is read from this config secret, which a compose "
                 "file cannot read (only generated secrets, and templates over them, are written into it)")
         for secret in stack.secrets.values()
         if secret.generate is None and secret.template is None
     ]  # fmt: skip
+
+
+def _config_key(secret: StackSecret) -> str:
+    """The config key of a secret neither generated nor a template (each is exactly one of the three)."""
+    return ensured(secret.config, f"secret {secret.name!r}, neither generated nor a template, to come from config")
 
 
 def secret_values(stack: ResolvedStack) -> dict[str, str]:
@@ -42,8 +48,9 @@ def secret_values(stack: ResolvedStack) -> dict[str, str]:
     for secret in stack.secrets.values():
         if secret.generate is not None:
             values[secret.name] = "".join(random_source.choice(ALPHABET) for _ in range(secret.generate.length))
-        else:
-            values[secret.name] = fill_secrets(secret.template, values)
+        else:  # a template: config_secret_problems refused the others
+            template = ensured(secret.template, f"secret {secret.name!r} to be a template")
+            values[secret.name] = fill_secrets(template, values)
     return values
 
 

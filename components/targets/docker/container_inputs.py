@@ -10,17 +10,18 @@ shows no changes.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypedDict
 
 import pulumi
 import pulumi_docker as docker
 
-from components.plan.container import ContainerPlan
+from components.plan.container import ContainerPlan, HealthTiming
 from components.plan.resolve import Service
 from components.plan.secrets import fill_secrets
 
 # How long a service may take to turn healthy: the health gate's wait (health_gates.py) on every `up`.
 HEALTH_WAIT_SECONDS = 180
-NO_HEALTH_CHECK_TIMING = {"interval": "1s", "timeout": "1s", "start_period": "1s", "start_interval": "1s", "retries": 1}
+NO_HEALTH_CHECK_TIMING: HealthTiming = {"interval": "1s", "timeout": "1s", "start_period": "1s", "start_interval": "1s", "retries": 1}
 
 
 def memory_swap_mb(memory_mb: int, swap_accounted: bool) -> int:
@@ -69,7 +70,17 @@ def volume_args(plan: ContainerPlan) -> list[docker.ContainerVolumeArgs]:
     return volumes
 
 
-def lifecycle_args(plan: ContainerPlan) -> dict:
+class Lifecycle(TypedDict, total=False):
+    """The `Container` inputs `lifecycle_args` sets."""
+
+    attach: bool
+    must_run: bool
+    logs: bool
+    restart: str
+    wait: bool
+
+
+def lifecycle_args(plan: ContainerPlan) -> Lifecycle:
     """How the container runs: a one-shot to completion during `pulumi up` (its exit code gates
     what starts after it), a long-running service restarted unless stopped. The provider does not
     wait for health (its wait saw a crash only as a time-out): the health gate does

@@ -54,7 +54,9 @@ def config_writer(
         f"{OPT_OUT_PREFIX}{OPT_OUT_READ_ONLY_ROOT}": WRITER_REASON,
     }
     return docker.Container(
-        f"{name}-config",
+        # `local-<service>_config`: `local-<service>-config` would be the container of a service
+        # named `<service>-config` (one URN for two resources).
+        f"{name}_config",
         name=config.writer,
         image=image,
         start=False,

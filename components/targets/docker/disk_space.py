@@ -17,8 +17,10 @@ import shlex
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from components.targets.docker.endpoint import docker_config_dir
+from components.targets.docker.engine import DockerEngine
 from components.targets.docker.machine import filesystem
 
 GIB = 1024**3
@@ -33,9 +35,9 @@ def _gib(size: float) -> str:
     return f"{size / GIB:.1f} GiB"
 
 
-def _buildx_builder(config_dir: Path, name: str | None) -> dict | None:
+def _buildx_builder(config_dir: Path, name: str | None) -> dict[str, Any] | None:
     """buildx's record of the builder `name` (None: buildx's current one), or None when there is
-    none (the engine's own builder, `default`, has no record)."""
+    none (the engine's own builder, `default`, has no record). Any: buildx's JSON, read loosely."""
     if name is None:
         try:
             name = json.loads((config_dir / "buildx" / "current").read_text()).get("Name")
@@ -44,9 +46,10 @@ def _buildx_builder(config_dir: Path, name: str | None) -> dict | None:
     if not name:
         return None
     try:
-        return json.loads((config_dir / "buildx" / "instances" / name).read_text())
+        record: dict[str, Any] = json.loads((config_dir / "buildx" / "instances" / name).read_text())
     except (OSError, ValueError):
         return None
+    return record
 
 
 def _listening_process(socket_path: str) -> int | None:
@@ -104,7 +107,7 @@ def buildkit_root(builder: str | None, docker_root: str, env: Mapping[str, str])
     return (_buildkitd_root(pid) if pid is not None else None), name
 
 
-def disk_problems(engine, *, builds: bool, builder: str | None, env: Mapping[str, str]) -> list[str]:
+def disk_problems(engine: DockerEngine, *, builds: bool, builder: str | None, env: Mapping[str, str]) -> list[str]:
     """Why this machine's disk cannot take this `up`, or []: the free space of each filesystem
     Docker's root and (when the stack builds) BuildKit's root live on, against what they need
     together. Nothing is said when the engine runs elsewhere (its disk is not visible from here)."""

@@ -299,7 +299,7 @@ def _from_context(
             [f"the Docker context '{name}' ({how}): {meta_path} cannot be read ({error})"]
         ) from None
     endpoint = ((meta.get("Endpoints") or {}).get("docker") or {}) if isinstance(meta, dict) else {}
-    host = endpoint.get("Host")
+    host = str(endpoint.get("Host") or "")  # the CLI writes a string; anything else is refused below as one
     if not host:
         raise EngineSelectionError(
             [

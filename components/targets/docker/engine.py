@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 import socket
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from components.core.labels import STACK_LABEL
@@ -21,6 +21,11 @@ from components.targets.docker.endpoint import (
     resolve_endpoint,
 )
 from components.targets.docker.machine import free_bytes, loopback_port_in_use
+
+if TYPE_CHECKING:  # the SDK itself is imported only where an engine is asked (DockerEngine._client)
+    from docker import APIClient
+
+_Answer = TypeVar("_Answer")
 
 
 @dataclass(frozen=True)
@@ -74,10 +79,10 @@ class DockerEngine:
     def __init__(self, endpoint: DockerEndpoint | str):
         self.endpoint = endpoint if isinstance(endpoint, DockerEndpoint) else given_endpoint(endpoint)
         self.host = self.endpoint.host
-        self._api = None
+        self._api: APIClient | None = None
         self._info: dict[str, Any] | None = None
 
-    def _client(self):
+    def _client(self) -> APIClient:
         import docker  # the SDK is needed only where an engine is asked
         import urllib3
         from docker.errors import DockerException
@@ -85,7 +90,7 @@ class DockerEngine:
         if self._api is not None:
             return self._api
         endpoint = self.endpoint
-        tls: Any = False
+        tls: docker.tls.TLSConfig | bool = False
         if endpoint.tls is not None:
             tls = docker.tls.TLSConfig(
                 client_cert=(str(endpoint.tls.cert), str(endpoint.tls.key)),
@@ -113,12 +118,12 @@ class DockerEngine:
         self._api = api
         return api
 
-    def _ask(self, question, *args, **kwargs):
+    def _ask(self, question: Callable[[APIClient], _Answer]) -> _Answer:
         from docker.errors import DockerException, NotFound
         from requests.exceptions import RequestException
 
         try:
-            return question(self._client(), *args, **kwargs)
+            return question(self._client())
         except NotFound:
             raise
         except (DockerException, RequestException) as error:

@@ -18,9 +18,11 @@ import pulumi
 import pulumi_docker as docker
 
 from components.config.settings import Settings
+from components.core.docker_names import network_name
 from components.core.labels import STACK_LABEL
-from components.plan.container import LOG_OPTIONS, STOP_GRACE_SECONDS, ContainerPlan, container_plan, resource_prefix
+from components.plan.container import LOG_OPTIONS, STOP_GRACE_SECONDS, ContainerPlan, container_plan
 from components.targets.args import EnvironmentArgs
+from components.targets.docker.announcements import wait_announcements
 from components.targets.docker.container_inputs import (
     HEALTH_WAIT_SECONDS,
     container_env,
@@ -32,7 +34,7 @@ from components.targets.docker.container_inputs import (
 )
 from components.targets.docker.dev_loop import config_writer, debug_address, generated_config_volume
 from components.targets.docker.engine import DockerEngine
-from components.targets.docker.health_gates import announce_wait, require_success, wait_healthy
+from components.targets.docker.health_gates import require_success, wait_healthy
 from components.targets.docker.leftovers import leftover_hooks
 
 LOOPBACK = "127.0.0.1"  # where published ports (and debuggers) listen on the host
@@ -65,14 +67,16 @@ class DockerEnvironment(pulumi.ComponentResource):
         super().__init__("dockyard:index:DockerEnvironment", name, None, opts)
         stack, images, secrets = args.stack, args.images, args.secrets
         settings = stack.settings
-        prefix = resource_prefix(settings)
         child = pulumi.ResourceOptions(parent=self)
         # An interrupted `up` may have left the network or a container on the engine, unknown to
         # the state: removed just before it is created again (leftovers.py).
         leftovers = leftover_hooks(engine, settings.stack, STOP_GRACE_SECONDS)
+        # What a container's creation waits for, said when it is created (not on every `up`).
+        announcements = wait_announcements()
+        container_hooks = announcements.hooks(leftovers)
         self.network = docker.Network(
             f"{name}-network",
-            name=f"{prefix}-net",
+            name=network_name(settings.stack),
             driver="bridge",
             labels=[docker.NetworkLabelArgs(label=STACK_LABEL, value=settings.stack)],
             opts=pulumi.ResourceOptions(parent=self, hooks=leftovers),
@@ -90,7 +94,8 @@ class DockerEnvironment(pulumi.ComponentResource):
                 self.urls[service] = f"http://{LOOPBACK}:{plan.published[0].external}"
             if address := debug_address(resolved, LOOPBACK):
                 self.debug[service] = address
-            volumes = [self._volume(name, plan, settings)] if plan.volume else []
+            # What the container mounts (its volumes, the config writer that fills one): created first.
+            volumes: list[pulumi.Resource] = [self._volume(name, plan, settings)] if plan.volume else []
             if plan.config:  # the generated config, in a volume a never-started container fills
                 config_volume = generated_config_volume(f"{name}-{service}", plan.config, settings.stack, child)
                 volumes += [config_volume, config_writer(
@@ -101,6 +106,7 @@ class DockerEnvironment(pulumi.ComponentResource):
                     stack=settings.stack, opts=pulumi.ResourceOptions(parent=self, depends_on=[config_volume]),
                 )]  # fmt: skip
             envs = [pulumi.Output.concat(key, "=", value) for key, value in container_env(resolved, secrets).items()]
+            announcements.expect(service, plan)
             container = docker.Container(
                 f"{name}-{service}",
                 name=plan.name,
@@ -131,20 +137,20 @@ class DockerEnvironment(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     # An Output dependency: known in a preview (no spurious diff), awaited in an up.
-                    depends_on=[ready[d] for d in plan.depends_on] + volumes,
+                    depends_on=[*(ready[d] for d in plan.depends_on), *volumes],
                     delete_before_replace=True,  # fixed container names cannot exist twice
                     replace_on_changes=REPLACE_ON_CHANGES,
-                    hooks=leftovers,
+                    hooks=container_hooks,
                 ),
             )
-            announce_wait(service, plan, container)
+            announcements.registered(plan, container)
             if spec.one_shot:
                 gate = pulumi.Output.all(container.exit_code, container.container_logs).apply(
                     require_success(engine, service, plan.name)
                 )
             else:
                 gate = container.id.apply(wait_healthy(engine, service, HEALTH_WAIT_SECONDS))
-            ready[service] = gate.apply(lambda _, c=container: c)
+            ready[service] = _after(gate, container)
             self.containers[service] = container
         self.register_outputs(
             {
@@ -165,3 +171,9 @@ class DockerEnvironment(pulumi.ComponentResource):
             # purge=1` removes it. A later `up` re-adopts the volume by its name.
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
+
+
+def _after(gate: pulumi.Output[str], container: docker.Container) -> pulumi.Output[docker.Container]:
+    """`container`, resolved once its health gate has passed (a function, not a lambda in the loop:
+    each gate keeps its own container)."""
+    return gate.apply(lambda _: container)

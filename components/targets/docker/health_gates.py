@@ -1,19 +1,18 @@
 """The health gates of the Docker target: apply callbacks that poll the engine during `pulumi up`
 so that what starts after a service waits until it is healthy (`wait_healthy`) or, for a
-one-shot such as migrations, has exited 0 (`require_success`); and the line that says, on the
-container's row of `pulumi up`, what it waits for (`announce_wait`). A service that crashes or
-never gets healthy fails the `up` naming it, its exit code or health status, and its last output."""
+one-shot such as migrations, has exited 0 (`require_success`). What a new container's row says
+it waits for: announcements.py. A service that crashes or never gets healthy fails the `up`
+naming it, its exit code or health status, and its last output."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pulumi
-import pulumi_docker as docker
 from pulumi.errors import RunError
 
-from components.plan.container import ContainerPlan
-from components.targets.docker.container_inputs import HEALTH_WAIT_SECONDS
 from components.targets.docker.engine import DockerEngine
 
 HEALTH_POLL_SECONDS = 1
@@ -31,14 +30,14 @@ def _log_tail(logs: str | None) -> str:
     return "\n".join(f"    | {line}" for line in lines)
 
 
-def require_success(engine: DockerEngine | None, service: str, container_name: str):
+def require_success(engine: DockerEngine | None, service: str, container_name: str) -> Callable[[list[Any]], str]:
     """An apply callback over (exit code, logs): "0" when the one-shot succeeded, else an error
     quoting its last log lines. The failed container is removed (its logs are in the message),
     so the next `make up` (which refreshes first) runs it again: a failure whose cause lies
     outside the inputs (a database that was down) recovers with no manual step."""
 
-    def check(result: list) -> str:
-        exit_code, logs = result
+    def check(result: list[Any]) -> str:
+        exit_code, logs = result  # Output.all(exit code: int | None, logs: str | None)
         if exit_code in (None, 0):
             return "0"
         message = (
@@ -58,15 +57,17 @@ def require_success(engine: DockerEngine | None, service: str, container_name: s
 
 
 CRASHED_STATES = ("exited", "dead", "restarting")
+# A container's `State` as the Engine API's JSON has it (DockerEngine.state): values of many types.
+ContainerState = dict[str, Any]
 
 
-def _crash(state: dict, restarts_before: int) -> bool:
+def _crash(state: ContainerState, restarts_before: int) -> bool:
     """Whether a long-running container has stopped on its own since the gate began: it is not
     running (or Docker is restarting it), or it restarted meanwhile."""
     return state.get("Status") in CRASHED_STATES or int(state.get("RestartCount") or 0) > restarts_before
 
 
-def _last_probe(state: dict) -> str:
+def _last_probe(state: ContainerState) -> str:
     """The output of the container's last health check, on one line, or ""."""
     probes = (state.get("Health") or {}).get("Log") or []
     if not probes:
@@ -76,7 +77,7 @@ def _last_probe(state: dict) -> str:
     return f" Its last health check exited {last.get('ExitCode')}" + (f": {said}" if said else "") + "."
 
 
-def _failed(engine: DockerEngine, service: str, container_id: str, what: str, state: dict) -> ServiceFailed:
+def _failed(engine: DockerEngine, service: str, container_id: str, what: str, state: ContainerState) -> ServiceFailed:
     """The error for a long-running service that crashed or never got healthy: what happened, its
     last output. The container is stopped (it keeps its logs: `docker logs`) so that its restart
     policy does not loop it meanwhile; the next `make up`, which refreshes first, finds it stopped
@@ -90,7 +91,13 @@ def _failed(engine: DockerEngine, service: str, container_id: str, what: str, st
     )
 
 
-def wait_healthy(engine: DockerEngine, service: str, timeout_seconds: int, clock=time.monotonic, sleep=time.sleep):
+def wait_healthy(
+    engine: DockerEngine,
+    service: str,
+    timeout_seconds: int,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Callable[[str], str]:
     """An apply callback: block until the container is healthy, saying what it waits for; fail
     at once when it crashes (exits, or its restart policy restarts it), naming its exit code and
     quoting its last output, or after `timeout_seconds` with its health status.
@@ -128,16 +135,3 @@ def wait_healthy(engine: DockerEngine, service: str, timeout_seconds: int, clock
             sleep(HEALTH_POLL_SECONDS)
 
     return check
-
-
-def announce_wait(service: str, plan: ContainerPlan, container: docker.Container) -> None:
-    """Says, on the container's line of `pulumi up`, what it waits for and how long at most."""
-    if pulumi.runtime.is_dry_run():
-        return
-    if plan.one_shot:
-        message = f"{service}: runs to completion before the services after it start"
-    elif plan.health_test:
-        message = f"{service}: waiting until its health check passes (up to {HEALTH_WAIT_SECONDS}s)"
-    else:
-        return
-    pulumi.log.info(message, resource=container)

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from components.plan.resolve import ResolvedStack
+from components.targets.docker.engine import DockerEngine, PortHolder
 
 SUGGESTION_TRIES = 50  # ports above a taken one tried for a free one to suggest
 
@@ -36,7 +37,7 @@ def wanted_ports(stack: ResolvedStack) -> list[WantedPort]:
     return wanted
 
 
-def _free_port_above(port: int, engine, unavailable: Iterable[int]) -> int | None:
+def _free_port_above(port: int, engine: DockerEngine, unavailable: Iterable[int]) -> int | None:
     skip = set(unavailable)
     for candidate in range(port + 1, min(port + 1 + SUGGESTION_TRIES, 65536)):
         if candidate not in skip and engine.port_in_use(candidate) is False:
@@ -44,10 +45,10 @@ def _free_port_above(port: int, engine, unavailable: Iterable[int]) -> int | Non
     return None
 
 
-def port_problems(engine, stack_name: str, wanted: list[WantedPort]) -> list[str]:
+def port_problems(engine: DockerEngine, stack_name: str, wanted: list[WantedPort]) -> list[str]:
     """Why a wanted port cannot be published, one line each, naming the service, the port, what
     holds it and the setting that moves it; [] when all are free (or held by this stack)."""
-    holders: Mapping = engine.published_ports()
+    holders: Mapping[int, PortHolder] = engine.published_ports()
     problems = []
     for want in wanted:
         holder = holders.get(want.port)

@@ -46,7 +46,7 @@ def stack_docker_config(config: pulumi.Config) -> dict[str, Any]:
     return values
 
 
-def docker_engine_preflight(config: pulumi.Config, host: Host) -> tuple[Any, list[str]]:
+def docker_engine_preflight(config: pulumi.Config, host: Host) -> tuple[DockerEngine | None, list[str]]:
     """The engine this stack runs on, found as the docker CLI finds it (see endpoint.py),
     said in the update's first lines, and checked: (client, []) or (None or the client, problems).
     The client is `host.connect`'s when a test gives one, else a `DockerEngine`."""
@@ -70,6 +70,17 @@ def docker_stack_problems(engine: DockerEngine, stack: ResolvedStack, *, builds:
         )
     except OSError as error:
         return [f"the Docker engine at {engine.host} stopped answering: {error}"]
+
+
+def docker_preflight(
+    config: pulumi.Config, host: Host, stack: ResolvedStack, *, builds: bool
+) -> tuple[DockerEngine | None, list[str]]:
+    """The engine (`docker_engine_preflight`) and, once it answers, its machine
+    (`docker_stack_problems`): (client, []) or (None or the client, problems)."""
+    engine, problems = docker_engine_preflight(config, host)
+    if engine is not None and not problems:
+        problems = docker_stack_problems(engine, stack, builds=builds, host=host)
+    return engine, problems
 
 
 def docker_provider_args(endpoint: DockerEndpoint) -> dict[str, Any]:

@@ -10,8 +10,8 @@ gets its headless governing Service.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -25,6 +25,7 @@ from components.core.names import (  # noqa: F401 (the suffix: tests read it her
 from components.plan.resolve import Service
 from components.plan.secrets import fill_secrets
 from components.targets.args import EnvironmentArgs
+from components.targets.kubernetes.manifest import Manifest
 from components.targets.kubernetes.network import default_deny_manifest, dns_egress_manifest, network_policy_manifest
 from components.targets.kubernetes.objects import (
     config_map_manifest,
@@ -75,7 +76,8 @@ def _snake(key: str) -> str:
     return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in key)
 
 
-_KINDS = {
+# Each kind's SDK class, called with its manifest's top-level fields as keyword arguments.
+_KINDS: dict[str, Callable[..., pulumi.CustomResource]] = {
     "Namespace": k8s.core.v1.Namespace,
     "ServiceAccount": k8s.core.v1.ServiceAccount,
     "ConfigMap": k8s.core.v1.ConfigMap,
@@ -89,6 +91,14 @@ _KINDS = {
     "Ingress": k8s.networking.v1.Ingress,
     "NetworkPolicy": k8s.networking.v1.NetworkPolicy,
 }
+
+
+class _EnvObjects(TypedDict):
+    """A service's env objects, for its pod and its workload."""
+
+    config_map: str | None  # the plain-env ConfigMap's name
+    secret: pulumi.Input[str] | None  # the secret-env Secret's name (an Output: it hashes the values)
+    needs: list[pulumi.CustomResource]  # what the workload waits for
 
 
 class KubernetesEnvironment(pulumi.ComponentResource):
@@ -158,7 +168,11 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         )
 
     def _create(
-        self, resource_name: str, manifest: dict, depends_on: list | None = None, **options
+        self,
+        resource_name: str,
+        manifest: Manifest,
+        depends_on: Sequence[pulumi.Resource] | None = None,
+        custom_timeouts: pulumi.CustomTimeouts | None = None,
     ) -> pulumi.CustomResource:
         kind = manifest["kind"]
         # Top-level fields are the SDK's keyword arguments (snake_case); nested dicts keep
@@ -167,15 +181,17 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         return _KINDS[kind](
             resource_name,
             **body,
-            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=depends_on or [], **options),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self.provider, depends_on=depends_on or [], custom_timeouts=custom_timeouts
+            ),
         )
 
-    def _env_objects(self, service: Service) -> dict[str, Any]:
+    def _env_objects(self, service: Service) -> _EnvObjects:
         """The service's env ConfigMap and Secret: their names for the pod, and the resources
         (`needs`) its workload waits for."""
         settings, spec = self._settings, service.spec
         prefix = f"{self._name}-{service.name}"
-        result: dict[str, Any] = {"config_map": None, "secret": None, "needs": []}  # nosec B105 -- a dict key; the value is None
+        result: _EnvObjects = {"config_map": None, "secret": None, "needs": []}  # nosec B105 -- a dict key; the value is None
         if service.plain_env:
             result["config_map"] = content_name(f"{service.name}-env", service.plain_env)
             result["needs"].append(
@@ -194,9 +210,10 @@ class KubernetesEnvironment(pulumi.ComponentResource):
         values = {key: fill_secrets(template, self._secrets) for key, template in service.secret_env.items()}
         # The name's hash is keyed with the secret salt, so it reveals nothing about the
         # values and need not be secret: pod templates that use it stay readable in diffs.
+        prefix_of_name = f"{service.name}-secrets"
         result["secret"] = pulumi.Output.unsecret(
             pulumi.Output.all(self._secret_salt, pulumi.Output.all(**values)).apply(
-                lambda args, p=f"{service.name}-secrets": secret_name(p, args[1], args[0])
+                lambda args: secret_name(prefix_of_name, args[1], args[0])
             )
         )
         result["needs"].append(

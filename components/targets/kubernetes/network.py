@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.config.catalog import ServiceSpec
 from components.config.settings import Settings
+from components.core.invariants import ensured
 from components.core.labels import PART_OF, PART_OF_LABEL
 from components.core.names import DEFAULT_DENY_POLICY, DNS_POLICY, service_policy_name
 from components.plan.resolve import Service
+from components.targets.kubernetes.manifest import Manifest
 from components.targets.kubernetes.objects import metadata
 from components.targets.kubernetes.pod import selector_labels
 
@@ -17,15 +20,20 @@ DNS_NAMESPACE = "kube-system"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace
 
 
-def _pod_peer(service: str) -> dict:
+def _pod_peer(service: str) -> Manifest:
     return {"podSelector": {"matchLabels": selector_labels(service)}}
 
 
-def _tcp(port: int) -> list[dict]:
+def _tcp(port: int) -> list[Manifest]:
     return [{"protocol": "TCP", "port": port}]
 
 
-def default_deny_manifest(settings: Settings) -> dict:
+def _port(spec: ServiceSpec) -> int:
+    """The port of a service others reach (its clients, the ingress controller)."""
+    return ensured(spec.port, f"service {spec.name!r}, which others reach, to have a port (talksTo, public need one)")
+
+
+def default_deny_manifest(settings: Settings) -> Manifest:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -38,7 +46,7 @@ def default_deny_manifest(settings: Settings) -> dict:
     }
 
 
-def dns_egress_manifest(settings: Settings) -> dict:
+def dns_egress_manifest(settings: Settings) -> Manifest:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -60,12 +68,12 @@ def dns_egress_manifest(settings: Settings) -> dict:
     }
 
 
-def network_policy_manifest(service: Service, settings: Settings) -> dict:
+def network_policy_manifest(service: Service, settings: Settings) -> Manifest:
     """Exactly the catalog's edges touching this service: ingress from its clients and
     egress to its peers on their ports; the ingress controller for the routed service;
     external peers (replaced from config) by CIDR on their ports."""
     spec = service.spec
-    ingress = [{"from": [_pod_peer(client)], "ports": _tcp(spec.port)} for client in sorted(service.clients)]
+    ingress = [{"from": [_pod_peer(client)], "ports": _tcp(_port(spec))} for client in sorted(service.clients)]
     if service.routed:
         ingress.append(
             {
@@ -76,7 +84,7 @@ def network_policy_manifest(service: Service, settings: Settings) -> dict:
                         }
                     }
                 ],
-                "ports": _tcp(spec.port),
+                "ports": _tcp(_port(spec)),
             }
         )
     egress = [{"to": [_pod_peer(peer)], "ports": _tcp(port)} for peer, port in sorted(service.peers.items())]

@@ -12,9 +12,11 @@ from typing import Any
 
 from components.config.catalog import ServiceSpec
 from components.config.settings import Settings
+from components.core.invariants import ensured
 from components.core.labels import PART_OF, PART_OF_LABEL, STACK_LABEL
 from components.core.names import STATE_VOLUME, headless_service_name
 from components.plan.resolve import Service
+from components.targets.kubernetes.manifest import Manifest
 from components.targets.kubernetes.pod import (
     WorkloadInputs,
     http_port_name,
@@ -36,9 +38,11 @@ JOB_TTL_SECONDS = 86400
 # Old ReplicaSets / controller revisions kept for `kubectl rollout undo` (the default is 10).
 REVISION_HISTORY_LIMIT = 5
 # A rollout that makes no progress for this long is failed by the cluster (condition Progressing,
-# reason ProgressDeadlineExceeded), which `pulumi up`'s error then names; the provider's wait itself
-# ends at kubernetes.rolloutTimeoutSeconds. Long enough for an image pull and the slowest start-up
-# probe budget (75 s); the old pods serve meanwhile (maxUnavailable 0).
+# reason ProgressDeadlineExceeded, which `kubectl rollout status` and `pulumi up`'s error name); the
+# provider's wait itself ends at kubernetes.rolloutTimeoutSeconds, so keep that longer. Anything
+# that changes the Deployment meanwhile (the autoscaler scaling it) counts as progress. Long
+# enough for an image pull and the slowest start-up probe budget (75 s); the old pods serve
+# meanwhile (maxUnavailable 0).
 PROGRESS_DEADLINE_SECONDS = 180
 
 
@@ -55,7 +59,7 @@ def job_name(service: str, image_ref: str) -> str:
     return f"{service}-{hashlib.sha256(image_ref.encode()).hexdigest()[:10]}"
 
 
-def metadata(name: Any, spec_name: str, settings: Settings, annotations: Mapping[str, str] | None = None) -> dict:
+def metadata(name: Any, spec_name: str, settings: Settings, annotations: Mapping[str, str] | None = None) -> Manifest:
     metadata: dict[str, Any] = {
         "namespace": settings.kubernetes.namespace,
         "labels": object_labels(spec_name, settings),
@@ -70,7 +74,7 @@ def metadata(name: Any, spec_name: str, settings: Settings, annotations: Mapping
 # --- manifests ------------------------------------------------------------------------------
 
 
-def namespace_manifest(settings: Settings) -> dict:
+def namespace_manifest(settings: Settings) -> Manifest:
     labels = {PART_OF_LABEL: PART_OF, STACK_LABEL: settings.stack}
     for mode in ("enforce", "audit", "warn"):
         labels[f"pod-security.kubernetes.io/{mode}"] = PSA_LEVEL
@@ -82,7 +86,7 @@ def namespace_manifest(settings: Settings) -> dict:
     }
 
 
-def service_account_manifest(spec: ServiceSpec, settings: Settings) -> dict:
+def service_account_manifest(spec: ServiceSpec, settings: Settings) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
@@ -93,7 +97,7 @@ def service_account_manifest(spec: ServiceSpec, settings: Settings) -> dict:
 
 def deployment_manifest(
     service: Service, settings: Settings, inputs: WorkloadInputs, promoted_from: str | None = None
-) -> dict:
+) -> Manifest:
     spec = service.spec
     body: dict[str, Any] = {
         "selector": {"matchLabels": selector_labels(spec.name)},
@@ -114,11 +118,12 @@ def deployment_manifest(
     }
 
 
-def stateful_set_manifest(service: Service, settings: Settings, inputs: WorkloadInputs) -> dict:
+def stateful_set_manifest(service: Service, settings: Settings, inputs: WorkloadInputs) -> Manifest:
     spec = service.spec
+    state = ensured(spec.state, f"service {spec.name!r} to have state (is_stateful)")
     claim_spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": spec.state.size}},
+        "resources": {"requests": {"storage": state.size}},
     }
     if settings.kubernetes.storage_class:
         claim_spec["storageClassName"] = settings.kubernetes.storage_class
@@ -151,7 +156,7 @@ def stateful_set_manifest(service: Service, settings: Settings, inputs: Workload
 
 def job_manifest(
     service: Service, settings: Settings, inputs: WorkloadInputs, name: Any, promoted_from: str | None = None
-) -> dict:
+) -> Manifest:
     spec = service.spec
     return {
         "apiVersion": "batch/v1",
@@ -166,11 +171,11 @@ def job_manifest(
     }
 
 
-def _service_ports(spec: ServiceSpec) -> list[dict]:
+def _service_ports(spec: ServiceSpec) -> list[Manifest]:
     return [{"name": http_port_name(spec), "port": spec.port, "targetPort": http_port_name(spec), "protocol": "TCP"}]
 
 
-def service_manifest(spec: ServiceSpec, settings: Settings) -> dict:
+def service_manifest(spec: ServiceSpec, settings: Settings) -> Manifest:
     """The Service clients use: a stable virtual IP named after the service (`{host:<service>}`)."""
     return {
         "apiVersion": "v1",
@@ -184,7 +189,7 @@ def service_manifest(spec: ServiceSpec, settings: Settings) -> dict:
     }
 
 
-def headless_service_manifest(spec: ServiceSpec, settings: Settings) -> dict:
+def headless_service_manifest(spec: ServiceSpec, settings: Settings) -> Manifest:
     """A StatefulSet's governing Service: no virtual IP, a DNS record per ready pod."""
     body: dict[str, Any] = {"clusterIP": "None", "selector": selector_labels(spec.name)}
     if spec.port:
@@ -216,7 +221,7 @@ def secret_name(prefix: str, values: Mapping[str, str], salt: str) -> str:
     return f"{prefix}-{digest[:10]}"
 
 
-def config_map_manifest(spec: ServiceSpec, settings: Settings, data: Mapping[str, str]) -> dict:
+def config_map_manifest(spec: ServiceSpec, settings: Settings, data: Mapping[str, str]) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -225,7 +230,7 @@ def config_map_manifest(spec: ServiceSpec, settings: Settings, data: Mapping[str
     }
 
 
-def secret_manifest(spec: ServiceSpec, settings: Settings, name: Any, values: Mapping[str, Any]) -> dict:
+def secret_manifest(spec: ServiceSpec, settings: Settings, name: Any, values: Mapping[str, Any]) -> Manifest:
     # stringData keeps the Outputs secret in Pulumi's state; the values never reach a plain field.
     return {
         "apiVersion": "v1",
@@ -240,7 +245,7 @@ def has_autoscaler(service: Service) -> bool:
     return service.spec.long_running and not is_stateful(service.spec) and service.replicas > 1
 
 
-def hpa_manifest(service: Service, settings: Settings) -> dict:
+def hpa_manifest(service: Service, settings: Settings) -> Manifest:
     spec, replicas = service.spec, service.replicas
     return {
         "apiVersion": "autoscaling/v2",
@@ -263,7 +268,7 @@ def hpa_manifest(service: Service, settings: Settings) -> dict:
     }
 
 
-def pdb_manifest(spec: ServiceSpec, settings: Settings) -> dict:
+def pdb_manifest(spec: ServiceSpec, settings: Settings) -> Manifest:
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
@@ -277,7 +282,7 @@ def pdb_manifest(spec: ServiceSpec, settings: Settings) -> dict:
     }
 
 
-def ingress_manifest(spec: ServiceSpec, settings: Settings) -> dict:
+def ingress_manifest(spec: ServiceSpec, settings: Settings) -> Manifest:
     ingress = settings.kubernetes.ingress
     body: dict[str, Any] = {
         "ingressClassName": ingress.class_name,

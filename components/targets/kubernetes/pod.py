@@ -11,6 +11,7 @@ from typing import Any
 from components.config.catalog import MEMORY_BACKED_PATHS, OPT_OUT_READ_ONLY_ROOT, Check, Health, ServiceSpec
 from components.config.settings import Settings, StackKind
 from components.core.durations import duration_nanos
+from components.core.invariants import ensured
 from components.core.labels import (
     IMAGE_REVISION_ANNOTATION,
     NAME_LABEL,
@@ -33,6 +34,7 @@ from components.core.names import (
 )
 from components.core.quantities import half_cpu, half_memory
 from components.plan.resolve import Service
+from components.targets.kubernetes.manifest import Manifest
 
 SECRET_FILE_MODE = 0o440  # owner root, group fsGroup: readable by the pod's group only
 # Probe cadence once started (Kubernetes' own: how soon a failing pod leaves its Service's
@@ -85,10 +87,11 @@ def image_pull_policy(service: Service, settings: Settings) -> str:
     return "Always"
 
 
-def _probe_handler(spec: ServiceSpec, check: Check) -> dict:
+def _probe_handler(spec: ServiceSpec, check: Check) -> Manifest:
     if check.path is not None:
         return {"httpGet": {"path": check.path, "port": http_port_name(spec)}}
-    return {"exec": {"command": list(check.command)}}
+    command = ensured(check.command, "a check without a path to have a command (exactly one of the two)")
+    return {"exec": {"command": list(command)}}
 
 
 def _whole_seconds(duration: str) -> int:
@@ -104,7 +107,7 @@ def startup_budget_seconds(health: Health) -> int:
     return math.ceil(nanos / 10**9)
 
 
-def probes(spec: ServiceSpec) -> dict:
+def probes(spec: ServiceSpec) -> Manifest:
     """The catalog's checks as probes: readiness (it can serve: gates the Service's endpoints),
     liveness (the process alone: restarts it) and a startup probe on the liveness check that
     holds both off while the service starts, polled every startInterval (at least 1 s) for the
@@ -141,7 +144,7 @@ def probes(spec: ServiceSpec) -> dict:
     return result
 
 
-def resources(spec: ServiceSpec) -> dict:
+def resources(spec: ServiceSpec) -> Manifest:
     # Requests are half the limits: the scheduler reserves a typical load, the limit
     # caps a burst. Memory over the request is the first to be reclaimed under pressure.
     # Ephemeral storage (logs, the disk-backed writable paths) likewise: a runaway file gets this
@@ -160,13 +163,13 @@ def resources(spec: ServiceSpec) -> dict:
     }
 
 
-def _run_as(spec: ServiceSpec) -> dict:
+def _run_as(spec: ServiceSpec) -> Manifest:
     """Who the pod and its container run as: the catalog's user, never root, default seccomp."""
     uid, gid = _user_ids(spec)
     return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": gid, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def container_security_context(spec: ServiceSpec) -> dict:
+def container_security_context(spec: ServiceSpec) -> Manifest:
     return {
         **_run_as(spec),
         "allowPrivilegeEscalation": False,
@@ -176,7 +179,7 @@ def container_security_context(spec: ServiceSpec) -> dict:
     }
 
 
-def pod_security_context(spec: ServiceSpec) -> dict:
+def pod_security_context(spec: ServiceSpec) -> Manifest:
     return {
         **_run_as(spec),
         "fsGroup": spec.fs_group if spec.fs_group is not None else _user_ids(spec)[1],
@@ -184,7 +187,7 @@ def pod_security_context(spec: ServiceSpec) -> dict:
     }
 
 
-def writable_volumes(spec: ServiceSpec) -> tuple[list[dict], list[dict]]:
+def writable_volumes(spec: ServiceSpec) -> tuple[list[Manifest], list[Manifest]]:
     """(volumes, mounts): an emptyDir per writable path, of the catalog's writableSize (the Docker
     target's tmpfs size); the root filesystem is read-only. Past its sizeLimit the pod is evicted."""
     volumes, mounts = [], []
@@ -198,18 +201,18 @@ def writable_volumes(spec: ServiceSpec) -> tuple[list[dict], list[dict]]:
     return volumes, mounts
 
 
-def env_entries(service: Service) -> list[dict]:
+def env_entries(service: Service) -> list[Manifest]:
     """Secrets arrive as files: `<NAME>_FILE` points at the mounted Secret key."""
     return [{"name": secret_file_env(name), "value": secret_file_path(name)} for name in service.secret_env]
 
 
-def _lifecycle(spec: ServiceSpec) -> dict:
+def _lifecycle(spec: ServiceSpec) -> Manifest:
     if spec.one_shot:
         return {}
     return {"lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}}}
 
 
-def container(service: Service, inputs: WorkloadInputs) -> dict:
+def container(service: Service, inputs: WorkloadInputs) -> Manifest:
     spec = service.spec
     _, mounts = writable_volumes(spec)
     if service.secret_env:
@@ -241,7 +244,7 @@ def container(service: Service, inputs: WorkloadInputs) -> dict:
     return result
 
 
-def pod_volumes(service: Service, inputs: WorkloadInputs) -> list[dict]:
+def pod_volumes(service: Service, inputs: WorkloadInputs) -> list[Manifest]:
     volumes, _ = writable_volumes(service.spec)
     if service.secret_env:
         volumes.append(
@@ -254,7 +257,7 @@ NODE_TOPOLOGY = "kubernetes.io/hostname"
 ZONE_TOPOLOGY = "topology.kubernetes.io/zone"
 
 
-def topology_spread(service: str, replicas: int) -> list[dict]:
+def topology_spread(service: str, replicas: int) -> list[Manifest]:
     """Replicas spread over nodes, a hard rule (no two on one node while another node has none),
     and over zones, best effort (a cluster whose nodes carry no zone label still schedules).
     Tainted nodes the pods cannot run on (a control plane) are not counted as empty nodes."""
@@ -291,7 +294,7 @@ def metrics_annotations(spec: ServiceSpec) -> dict[str, str]:
 
 def pod_template(
     service: Service, settings: Settings, inputs: WorkloadInputs, promoted_from: str | None = None
-) -> dict:
+) -> Manifest:
     spec = service.spec
     pod_spec: dict[str, Any] = {
         "serviceAccountName": spec.name,
