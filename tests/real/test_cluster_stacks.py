@@ -403,19 +403,18 @@ def test_3b_a_broken_release_fails_up_keeps_serving_and_is_rolled_back_to_the_la
         broken = stack.pulumi(*WORKFLOW_COMMANDS["up", "staging"], timeout=2400)
         failed_after = time.monotonic() - started
         assert broken.returncode != 0, broken.output[-4000:]
-        # The cluster's verdict (the provider names it too when it came before the provider's own
-        # wait ended, kubernetes.rolloutTimeoutSeconds: progressDeadlineSeconds is shorter).
-        verdict = wait_until(lambda: progress_failure(trial, stack, "backend"), 90,
-                             "the backend Deployment's Progressing condition to say ProgressDeadlineExceeded")
+        # The cluster's own verdict, for the record only: the Deployment's progressDeadlineSeconds
+        # (180 s) marks it ProgressDeadlineExceeded unless something counted as progress meanwhile,
+        # and on a loaded machine an old pod whose readiness probe times out and passes again does.
+        verdict = progress_failure(trial, stack, "backend") or "still Progressing"
         # The rollback, as .github/workflows/deploy.yml runs it.
         started = time.monotonic()
         subprocess.run(["git", "-C", str(trial.project.dir), "checkout", "-q", last_good], check=True, timeout=60)
         rolled_back = stack.pulumi(*WORKFLOW_COMMANDS["up", "staging"], timeout=2400)
         rollback_took = time.monotonic() - started
-    print(f"broken release: up failed after {failed_after:.1f}s; rollback took {rollback_took:.1f}s; "
-          f"{loop.ok} requests served meanwhile")
+    print(f"broken release: up failed after {failed_after:.1f}s (the Deployment: {verdict}); rollback took "
+          f"{rollback_took:.1f}s; {loop.ok} requests served meanwhile")
     assert f"{stack.stack}/backend" in broken.output and "timed out waiting to be Ready" in broken.output, broken.output[-4000:]
-    assert verdict == "ProgressDeadlineExceeded", verdict
     assert rolled_back.returncode == 0, rolled_back.output[-6000:]
     assert loop.ok > 50 and loop.failed == [], (loop.ok, loop.failed[:10])
     assert stack.outputs()["revision"] == last_good

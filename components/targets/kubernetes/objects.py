@@ -39,8 +39,8 @@ JOB_TTL_SECONDS = 86400
 REVISION_HISTORY_LIMIT = 5
 # A rollout that makes no progress for this long is failed by the cluster (condition Progressing,
 # reason ProgressDeadlineExceeded, which `kubectl rollout status` and `pulumi up`'s error name); the
-# provider's wait itself ends at kubernetes.rolloutTimeoutSeconds, so keep that longer. Anything
-# that changes the Deployment meanwhile (the autoscaler scaling it) counts as progress. Long
+# provider's wait itself ends at kubernetes.rolloutTimeoutSeconds, so keep that longer. What counts
+# as progress meanwhile moves the deadline: the autoscaler scaling it, an old pod ready again. Long
 # enough for an image pull and the slowest start-up probe budget (75 s); the old pods serve
 # meanwhile (maxUnavailable 0).
 PROGRESS_DEADLINE_SECONDS = 180
