@@ -1,1 +1,0 @@
-"""dockyard reference todo API."""
