@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -37,7 +38,7 @@ DATABASE_URL = "postgresql+psycopg://todo:trial@db.example.invalid:5432/todo"  #
 TRIAL_CPU = "200m"
 
 
-def _run(args: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
+def _run(args: list[str], timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)  # nosec B603 -- argv list, no shell
 
 
@@ -61,6 +62,14 @@ def push_bases(repository: str) -> tuple[dict[str, str], dict[str, str]]:
     return pushed["baseImages"], pushed["runtimeBaseImages"]
 
 
+def _service_counterpart(ref: str) -> str:
+    """The air-gapped image standing for an upstream datastore image (one image each)."""
+    image = air_gapped.counterpart(ref, air_gapped.SERVICE_IMAGES)
+    if not isinstance(image, str):
+        raise TypeError(f"{ref}: SERVICE_IMAGES maps each upstream image to one image, not {image!r}")
+    return image
+
+
 def push_service_images(repository: str, kind: str) -> dict[str, str]:
     """The air-gapped counterparts of the upstream images a stack file runs (postgres, redis),
     pushed under `<registry>/<repository>/` and pinned by digest as the stack files pin theirs:
@@ -71,7 +80,7 @@ def push_service_images(repository: str, kind: str) -> dict[str, str]:
         for service, ref in runs.items()
         if ((checked_in_config(kind).get("dockyard:services") or {}).get(service) or {}).get("enabled", True)
     }
-    local = {service: air_gapped.counterpart(ref, air_gapped.SERVICE_IMAGES) for service, ref in enabled.items()}
+    local = {service: _service_counterpart(ref) for service, ref in enabled.items()}
     pushed = air_gapped.push(local.values(), repository)
     pinned = {}
     for service, image in local.items():
@@ -84,7 +93,7 @@ def push_service_images(repository: str, kind: str) -> dict[str, str]:
     return pinned
 
 
-def with_service_images(config: dict, images: dict[str, str]) -> dict:
+def with_service_images(config: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
     """`config` with `services.<name>.image` set to `images` and every catalog service's CPU set
     to TRIAL_CPU (other service settings kept)."""
     services = {name: dict(value or {}) for name, value in (config.get("dockyard:services") or {}).items()}
@@ -122,11 +131,14 @@ def delete_repository_tags(repository: str) -> None:
         delete_manifest(repository, tag)
 
 
-def checked_in_config(kind: str) -> dict:
-    return yaml.safe_load((PROJECT_DIR / f"Pulumi.{kind}.yaml").read_text())["config"]
+def checked_in_config(kind: str) -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load((PROJECT_DIR / f"Pulumi.{kind}.yaml").read_text())["config"]
+    return config
 
 
-def staging_config(stack: str, bases: tuple[dict[str, str], dict[str, str]], services: dict[str, str]) -> dict:
+def staging_config(
+    stack: str, bases: tuple[dict[str, str], dict[str, str]], services: dict[str, str]
+) -> dict[str, Any]:
     """Pulumi.staging.yaml with the loopback registry, the remote builder, the pushed bases and
     datastore images, a tag and a namespace of the run's own."""
     config = with_service_images(checked_in_config("staging"), services)
@@ -144,7 +156,7 @@ def staging_config(stack: str, bases: tuple[dict[str, str], dict[str, str]], ser
 
 
 def prod_config(stack: str, source_stack: str, services: dict[str, str] | None = None,
-                database_cidr: str | None = None) -> dict:
+                database_cidr: str | None = None) -> dict[str, Any]:
     """Pulumi.prod.yaml promoting from `source_stack` (a stack of this project and backend),
     with the pushed datastore images and the external database's address range when given."""
     config = with_service_images(checked_in_config("prod"), services or {})
@@ -163,7 +175,7 @@ def prod_config(stack: str, source_stack: str, services: dict[str, str] | None =
 TRIAL_ROLLOUT_TIMEOUT_SECONDS = 240
 
 
-def in_namespace(config: dict, stack: str) -> dict:
+def in_namespace(config: dict[str, Any], stack: str) -> dict[str, Any]:
     """The config's kubernetes settings in a namespace (and ingress host) of the stack's own."""
     kubernetes = dict(config["dockyard:kubernetes"])
     kubernetes["namespace"] = stack  # its own namespace: runs never share objects
@@ -179,7 +191,7 @@ def new_cluster_project(tmp: Path, kubeconfig: Path) -> Project:
     return project
 
 
-def on_stack(project: Project, stack: str, config: dict) -> Project:
+def on_stack(project: Project, stack: str, config: dict[str, Any]) -> Project:
     """`project`'s checkout and backend with a new stack `stack` (`pulumi stack init`) set to `config`."""
     other = Project(project.dir, stack, project.state, dict(project.env))
     other.write_config(config)
