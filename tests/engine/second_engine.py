@@ -9,6 +9,7 @@ live under its own root; the sshd's keys, config and pid file too."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import shutil
@@ -100,7 +101,32 @@ def _tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
-BRIDGE_ADDRESS = "192.0.2.1/24"
+# The documentation ranges (TEST-NET-1..3) for the engine's own bridge: no traffic leaves, and
+# no private range is taken. A machine may use one of them itself (this one's eth0 is on
+# TEST-NET-1, its gateway 192.0.2.1, which a bridge on 192.0.2.1/24 would shadow), so the first
+# one no route or address of the machine's overlaps is used.
+BRIDGE_NETWORKS = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+
+
+def _routed() -> list[ipaddress.IPv4Network]:
+    """The IPv4 networks the machine's routes and addresses cover now."""
+    listed = _run(["ip", "-4", "-o", "route", "show", "table", "all"]) + _run(["ip", "-4", "-o", "addr", "show"])
+    found = []
+    for word in listed.split():
+        try:
+            found.append(ipaddress.IPv4Network(word, strict=False))
+        except ValueError:
+            continue  # not an address or a network ("dev", "eth0", "default", …)
+    return found
+
+
+def unrouted(candidates: tuple[str, ...]) -> ipaddress.IPv4Network:
+    """The first of `candidates` that no route or address of this machine overlaps."""
+    taken = _routed()
+    for candidate in map(ipaddress.IPv4Network, candidates):
+        if not any(candidate.overlaps(network) for network in taken):
+            return candidate
+    raise RuntimeError(f"every one of {', '.join(candidates)} is routed on this machine already")
 
 
 class SecondEngine:
@@ -131,8 +157,8 @@ class SecondEngine:
         config = self.root / "daemon.json"
         config.write_text("{}\n")  # not the machine's /etc/docker/daemon.json
         _run(["ip", "link", "add", "name", self.bridge, "type", "bridge"])
-        # TEST-NET-1 (documentation range): no traffic leaves, and no private range is taken.
-        _run(["ip", "addr", "add", BRIDGE_ADDRESS, "dev", self.bridge])
+        bridge = unrouted(BRIDGE_NETWORKS)
+        _run(["ip", "addr", "add", f"{next(bridge.hosts())}/{bridge.prefixlen}", "dev", self.bridge])
         args = [
             DOCKERD, "--config-file", str(config),
             "--data-root", str(self.data_root), "--exec-root", str(self.exec_root),
