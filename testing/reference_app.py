@@ -31,3 +31,5 @@ API = "backend"  # the todo API: /api/todos, /readyz (which follows CACHE)
 WEB = "frontend"  # the web app: /api/health, and /api/todos proxied to API
 DATABASE = "postgres"  # PostgreSQL, user and database "todo": the todos table
 CACHE = "redis"  # the API's cache
+# The API's probe handlers (/livez, /readyz), which the real tier edits to make a release.
+PROBES_SOURCE = "apps/backend/src/todo_api/probes.py"

@@ -17,10 +17,9 @@ import pytest
 
 from components.targets.kubernetes.pod import IMAGE_REVISION_ANNOTATION
 from machine.local_cluster import cluster as local_cluster
+from testing.reference_app import PROBES_SOURCE
 from testing.trial_stack import new_project, remove_leftovers
 from tests.real.conftest import docker, wait_until
-
-LIVEZ = "apps/backend/src/todo_api/probes.py"
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +68,7 @@ def test_6_the_minikube_path_of_dev_rolls_the_pods_when_the_image_id_changes(min
             f"{name}: the pods run {before.get(name)}, the daemon has {loaded[name]}"
         )
 
-    path = project.dir / LIVEZ
+    path = project.dir / PROBES_SOURCE
     text = path.read_text()
     path.write_text(text.replace('"status": "ok"', '"status": "ok", "minikube": "rolled"', 1))
     driven = project.drive("up", timeout=2400)

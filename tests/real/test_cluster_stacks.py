@@ -23,6 +23,7 @@ import pytest
 
 from machine.local_cluster import cluster as local_cluster
 from testing.harness import CATALOG
+from testing.reference_app import PROBES_SOURCE
 from testing.request_loop import RequestLoop
 from testing.trial_cluster import (
     BUILDER,
@@ -55,7 +56,6 @@ WORKFLOW_COMMANDS = {
 }
 BUILT = sorted(spec.name for spec in CATALOG.services if spec.build)
 POD_SECURITY = "components/targets/kubernetes/pod.py"
-LIVEZ = "apps/backend/src/todo_api/probes.py"
 BUILDKIT_SCRIPT = PROJECT_DIR / "machine/provision/buildkit.sh"
 
 
@@ -355,7 +355,7 @@ def commit(project: Project, message: str) -> str:
 
 def test_3_a_backend_change_rolls_exactly_the_backend_and_its_job_dropping_no_request(trial):
     before = images_of(trial, trial.staging)
-    path = trial.project.dir / LIVEZ
+    path = trial.project.dir / PROBES_SOURCE
     text = path.read_text()
     start = text.index('    return {"status": "ok"')
     end = text.index("\n", start)
@@ -392,7 +392,7 @@ def test_3b_a_broken_release_fails_up_keeps_serving_and_is_rolled_back_to_the_la
     stack = trial.staging
     last_good = stack.outputs()["revision"]
     good_image = stack.outputs()["images"]["backend"]
-    path = trial.project.dir / "apps/backend/src/todo_api/probes.py"
+    path = trial.project.dir / PROBES_SOURCE
     text = path.read_text()
     assert "    checks, down = run_checks(request.app.state.todo)\n" in text
     path.write_text(text.replace("    checks, down = run_checks(request.app.state.todo)\n",

@@ -24,7 +24,7 @@ import pytest
 
 from components.core.docker_names import config_writer_name
 from testing.harness import CATALOG
-from testing.reference_app import API, WEB
+from testing.reference_app import API, PROBES_SOURCE, WEB
 from testing.trial_stack import PROJECT_DIR, Project, free_port, new_project, remove_leftovers
 from tests.real.conftest import docker, inspect, wait_until
 
@@ -33,8 +33,7 @@ DEBUGGED = {spec.name for spec in CATALOG.services if spec.debug is not None}
 MONITOR = next(spec.name for spec in CATALOG.services if spec.monitoring is not None)
 # What Prometheus should scrape: every service running in the stack that declares metrics.
 SCRAPED = {spec.name for spec in CATALOG.services if spec.metrics is not None}
-# A line of the backend's /livez handler (apps/backend/src/todo_api/probes.py) to stop at.
-LIVEZ = "apps/backend/src/todo_api/probes.py"
+# A line of the backend's /livez handler (PROBES_SOURCE) to stop at.
 LIVEZ_LINE = '    return {"status": "ok"'
 
 
@@ -117,7 +116,7 @@ def test_1b_a_second_preview_changes_nothing_and_passes_the_policy_pack(project,
 def test_2_debugpy_answers_dap_and_stops_a_real_request_at_a_breakpoint(project, outputs):
     port = debug_port(outputs, API)
     line = next(
-        n for n, text in enumerate((project.dir / LIVEZ).read_text().splitlines(), 1) if text.startswith(LIVEZ_LINE)
+        n for n, text in enumerate((project.dir / PROBES_SOURCE).read_text().splitlines(), 1) if text.startswith(LIVEZ_LINE)
     )
     remote = f"{SPECS[API].build.source_mount}/todo_api/probes.py"
     dap = Dap(port)

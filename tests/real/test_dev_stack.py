@@ -23,7 +23,7 @@ import yaml
 
 from machine.base_images import air_gapped
 from testing.harness import CATALOG, resolved_stack
-from testing.reference_app import API, CACHE, DATABASE, WEB
+from testing.reference_app import API, CACHE, DATABASE, PROBES_SOURCE, WEB
 from testing.trial_stack import PROJECT_DIR, Project, copied_project, free_port, new_project, remove_leftovers, tag_of
 from tests.real.conftest import container_ids, docker, inspect, wait_until
 
@@ -34,7 +34,6 @@ RUNS = set(resolved_stack("dev").services)
 ONE_SHOT = {spec.name for spec in CATALOG.services if spec.one_shot}
 # Services that run the backend's image: its own, and those that say imageOf: backend.
 ON_API_IMAGE = {spec.name for spec in CATALOG.services if spec.name == API or spec.image_of == API}
-LIVEZ = "apps/backend/src/todo_api/probes.py"
 MIGRATE = "apps/backend/src/todo_api/migrate.py"
 
 
@@ -61,7 +60,7 @@ def urls(project: Project) -> dict[str, str]:
 
 def livez_edit(project: Project, marker: str) -> None:
     """A one-line change to the backend's source that /livez shows."""
-    path = project.dir / LIVEZ
+    path = project.dir / PROBES_SOURCE
     text = path.read_text()
     start = text.index('    return {"status": "ok"')
     end = text.index("\n", start)
